@@ -1,0 +1,30 @@
+/**
+ * Errors a user can fix (bad manifest, unreadable model or data, unknown column).
+ * Adapters print `message` alone and exit 2: never a stack trace for these.
+ */
+export class UserError extends Error {
+  /** The file the problem is in, when there is one. */
+  readonly file?: string
+  /** The place inside the file: a manifest path such as `thresholds[2]`, a column, a line. */
+  readonly field?: string
+
+  constructor(message: string, opts: { file?: string; field?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
+    this.name = 'UserError'
+    this.file = opts.file
+    this.field = opts.field
+  }
+}
+
+export const EXIT_PASS = 0
+export const EXIT_GATE_FAILED = 1
+export const EXIT_INVALID_INPUT = 2
+
+export function isUserError(e: unknown): e is UserError {
+  return e instanceof UserError
+}
+
+/** The text of any thrown value, for messages. */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e)
+}

@@ -1,0 +1,90 @@
+import type { Comparator, Severity } from '../result/types.js'
+
+/**
+ * One gate, parsed from a line such as:
+ *   accuracy >= 0.9                 absolute bound
+ *   log_loss <= 0.3 warn            with a severity (default: fail)
+ *   roc_auc >= baseline - 0.01      change against the baseline, absolute: a bounded regression is allowed
+ *   accuracy >= baseline - 1%       change, relative to the baseline value
+ *   mae <= baseline                 no regression at all
+ */
+export interface GateSpec {
+  metric: string
+  op: Comparator
+  severity: Severity
+  /** The text the user wrote, normalised; used in ids and messages. */
+  expression: string
+  bound: AbsoluteBound | ChangeBound
+}
+
+export interface AbsoluteBound {
+  kind: 'absolute'
+  value: number
+}
+
+/** bound = baseline + delta (absolute) or baseline × (1 + delta) (relative, delta as a fraction). */
+export interface ChangeBound {
+  kind: 'change'
+  delta: number
+  relative: boolean
+}
+
+const COMPARATORS: readonly Comparator[] = ['>=', '<=', '==', '>', '<']
+const NUMBER = String.raw`[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?`
+const LINE = new RegExp(
+  String.raw`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|>|<)\s*` +
+    String.raw`(?:(${NUMBER})|baseline(?:\s*([+-])\s*(${NUMBER})\s*(%)?)?)` +
+    String.raw`\s*(?:\(?\s*(fail|warn)\s*\)?)?\s*$`,
+)
+
+export const GATE_SYNTAX =
+  '`<metric> <op> <number>` or `<metric> <op> baseline [+|- <number>[%]]`, optionally followed by `warn` or `fail`; op is one of >=, >, <=, <, =='
+
+/** Parses one gate line; returns an error text (not thrown) so callers can name the file and field. */
+export function parseGate(line: string): GateSpec | string {
+  const m = LINE.exec(line)
+  if (!m) return `cannot read gate "${line.trim()}": expected ${GATE_SYNTAX}`
+  const [, metric, opText, abs, sign, deltaText, percent, sev] = m
+  const op = opText as Comparator
+  const severity = (sev ?? 'fail') as Severity
+  let bound: GateSpec['bound']
+  if (abs !== undefined) {
+    bound = { kind: 'absolute', value: Number(abs) }
+  } else {
+    const magnitude = deltaText === undefined ? 0 : Number(deltaText)
+    const delta = (sign === '-' ? -1 : 1) * (percent ? magnitude / 100 : magnitude)
+    bound = { kind: 'change', delta, relative: Boolean(percent) }
+  }
+  return { metric, op, severity, bound, expression: formatGate({ metric, op, bound }) }
+}
+
+export function formatGate(g: Pick<GateSpec, 'metric' | 'op' | 'bound'>): string {
+  if (g.bound.kind === 'absolute') return `${g.metric} ${g.op} ${g.bound.value}`
+  const { delta, relative } = g.bound
+  if (delta === 0) return `${g.metric} ${g.op} baseline`
+  const magnitude = relative ? `${round(Math.abs(delta) * 100)}%` : `${Math.abs(delta)}`
+  return `${g.metric} ${g.op} baseline ${delta < 0 ? '-' : '+'} ${magnitude}`
+}
+
+function round(x: number): number {
+  return Number(x.toPrecision(12))
+}
+
+export function compare(value: number, op: Comparator, bound: number): boolean {
+  switch (op) {
+    case '>=':
+      return value >= bound
+    case '>':
+      return value > bound
+    case '<=':
+      return value <= bound
+    case '<':
+      return value < bound
+    case '==':
+      return value === bound
+  }
+}
+
+export function isComparator(s: string): s is Comparator {
+  return (COMPARATORS as readonly string[]).includes(s)
+}

@@ -1,0 +1,123 @@
+import { z } from 'zod'
+import { GATE_SYNTAX, parseGate } from '../gates/expression.js'
+
+/*
+ * The manifest, `modelgate.yml`. One zod schema is the source of truth: it parses the file,
+ * and the published JSON Schema (schemas/modelgate.schema.json) is generated from it.
+ * Keys are kebab-case like the action inputs, so a field reads the same in both places.
+ */
+
+const gateLine = z
+  .string()
+  .superRefine((s, ctx) => {
+    const g = parseGate(s)
+    if (typeof g === 'string') ctx.addIssue({ code: 'custom', message: g })
+  })
+  .describe(`A gate: ${GATE_SYNTAX}. Examples: "accuracy >= 0.9", "log_loss <= 0.3 warn", "roc_auc >= baseline - 0.01".`)
+
+const gateObject = z
+  .object({
+    metric: z.string().min(1).describe('Metric name, snake_case (e.g. roc_auc).'),
+    op: z.enum(['>=', '>', '<=', '<', '==']).describe('Comparison.'),
+    value: z.number().optional().describe('Absolute bound. Give either value or change.'),
+    change: z
+      .union([z.number(), z.string().regex(/^[+-]?\d*\.?\d+%$/)])
+      .optional()
+      .describe('Bound relative to the baseline: a number (absolute change, e.g. -0.01) or a percentage ("-1%").'),
+    severity: z.enum(['fail', 'warn']).default('fail').describe('fail: the run fails; warn: a warning only.'),
+  })
+  .strict()
+  .refine((g) => (g.value === undefined) !== (g.change === undefined), {
+    message: 'give exactly one of "value" (absolute bound) or "change" (against the baseline)',
+  })
+
+export const gateSchema = z.union([gateLine, gateObject])
+
+const modelSpec = z
+  .object({
+    runner: z
+      .enum(['onnx', 'command', 'http', 'predictions'])
+      .optional()
+      .describe('How to run the model. Inferred: .onnx → onnx, http(s) URL → http, command → command, a table file → predictions.'),
+    path: z.string().min(1).optional().describe('Model file (.onnx) or predictions file (.csv, .jsonl, .parquet), relative to the manifest.'),
+    command: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .optional()
+      .describe('command runner: the program and its arguments (a list, or a string split on spaces).'),
+    url: z.string().url().optional().describe('http runner: the inference URL (KServe V2 /v2/models/<name>/infer, V1 :predict, MLflow /invocations).'),
+    protocol: z.enum(['v2', 'v1', 'mlflow']).optional().describe('http runner: protocol; inferred from the URL.'),
+    headers: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('http runner: request headers; ${VAR} is replaced from the environment. Values are masked in logs.'),
+    timeout: z.number().positive().optional().describe('Seconds per request (command and http runners). Default 60.'),
+    retries: z.number().int().min(0).max(10).optional().describe('http runner: retries on 429/5xx. Default 3.'),
+    'label-output': z.string().optional().describe('Name of the model output holding predicted labels.'),
+    'probability-output': z.string().optional().describe('Name of the model output holding class probabilities.'),
+    features: z.array(z.string().min(1)).min(1).optional().describe("This model's feature columns in its order, when they differ from the top-level features."),
+  })
+  .strict()
+
+export type ModelSpec = z.infer<typeof modelSpec>
+
+const dataSpec = z
+  .object({
+    name: z.string().min(1).optional().describe('Name shown in reports. Default: the file name.'),
+    path: z.string().min(1).describe('CSV, JSON Lines or Parquet file, relative to the manifest.'),
+    format: z.enum(['csv', 'jsonl', 'parquet']).optional().describe('Inferred from the extension.'),
+    contract: z.string().min(1).optional().describe('JSON Schema of one row; violations are counted and reported.'),
+  })
+  .strict()
+
+export const manifestSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z.string().min(1).describe('Model name.'),
+    task: z.enum(['binary', 'multiclass', 'regression']).optional().describe('Inferred from the model outputs and labels when omitted.'),
+    model: z.union([z.string().min(1), modelSpec]).describe('The model: a path or URL, or an object.'),
+    features: z.array(z.string().min(1)).min(1).describe("Feature columns in the model's input order; matched by name in the data."),
+    label: z.string().min(1).describe('Label column in the evaluation data.'),
+    classes: z
+      .array(z.union([z.number(), z.string()]))
+      .min(2)
+      .optional()
+      .describe('Class labels in the order of the probability columns. Default: from the model, else sorted labels.'),
+    'positive-class': z.union([z.number(), z.string()]).optional().describe('Binary: the positive class. Default: the last class (1).'),
+    'decision-threshold': z.number().min(0).max(1).optional().describe('Binary: positive iff p(positive) >= this, when metrics derive labels from probabilities. Default 0.5.'),
+    data: z
+      .union([z.string().min(1), z.array(z.union([z.string().min(1), dataSpec])).min(1)])
+      .describe('Evaluation data: a path, or a list of data sets. The first one is the primary one.'),
+    thresholds: z.array(gateSchema).default([]).describe('Gates on metrics, absolute or against the baseline.'),
+    baseline: z
+      .union([
+        z.string().min(1),
+        z
+          .object({
+            model: z.union([z.string().min(1), modelSpec]).optional().describe('The model in production, run on the same rows.'),
+            report: z.string().min(1).optional().describe('A previous modelgate result JSON.'),
+          })
+          .strict(),
+      ])
+      .optional()
+      .describe('What to compare with: a model (path/URL/object) or a previous report (.json).'),
+    'reference-predictions': z
+      .union([
+        z.string().min(1),
+        z
+          .object({
+            path: z.string().min(1),
+            tolerance: z.number().min(0).default(1e-5).describe('Largest allowed absolute difference of a probability or value.'),
+            'max-mismatches': z.number().int().min(0).default(0).describe('Rows allowed to disagree before the parity check fails.'),
+          })
+          .strict(),
+      ])
+      .optional()
+      .describe('Predictions of the source framework (e.g. the scikit-learn model the ONNX file came from), for conversion parity.'),
+    'fail-on': z.enum(['fail', 'warn', 'never']).default('fail').describe('Which check status makes the run exit non-zero.'),
+    'batch-size': z.number().int().min(1).max(1_000_000).default(1024).describe('Rows per model call.'),
+    'ece-bins': z.number().int().min(1).max(1000).default(10).describe('Equal-width bins for calibration error.'),
+  })
+  .strict()
+
+export type Manifest = z.infer<typeof manifestSchema>
+export type ManifestInput = z.input<typeof manifestSchema>

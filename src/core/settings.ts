@@ -1,0 +1,270 @@
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { UserError } from './errors.js'
+import { formatGate, parseGate, type GateSpec } from './gates/expression.js'
+import { DEFAULT_MANIFEST, loadManifest } from './manifest/load.js'
+import type { Manifest, ModelSpec } from './manifest/schema.js'
+import type { RunnerKind } from './runners/types.js'
+import type { Task } from './result/types.js'
+
+/**
+ * Everything one validate run needs, resolved once: manifest fields with inputs/flags laid over them,
+ * paths made absolute. Adapters build `Overrides` from action inputs or CLI flags; nothing after this
+ * reads the environment or the manifest again.
+ */
+export interface Overrides {
+  config?: string
+  model?: string
+  runner?: RunnerKind
+  data?: string
+  label?: string
+  features?: string[]
+  task?: Task
+  thresholds?: string[]
+  baseline?: string
+  referencePredictions?: string
+  failOn?: FailOn
+  batchSize?: number
+}
+
+export type FailOn = 'fail' | 'warn' | 'never'
+
+export interface ResolvedModel {
+  runner: RunnerKind
+  /** Absolute path (onnx, predictions), URL (http) or undefined (command). */
+  path?: string
+  url?: string
+  command?: string[]
+  protocol?: 'v2' | 'v1' | 'mlflow'
+  headers?: Record<string, string>
+  timeoutSeconds: number
+  retries: number
+  labelOutput?: string
+  probabilityOutput?: string
+  features: string[]
+  /** Directory commands run in: the manifest's. */
+  cwd: string
+}
+
+export interface ResolvedData {
+  name: string
+  path: string
+  format?: 'csv' | 'jsonl' | 'parquet'
+  contract?: string
+}
+
+export interface Settings {
+  /** The manifest file, when one was read. */
+  manifestPath?: string
+  name: string
+  task?: Task
+  model: ResolvedModel
+  features: string[]
+  label: string
+  classes?: (number | string)[]
+  positiveClass?: number | string
+  decisionThreshold: number
+  data: ResolvedData[]
+  gates: GateSpec[]
+  baseline?: { kind: 'model'; model: ResolvedModel; source: string } | { kind: 'report'; path: string }
+  referencePredictions?: { path: string; tolerance: number; maxMismatches: number }
+  failOn: FailOn
+  batchSize: number
+  eceBins: number
+}
+
+const TABLE_EXT = /\.(csv|jsonl|ndjson|parquet)$/i
+
+export function inferRunner(spec: ModelSpec): RunnerKind | undefined {
+  if (spec.runner) return spec.runner
+  if (spec.command) return 'command'
+  if (spec.url) return 'http'
+  if (spec.path && /\.onnx$/i.test(spec.path)) return 'onnx'
+  if (spec.path && TABLE_EXT.test(spec.path)) return 'predictions'
+  return undefined
+}
+
+/** A model given as one string: a URL, an .onnx file, or a predictions file. */
+export function modelSpecFromString(s: string, runner?: RunnerKind): ModelSpec {
+  if (/^https?:\/\//i.test(s)) return { url: s, runner: runner ?? 'http' }
+  if (runner === 'command') return { command: splitCommand(s), runner }
+  return { path: s, runner }
+}
+
+function splitCommand(s: string): string[] {
+  return s.split(/\s+/).filter(Boolean)
+}
+
+function resolveModel(spec: ModelSpec, baseDir: string, features: string[], where: { file?: string; field: string }): ResolvedModel {
+  const runner = inferRunner(spec)
+  if (!runner) {
+    throw new UserError(
+      `${where.file ? `${where.file}: ` : ''}${where.field}: cannot tell how to run the model; set runner (onnx, command, http or predictions) or give a .onnx path, a URL, or a command`,
+      { file: where.file, field: where.field },
+    )
+  }
+  const need = (key: 'path' | 'url' | 'command') => {
+    if (spec[key] === undefined) {
+      throw new UserError(`${where.file ? `${where.file}: ` : ''}${where.field}.${key}: required for the ${runner} runner`, {
+        file: where.file,
+        field: `${where.field}.${key}`,
+      })
+    }
+  }
+  if (runner === 'onnx' || runner === 'predictions') need('path')
+  if (runner === 'http') need('url')
+  if (runner === 'command') need('command')
+  return {
+    runner,
+    path: spec.path ? path.resolve(baseDir, spec.path) : undefined,
+    url: spec.url,
+    command: typeof spec.command === 'string' ? splitCommand(spec.command) : spec.command,
+    protocol: spec.protocol,
+    headers: spec.headers ? expandHeaders(spec.headers) : undefined,
+    timeoutSeconds: spec.timeout ?? 60,
+    retries: spec.retries ?? 3,
+    labelOutput: spec['label-output'],
+    probabilityOutput: spec['probability-output'],
+    features: spec.features ?? features,
+    cwd: baseDir,
+  }
+}
+
+/** `${VAR}` in header values comes from the environment so that secrets stay out of the manifest. */
+function expandHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) out[k] = v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => process.env[name] ?? '')
+  return out
+}
+
+function nameOf(p: string): string {
+  return path.basename(p).replace(/\.[^.]+$/, '')
+}
+
+/**
+ * Reads the manifest (if any) and lays the overrides over it.
+ * `cwd` is where relative paths given as inputs/flags are resolved (the workspace).
+ */
+export function resolveSettings(overrides: Overrides, cwd: string = process.cwd()): Settings {
+  const explicit = overrides.config !== undefined && overrides.config !== ''
+  const manifestPath = path.resolve(cwd, explicit ? overrides.config! : DEFAULT_MANIFEST)
+  let manifest: Manifest | undefined
+  if (explicit || existsSync(manifestPath)) manifest = loadManifest(manifestPath)
+  const file = manifest ? path.relative(cwd, manifestPath) || manifestPath : undefined
+  const baseDir = manifest ? path.dirname(manifestPath) : cwd
+  const fromInput = (p: string) => path.resolve(cwd, p)
+
+  const features = overrides.features ?? manifest?.features
+  const label = overrides.label ?? manifest?.label
+  const missing = (what: string, flag: string) =>
+    new UserError(
+      manifest
+        ? `${file}: ${what} is required (set it in the manifest or with ${flag})`
+        : `no manifest (${DEFAULT_MANIFEST}) found and no ${flag} given: ${what} is required`,
+      { file, field: what },
+    )
+  if (!features || features.length === 0) throw missing('features', '--features / the features input')
+  if (!label) throw missing('label', '--label / the label input')
+
+  let model: ResolvedModel
+  if (overrides.model) {
+    const given = /^https?:\/\//i.test(overrides.model) || overrides.runner === 'command' ? overrides.model : fromInput(overrides.model)
+    model = resolveModel(modelSpecFromString(given, overrides.runner), cwd, features, { field: 'model' })
+  } else if (manifest) {
+    const spec = typeof manifest.model === 'string' ? modelSpecFromString(manifest.model) : manifest.model
+    model = resolveModel(overrides.runner ? { ...spec, runner: overrides.runner } : spec, baseDir, features, { file, field: 'model' })
+  } else {
+    throw missing('model', '--model / the model input')
+  }
+
+  let data: ResolvedData[]
+  if (overrides.data) {
+    const p = fromInput(overrides.data)
+    data = [{ name: nameOf(p), path: p }]
+  } else if (manifest) {
+    const entries = typeof manifest.data === 'string' ? [manifest.data] : manifest.data
+    data = entries.map((d) => {
+      const spec = typeof d === 'string' ? { path: d } : d
+      const p = path.resolve(baseDir, spec.path)
+      return {
+        name: 'name' in spec && spec.name ? spec.name : nameOf(p),
+        path: p,
+        format: 'format' in spec ? spec.format : undefined,
+        contract: 'contract' in spec && spec.contract ? path.resolve(baseDir, spec.contract) : undefined,
+      }
+    })
+  } else {
+    throw missing('data', '--data / the data input')
+  }
+  const names = new Set<string>()
+  for (const d of data) {
+    if (names.has(d.name)) throw new UserError(`${file}: data: two data sets are named "${d.name}"; give each a distinct name`, { file, field: 'data' })
+    names.add(d.name)
+  }
+
+  const gates = overrides.thresholds
+    ? overrides.thresholds.map((line, i) => {
+        const g = parseGate(line)
+        if (typeof g === 'string') throw new UserError(`thresholds (line ${i + 1}): ${g}`, { field: 'thresholds' })
+        return g
+      })
+    : (manifest?.thresholds ?? []).map((t) => gateFromManifest(t))
+
+  let baseline: Settings['baseline']
+  const baselineSpec = overrides.baseline ?? manifest?.baseline
+  if (baselineSpec !== undefined) {
+    const dir = overrides.baseline ? cwd : baseDir
+    if (typeof baselineSpec === 'string') {
+      baseline = /\.json$/i.test(baselineSpec)
+        ? { kind: 'report', path: path.resolve(dir, baselineSpec) }
+        : { kind: 'model', model: resolveModel(modelSpecFromString(baselineSpec), dir, features, { file, field: 'baseline' }), source: baselineSpec }
+    } else if (baselineSpec.model !== undefined) {
+      const spec = typeof baselineSpec.model === 'string' ? modelSpecFromString(baselineSpec.model) : baselineSpec.model
+      baseline = { kind: 'model', model: resolveModel(spec, dir, features, { file, field: 'baseline.model' }), source: spec.path ?? spec.url ?? 'baseline' }
+    } else if (baselineSpec.report !== undefined) {
+      baseline = { kind: 'report', path: path.resolve(dir, baselineSpec.report) }
+    }
+  }
+
+  let referencePredictions: Settings['referencePredictions']
+  if (overrides.referencePredictions) {
+    referencePredictions = { path: fromInput(overrides.referencePredictions), tolerance: 1e-5, maxMismatches: 0 }
+  } else if (manifest?.['reference-predictions'] !== undefined) {
+    const r = manifest['reference-predictions']
+    referencePredictions =
+      typeof r === 'string'
+        ? { path: path.resolve(baseDir, r), tolerance: 1e-5, maxMismatches: 0 }
+        : { path: path.resolve(baseDir, r.path), tolerance: r.tolerance, maxMismatches: r['max-mismatches'] }
+  }
+
+  return {
+    manifestPath: manifest ? manifestPath : undefined,
+    name: manifest?.name ?? nameOf(model.path ?? model.url ?? 'model'),
+    task: overrides.task ?? manifest?.task,
+    model,
+    features,
+    label,
+    classes: manifest?.classes,
+    positiveClass: manifest?.['positive-class'],
+    decisionThreshold: manifest?.['decision-threshold'] ?? 0.5,
+    data,
+    gates,
+    baseline,
+    referencePredictions,
+    failOn: overrides.failOn ?? manifest?.['fail-on'] ?? 'fail',
+    batchSize: overrides.batchSize ?? manifest?.['batch-size'] ?? 1024,
+    eceBins: manifest?.['ece-bins'] ?? 10,
+  }
+}
+
+function gateFromManifest(t: Manifest['thresholds'][number]): GateSpec {
+  if (typeof t === 'string') return parseGate(t) as GateSpec // the schema has already checked the line
+  const bound: GateSpec['bound'] =
+    t.value !== undefined
+      ? { kind: 'absolute', value: t.value }
+      : typeof t.change === 'string'
+        ? { kind: 'change', delta: Number(t.change.replace('%', '')) / 100, relative: true }
+        : { kind: 'change', delta: t.change ?? 0, relative: false }
+  const gate = { metric: t.metric, op: t.op, bound }
+  return { ...gate, severity: t.severity, expression: formatGate(gate) }
+}
