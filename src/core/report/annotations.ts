@@ -1,0 +1,58 @@
+import type { CheckResult, ValidationResult } from '../result/types.js'
+import { DEFAULT_ACTION, changeOf, errorText, thresholdText } from './common.js'
+import { clip, formatDelta, formatNumber } from './escape.js'
+
+export interface Annotation {
+  level: 'error' | 'warning'
+  title: string
+  message: string
+}
+
+/** The runner shows at most this many annotations of each level per step. */
+export const ANNOTATIONS_PER_LEVEL = 10
+export const ANNOTATION_MESSAGE_MAX = 4096
+const TITLE_MAX = 255
+
+/**
+ * Workflow annotations for the checks that did not pass: failures as errors, warnings as
+ * warnings. Annotations are plain text (the runner shows them verbatim), so values are not
+ * escaped here; `@actions/core` escapes them for the workflow-command channel.
+ */
+export function annotationsFor(result: ValidationResult, opts: { action?: string } = {}): Annotation[] {
+  const action = opts.action ?? DEFAULT_ACTION
+  const errors: Annotation[] = result.checks.filter((c) => c.status === 'fail').map((c) => checkAnnotation('error', action, c))
+  if (result.status === 'error') {
+    errors.unshift(annotation('error', `${action} could not judge the model`, errorText(result)))
+  }
+  const warnings = result.checks.filter((c) => c.status === 'warn').map((c) => checkAnnotation('warning', action, c))
+  return [...capped(errors, 'error', 'failed checks'), ...capped(warnings, 'warning', 'warnings')]
+}
+
+function annotation(level: Annotation['level'], title: string, message: string): Annotation {
+  return { level, title: clip(title, TITLE_MAX), message: clip(message, ANNOTATION_MESSAGE_MAX) }
+}
+
+function checkAnnotation(level: Annotation['level'], action: string, check: CheckResult): Annotation {
+  const facts = [`value ${formatNumber(check.value)}`]
+  const threshold = thresholdText(check)
+  if (threshold) facts.push(`threshold ${threshold}`)
+  if (check.baseline !== undefined) {
+    facts.push(`baseline ${formatNumber(check.baseline)}`, `change ${formatDelta(changeOf(check.value, check.baseline))}`)
+  }
+  return annotation(level, `${action}: ${check.id}`, `${check.message} (${facts.join(', ')})`)
+}
+
+/** At most the per-level cap; when over, the last slot says how many were left out. */
+function capped(list: Annotation[], level: Annotation['level'], noun: string): Annotation[] {
+  if (list.length <= ANNOTATIONS_PER_LEVEL) return list
+  const shown = list.slice(0, ANNOTATIONS_PER_LEVEL - 1)
+  const omitted = list.length - shown.length
+  return [
+    ...shown,
+    annotation(
+      level,
+      `${formatNumber(omitted)} more ${noun}`,
+      `${formatNumber(omitted)} more ${noun} are not annotated here: see the job summary for all of them.`,
+    ),
+  ]
+}

@@ -1,0 +1,139 @@
+import type { ValidationResult } from '../result/types.js'
+import {
+  CHECK_TABLE_HEADER,
+  DEFAULT_ACTION,
+  baselineMetric,
+  changeOf,
+  checkRow,
+  countChecks,
+  headline,
+  link,
+  orderedChecks,
+  shortSha,
+  tableLines,
+} from './common.js'
+import { escapeMarkdownCell, formatDelta, formatNumber } from './escape.js'
+
+/** The hidden line that identifies an action's comment, so a re-run edits it instead of adding another. */
+export function commentMarker(action: string = DEFAULT_ACTION): string {
+  // `--` would end the HTML comment early.
+  return `<!-- modelgate:${action.replace(/-{2,}/g, '-').replace(/[^A-Za-z0-9._-]/g, '_')} -->`
+}
+
+export const COMMENT_MARKER = commentMarker(DEFAULT_ACTION)
+
+/** GitHub rejects issue comments longer than this many characters. */
+export const COMMENT_MAX_CHARS = 65536
+/** GitHub also caps a comment body at this many bytes. */
+export const COMMENT_MAX_BYTES = 262144
+/** The comment shows this many key metrics of the first data set; the summary has them all. */
+const KEY_METRICS_MAX = 12
+const MESSAGE_MAX = 300
+
+export interface CommentOptions {
+  marker: string
+  summaryUrl?: string
+  /** Maximum length in UTF-16 code units; 65,536 unless given. */
+  limit?: number
+  /** The name in the headline; `validate-model` unless given. */
+  title?: string
+}
+
+/**
+ * The pull-request comment: headline, failed and warned checks, key metrics. It starts with
+ * the marker and is never longer than `limit` characters nor 256 KiB; when it would be, it is
+ * cut at a row boundary and ends with a pointer to the job summary.
+ */
+export function renderComment(result: ValidationResult, opts: CommentOptions): string {
+  const limit = opts.limit ?? COMMENT_MAX_CHARS
+  const head = [opts.marker, `### ${headline(result, opts.title ?? DEFAULT_ACTION)}`]
+  const body = [...checkLines(result), ...metricLines(result), footer(result, opts.summaryUrl)]
+  const full = [...head, '', ...body].join('\n')
+  if (fits(full, limit)) return full
+  return truncate(head, body, limit, truncationNotice(opts.summaryUrl))
+}
+
+function checkLines(result: ValidationResult): string[] {
+  const flagged = orderedChecks(result.checks).filter((c) => c.status === 'fail' || c.status === 'warn')
+  const passed = countChecks(result.checks, 'pass')
+  const skipped = countChecks(result.checks, 'skipped')
+  const tally =
+    `${formatNumber(passed)} of ${formatNumber(result.checks.length)} checks passed` +
+    (skipped > 0 ? `, ${formatNumber(skipped)} skipped.` : '.')
+  if (flagged.length === 0) return [result.checks.length === 0 ? 'No checks were configured.' : tally, '']
+  const rows = flagged.map((check) => checkRow(check, MESSAGE_MAX))
+  return [tally, '', ...tableLines(CHECK_TABLE_HEADER, rows, ['c', 'l', 'r', 'l', 'r', 'r', 'l']), '']
+}
+
+function metricLines(result: ValidationResult): string[] {
+  const dataset = result.data[0]
+  if (!dataset) return []
+  const names = Object.keys(dataset.metrics)
+  if (names.length === 0) return []
+  const withBaseline = result.baseline !== undefined
+  const rows = names.slice(0, KEY_METRICS_MAX).map((metric) => {
+    const value = dataset.metrics[metric]
+    if (!withBaseline) return [escapeMarkdownCell(metric), formatNumber(value)]
+    const baseline = baselineMetric(result, dataset, metric)
+    return [escapeMarkdownCell(metric), formatNumber(value), formatNumber(baseline), formatDelta(changeOf(value, baseline))]
+  })
+  const header = withBaseline ? ['Metric', 'Value', 'Baseline', 'Δ'] : ['Metric', 'Value']
+  const more =
+    names.length > KEY_METRICS_MAX ? [`_${formatNumber(names.length - KEY_METRICS_MAX)} more metrics in the job summary._`, ''] : []
+  return [
+    `**Metrics** on ${escapeMarkdownCell(dataset.name)} (${formatNumber(dataset.rows)} rows)`,
+    '',
+    ...tableLines(header, rows, withBaseline ? ['l', 'r', 'r', 'r'] : ['l', 'r']),
+    '',
+    ...more,
+  ]
+}
+
+function footer(result: ValidationResult, summaryUrl: string | undefined): string {
+  const ctx = result.context
+  const parts = [`${escapeMarkdownCell(ctx.tool)} ${escapeMarkdownCell(ctx.version)}`, `model ${escapeMarkdownCell(result.model.name)}`]
+  if (ctx.sha) parts.push(`commit ${escapeMarkdownCell(shortSha(ctx.sha))}`)
+  if (summaryUrl) parts.push(link('full report', summaryUrl))
+  return `<sub>${parts.join(' · ')}</sub>`
+}
+
+function truncationNotice(summaryUrl: string | undefined): string {
+  const where = summaryUrl ? ` (${link('job summary', summaryUrl)})` : ''
+  return `… truncated: see the full report in the job summary${where}`
+}
+
+function utf8Length(s: string): number {
+  return Buffer.byteLength(s, 'utf8')
+}
+
+function fits(s: string, limit: number): boolean {
+  return s.length <= limit && utf8Length(s) <= COMMENT_MAX_BYTES
+}
+
+/** The head, as many whole body lines as fit, then the notice; sizes are tracked incrementally for speed. */
+function truncate(head: string[], body: string[], limit: number, notice: string): string {
+  const prefix = `${head.join('\n')}\n\n`
+  const tail = `\n\n${notice}`
+  let chars = prefix.length + tail.length
+  let bytes = utf8Length(prefix) + utf8Length(tail)
+  if (chars > limit || bytes > COMMENT_MAX_BYTES) {
+    throw new Error(`A comment limit of ${limit} characters cannot hold even the headline and the truncation notice.`)
+  }
+  const kept: string[] = []
+  for (const line of body) {
+    const lineChars = line.length + 1
+    const lineBytes = utf8Length(line) + 1
+    if (chars + lineChars > limit || bytes + lineBytes > COMMENT_MAX_BYTES) break
+    kept.push(line)
+    chars += lineChars
+    bytes += lineBytes
+  }
+  return (
+    prefix +
+    kept
+      .map((l) => `${l}\n`)
+      .join('')
+      .replace(/\n$/, '') +
+    tail
+  )
+}

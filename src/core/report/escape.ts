@@ -1,0 +1,109 @@
+/**
+ * Escaping and number formatting shared by every report sink.
+ * Anything that came from data (column names, class labels, model names, messages, paths)
+ * must pass through one of the escapers before it is written into markup.
+ */
+
+const HTML_ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+}
+
+/** Text for HTML element content or a quoted attribute value. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]!)
+}
+
+/**
+ * Text for a GitHub-flavoured Markdown table cell (also safe as inline text anywhere
+ * outside code spans): HTML is neutralised so a value can never inject markup, backslashes
+ * and pipes are escaped so a value cannot end the cell, and line breaks become `<br>`.
+ */
+export function escapeMarkdownCell(s: string): string {
+  return s
+    .replace(/[&<>]/g, (c) => HTML_ENTITIES[c]!)
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/\r\n|\r|\n/g, '<br>')
+}
+
+/**
+ * A Mermaid label, returned already wrapped in double quotes. Mermaid has no escape for a
+ * quote inside a quoted string, and `#…;` starts an entity, so those characters are replaced;
+ * brackets, backticks and angle brackets are dropped so the label can neither close the list
+ * it sits in nor the Markdown fence around the diagram.
+ */
+export function escapeMermaidLabel(s: string): string {
+  const cleaned = s
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/"/g, "'")
+    .replace(/[#;]/g, ' ')
+    .replace(/[[\]{}()<>`]/g, '')
+    .trim()
+  return `"${cleaned}"`
+}
+
+const SIGNIFICANT_DIGITS = 4
+
+/** Groups the digits of a non-negative integer string in threes: `1234567` → `1,234,567`. */
+function groupThousands(digits: string): string {
+  return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',')
+}
+
+/**
+ * A number for people: integers exactly with thousands separators (`12,345`); other values to
+ * 4 significant digits without trailing zeros (`0.9561`, `0.0123`, `123.5`), never dropping
+ * integer digits (`12,346`); `NaN`, null and undefined as `—`.
+ */
+export function formatNumber(x: number | null | undefined): string {
+  if (x === null || x === undefined || Number.isNaN(x)) return '—'
+  if (x === Infinity) return '∞'
+  if (x === -Infinity) return '-∞'
+  const sign = x < 0 ? '-' : ''
+  const abs = Math.abs(x)
+  if (Number.isInteger(abs)) return abs < 1e21 ? sign + groupThousands(abs.toFixed(0)) : sign + String(abs)
+  if (abs < 1) return sign + stripTrailingZeros(abs.toPrecision(SIGNIFICANT_DIGITS))
+  const integerDigits = Math.floor(Math.log10(abs)) + 1
+  const fixed = abs.toFixed(Math.max(0, SIGNIFICANT_DIGITS - integerDigits))
+  const [whole, fraction] = stripTrailingZeros(fixed).split('.')
+  const rounded = groupThousands(whole!) + (fraction === undefined ? '' : `.${fraction}`)
+  return rounded === '0' ? '0' : sign + rounded
+}
+
+/** `0.9500` → `0.95`, `1.000` → `1`, `1.200e-7` → `1.2e-7`. */
+function stripTrailingZeros(s: string): string {
+  const [mantissa, exponent] = s.split('e')
+  const trimmed = mantissa!.includes('.') ? mantissa!.replace(/\.?0+$/, '') : mantissa!
+  return exponent === undefined ? trimmed : `${trimmed}e${exponent}`
+}
+
+/** A difference with an explicit sign (`+0.0123`, `-0.05`, `0`); `—` when unknown. */
+export function formatDelta(x: number | null | undefined): string {
+  const text = formatNumber(x)
+  return x !== null && x !== undefined && x > 0 && text !== '0' ? `+${text}` : text
+}
+
+/** Bytes in binary units: `812 B`, `1.5 KiB`, `1 MiB`. */
+export function formatBytes(bytes: number | undefined): string {
+  if (bytes === undefined || !Number.isFinite(bytes)) return '—'
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let value = bytes
+  let unit = 0
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit += 1
+  }
+  return unit === 0 ? `${formatNumber(value)} B` : `${value.toFixed(1).replace(/\.0$/, '')} ${units[unit]}`
+}
+
+/** Cuts text to at most `max` UTF-16 code units without splitting a surrogate pair, marking the cut. */
+export function clip(s: string, max: number): string {
+  if (s.length <= max) return s
+  let end = Math.max(0, max - 1)
+  const code = s.charCodeAt(end - 1)
+  if (code >= 0xd800 && code <= 0xdbff) end -= 1
+  return `${s.slice(0, end)}…`
+}

@@ -1,0 +1,114 @@
+import type { CheckResult, ValidationResult } from '../result/types.js'
+import { DEFAULT_ACTION, changeOf, countChecks, errorText, thresholdText } from './common.js'
+import { formatDelta, formatNumber } from './escape.js'
+
+/**
+ * Characters XML 1.0 forbids anywhere, even as character references: C0 controls other than
+ * tab, LF and CR, lone surrogates, U+FFFE and U+FFFF. The `u` flag makes a lone surrogate one match.
+ */
+const XML_FORBIDDEN = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu
+
+const XML_ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+  '\t': '&#9;',
+  '\n': '&#10;',
+  '\r': '&#13;',
+}
+
+/** Text for element content: forbidden characters stripped, markup characters escaped. */
+export function escapeXmlText(s: string): string {
+  return s.replace(XML_FORBIDDEN, '').replace(/[&<>]/g, (c) => XML_ENTITIES[c]!)
+}
+
+/** Text for a double-quoted attribute; whitespace is escaped too so attribute normalisation keeps line breaks. */
+export function escapeXmlAttribute(s: string): string {
+  return s.replace(XML_FORBIDDEN, '').replace(/[&<>"'\t\n\r]/g, (c) => XML_ENTITIES[c]!)
+}
+
+function attributes(attrs: Record<string, string | number>): string {
+  return Object.entries(attrs)
+    .map(([key, value]) => ` ${key}="${escapeXmlAttribute(String(value))}"`)
+    .join('')
+}
+
+/** The class name a check is filed under: its data set, or the model when it has none. */
+function classNameOf(result: ValidationResult, check: CheckResult): string {
+  return check.dataset ?? result.data[0]?.name ?? result.model.name
+}
+
+/** Everything about a check in one plain-text paragraph, for the failure body or the output. */
+function checkDetails(check: CheckResult): string {
+  const lines = [check.message, `value: ${formatNumber(check.value)}`]
+  const threshold = thresholdText(check)
+  if (threshold) lines.push(`threshold: ${threshold}`)
+  if (check.baseline !== undefined) {
+    lines.push(`baseline: ${formatNumber(check.baseline)}`, `change: ${formatDelta(changeOf(check.value, check.baseline))}`)
+  }
+  lines.push(`severity: ${check.severity}`)
+  return lines.join('\n')
+}
+
+function testcase(result: ValidationResult, check: CheckResult): string {
+  const open = `    <testcase${attributes({ classname: classNameOf(result, check), name: check.id, time: 0 })}`
+  switch (check.status) {
+    case 'pass':
+      return `${open}/>`
+    case 'skipped':
+      return `${open}>\n      <skipped${attributes({ message: check.message })}/>\n    </testcase>`
+    case 'warn':
+      return `${open}>\n      <system-out>${escapeXmlText(`WARNING: ${checkDetails(check)}`)}</system-out>\n    </testcase>`
+    case 'fail':
+      return (
+        `${open}>\n      <failure${attributes({ message: check.message, type: check.kind })}>` +
+        `${escapeXmlText(checkDetails(check))}</failure>\n    </testcase>`
+      )
+  }
+}
+
+/** A run that could not be judged is one erroring test case, so CI tools do not count it as green. */
+function errorTestcase(result: ValidationResult): string {
+  const message = errorText(result)
+  return (
+    `    <testcase${attributes({ classname: result.model.name, name: 'run', time: result.context.durationSeconds })}>\n` +
+    `      <error${attributes({ message, type: 'error' })}>${escapeXmlText(message)}</error>\n    </testcase>`
+  )
+}
+
+/** JUnit XML: one test case per check, in the gate's order. */
+export function renderJUnit(result: ValidationResult, opts: { action?: string } = {}): string {
+  const errors = result.status === 'error' ? 1 : 0
+  const counts = {
+    tests: result.checks.length + errors,
+    failures: countChecks(result.checks, 'fail'),
+    errors,
+    skipped: countChecks(result.checks, 'skipped'),
+    time: result.context.durationSeconds,
+  }
+  const name = `modelgate ${opts.action ?? DEFAULT_ACTION}`
+  const cases = result.checks.map((check) => testcase(result, check))
+  if (errors) cases.push(errorTestcase(result))
+  const properties = [
+    ['model', result.model.name],
+    ['model.digest', result.model.digest ?? ''],
+    ['task', result.task],
+    ['status', result.status],
+    ['tool.version', result.context.version],
+    ...(result.context.sha ? [['sha', result.context.sha]] : []),
+  ].map(([key, value]) => `      <property${attributes({ name: key!, value: value! })}/>`)
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites${attributes({ name, ...counts })}>`,
+    `  <testsuite${attributes({ name, ...counts, timestamp: result.context.startedAt })}>`,
+    '    <properties>',
+    ...properties,
+    '    </properties>',
+    ...cases,
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n')
+}
