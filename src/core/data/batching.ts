@@ -1,0 +1,76 @@
+import { UserError } from '../errors.js'
+import type { Batch, Cell } from './types.js'
+
+/**
+ * The columns to materialise, in the order asked for. Matching is by name only, so a file
+ * whose columns are reordered or extended yields the same batches.
+ */
+export function selectColumns(path: string, available: readonly string[], requested?: readonly string[]): string[] {
+  if (requested === undefined) return [...available]
+  const wanted = [...new Set(requested)]
+  const present = new Set(available)
+  const missing = wanted.filter((name) => !present.has(name))
+  if (missing.length > 0) {
+    const list = missing.map((name) => JSON.stringify(name)).join(', ')
+    const has = available.length > 0 ? available.join(', ') : '(no columns)'
+    throw new UserError(`${path}: missing column(s) ${list}; the file has: ${has}`, {
+      file: path,
+      field: missing[0],
+    })
+  }
+  return wanted
+}
+
+/** Collects rows column by column and hands out batches of exactly `batchSize` rows (the last may be shorter). */
+export class BatchBuilder {
+  /** The column arrays of the batch being filled, in the order of `names`; readers push into them directly. */
+  arrays: Cell[][] = []
+  length = 0
+  private offset = 0
+
+  constructor(
+    readonly names: readonly string[],
+    readonly batchSize: number,
+  ) {
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`)
+    }
+    this.reset()
+  }
+
+  get full(): boolean {
+    return this.length >= this.batchSize
+  }
+
+  /** Rows the current batch can still take. */
+  get room(): number {
+    return this.batchSize - this.length
+  }
+
+  /** Appends rows `[start, end)` of column-major data (one array per name, same order). */
+  appendSlice(data: readonly ArrayLike<Cell>[], start: number, end: number): void {
+    for (let c = 0; c < data.length; c++) {
+      const src = data[c]
+      const dst = this.arrays[c]
+      for (let i = start; i < end; i++) dst.push(src[i])
+    }
+    this.length += end - start
+  }
+
+  /** Returns the batch filled so far and starts the next one. */
+  take(): Batch {
+    const columns: Record<string, Cell[]> = {}
+    this.names.forEach((name, c) => {
+      columns[name] = this.arrays[c]
+    })
+    const batch: Batch = { offset: this.offset, length: this.length, columns }
+    this.offset += this.length
+    this.reset()
+    return batch
+  }
+
+  private reset(): void {
+    this.arrays = this.names.map(() => [])
+    this.length = 0
+  }
+}
