@@ -54,7 +54,7 @@ export interface ResolvedData {
 }
 
 export interface Settings {
-  /** The manifest file, when one was read. */
+  /** The manifest file, when one was read, as messages name it (relative to the workspace when inside it). */
   manifestPath?: string
   name: string
   task?: Task
@@ -137,6 +137,12 @@ function expandHeaders(headers: Record<string, string>): Record<string, string> 
   return out
 }
 
+/** Paths in messages: relative to the workspace when inside it, so they read like the user wrote them. */
+export function displayPath(p: string, cwd: string): string {
+  const rel = path.relative(cwd, p)
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p
+}
+
 function nameOf(p: string): string {
   return path.basename(p).replace(/\.[^.]+$/, '')
 }
@@ -148,9 +154,10 @@ function nameOf(p: string): string {
 export function resolveSettings(overrides: Overrides, cwd: string = process.cwd()): Settings {
   const explicit = overrides.config !== undefined && overrides.config !== ''
   const manifestPath = path.resolve(cwd, explicit ? overrides.config! : DEFAULT_MANIFEST)
+  const shown = displayPath(manifestPath, cwd)
   let manifest: Manifest | undefined
-  if (explicit || existsSync(manifestPath)) manifest = loadManifest(manifestPath)
-  const file = manifest ? path.relative(cwd, manifestPath) || manifestPath : undefined
+  if (explicit || existsSync(manifestPath)) manifest = loadManifest(manifestPath, shown)
+  const file = manifest ? shown : undefined
   const baseDir = manifest ? path.dirname(manifestPath) : cwd
   const fromInput = (p: string) => path.resolve(cwd, p)
 
@@ -238,7 +245,7 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
   }
 
   return {
-    manifestPath: manifest ? manifestPath : undefined,
+    manifestPath: file,
     name: manifest?.name ?? nameOf(model.path ?? model.url ?? 'model'),
     task: overrides.task ?? manifest?.task,
     model,

@@ -6,16 +6,16 @@ import { manifestSchema, type Manifest } from './schema.js'
 
 export const DEFAULT_MANIFEST = 'modelgate.yml'
 
-/** Reads and validates a manifest. Every problem names the file, the path inside it, its line, and what was expected. */
-export function loadManifest(file: string): Manifest {
-  if (!existsSync(file)) throw new UserError(`${file}: manifest not found`, { file })
+/** Reads and validates a manifest (`displayName` is how messages name it: relative to the workspace). Every problem names the file, the path inside it, its line, and what was expected. */
+export function loadManifest(file: string, displayName: string = file): Manifest {
+  if (!existsSync(file)) throw new UserError(`${displayName}: manifest not found`, { file: displayName })
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (e) {
-    throw new UserError(`${file}: cannot read the manifest (${(e as Error).message})`, { file })
+    throw new UserError(`${displayName}: cannot read the manifest (${(e as Error).message})`, { file: displayName })
   }
-  return parseManifest(text, file)
+  return parseManifest(text, displayName)
 }
 
 export function parseManifest(text: string, file: string): Manifest {

@@ -14,6 +14,7 @@ const example = z.object({ row: z.number(), message: z.string() })
 export const checkSchema = z.object({
   id: z.string().describe('Stable id: <kind>/<dataset>/<expression>'),
   kind: z.enum(['threshold', 'change', 'parity', 'contract']),
+  dataset: z.string().optional().describe('The data set the check judged'),
   status: z.enum(['pass', 'warn', 'fail', 'skipped']),
   severity: z.enum(['fail', 'warn']),
   metric: z.string().optional(),

@@ -13,6 +13,8 @@ export interface CheckResult {
   /** Stable id, e.g. `threshold:accuracy>=0.9`, `change:roc_auc`, `parity:probabilities`, `contract:test`. */
   id: string
   kind: 'threshold' | 'change' | 'parity' | 'contract'
+  /** The data set the check judged. */
+  dataset?: string
   status: CheckStatus
   severity: Severity
   metric?: string

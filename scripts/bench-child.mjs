@@ -1,0 +1,54 @@
+// One measured run for scripts/bench.mjs, in its own process so that peak RSS is its own.
+// Prints one JSON line: { seconds, maxRssKb, ... }.
+import { readFileSync, mkdtempSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+
+const [mode, ...args] = process.argv.slice(2)
+const done = (extra) => console.log(JSON.stringify({ ...extra, maxRssKb: process.resourceUsage().maxRSS }))
+
+if (mode === 'bare') {
+  // The baseline: the same rows already in memory as float32, fed to onnxruntime-web in the same
+  // batches and with the same session options as the onnx runner; only session.run is timed.
+  const [csv, model, nFeatures] = args
+  const ort = await import('onnxruntime-web')
+  ort.env.wasm.numThreads = 1
+  const F = Number(nFeatures)
+  const lines = readFileSync(csv, 'utf8').split('\n')
+  const n = lines.length - 2
+  const x = new Float32Array(n * F)
+  for (let i = 0; i < n; i++) {
+    const cells = lines[i + 1].split(',')
+    for (let j = 0; j < F; j++) x[i * F + j] = Number(cells[j])
+  }
+  const session = await ort.InferenceSession.create(readFileSync(model))
+  const batch = 4096
+  const t = performance.now()
+  for (let i = 0; i < n; i += batch) {
+    const m = Math.min(batch, n - i)
+    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x.subarray(i * F, (i + m) * F), [m, F]) })
+    for (const v of Object.values(out)) v.dispose?.()
+  }
+  done({ seconds: (performance.now() - t) / 1000, rows: n })
+} else if (mode === 'e2e') {
+  // What a user runs: the bundled CLI, process start to exit, reading the CSV and computing every metric.
+  const [config] = args
+  const report = path.join(mkdtempSync(path.join(os.tmpdir(), 'mg-bench-')), 'report.json')
+  const t = performance.now()
+  const { runModelgateCli } = await import('../dist/lib/index.js')
+  await runModelgateCli(['validate', '--config', config, '--quiet', '--report', report])
+  const seconds = (performance.now() - t) / 1000
+  const result = JSON.parse(readFileSync(report, 'utf8'))
+  done({ seconds, metrics: result.metrics })
+} else if (mode === 'read') {
+  // The data layer alone: stream the CSV, materialising the feature columns.
+  const [csv, features] = args
+  const { openTable } = await import('../dist/lib/index.js')
+  const t = performance.now()
+  let rows = 0
+  for await (const b of openTable(csv).batches({ batchSize: 4096, columns: features.split(',') })) rows += b.length
+  done({ seconds: (performance.now() - t) / 1000, rows })
+} else {
+  throw new Error(`unknown mode ${mode}`)
+}

@@ -1,0 +1,100 @@
+// npm run bench: end-to-end throughput and peak memory of `modelgate validate` on a generated,
+// seeded 1,000,000-row × 30-feature CSV, beside bare ONNX inference on the same rows (the baseline).
+// Figures are ratios against that baseline, measured in the same run. Uses the built dist/ (npm run build).
+import { spawnSync } from 'node:child_process'
+import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const rows = Number(process.env.BENCH_ROWS ?? 1_000_000)
+const dir = path.join(os.tmpdir(), `modelgate-bench-${rows}`)
+const example = path.join(root, 'examples/breast-cancer')
+const model = path.join(example, 'model.onnx')
+const features = readFileSync(path.join(example, 'data/test.csv'), 'utf8').split(/\r?\n/, 1)[0].split(',').filter((c) => c !== 'target')
+if (features.length !== 30) throw new Error(`expected 30 features in the example, found ${features.length}`)
+
+// mulberry32: small, seeded, and the same on every machine.
+function rng(seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Rows drawn around the example's training data: each feature ~ N(mean, sd) of the real column, labels from the class means. */
+async function generate(file) {
+  const train = readFileSync(path.join(example, 'data/train.csv'), 'utf8').trim().split(/\r?\n/)
+  const header = train[0].split(',')
+  const data = train.slice(1).map((l) => l.split(',').map(Number))
+  const t = header.indexOf('target')
+  const stats = [0, 1].map((cls) => {
+    const rowsOf = data.filter((r) => r[t] === cls)
+    return features.map((f) => {
+      const j = header.indexOf(f)
+      const xs = rowsOf.map((r) => r[j])
+      const mean = xs.reduce((a, b) => a + b, 0) / xs.length
+      const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length)
+      return { mean, sd }
+    })
+  })
+  const rand = rng(20261126)
+  const normal = () => Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand())
+  const out = createWriteStream(file)
+  out.write(`${[...features, 'target'].join(',')}\n`)
+  let chunk = ''
+  for (let i = 0; i < rows; i++) {
+    const cls = rand() < 0.63 ? 1 : 0
+    const s = stats[cls]
+    let line = ''
+    for (let j = 0; j < s.length; j++) line += `${(s[j].mean + s[j].sd * normal()).toPrecision(6)},`
+    chunk += `${line}${cls}\n`
+    if (chunk.length > 1 << 20) {
+      if (!out.write(chunk)) await new Promise((r) => out.once('drain', r))
+      chunk = ''
+    }
+  }
+  out.write(chunk)
+  await new Promise((r) => out.end(r))
+}
+
+function child(args) {
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 })
+  if (r.status !== 0 && r.status !== 1) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`)
+  const line = r.stdout.trim().split('\n').pop()
+  return JSON.parse(line)
+}
+
+mkdirSync(dir, { recursive: true })
+const csv = path.join(dir, 'bench.csv')
+if (!existsSync(csv)) {
+  const t = Date.now()
+  await generate(csv)
+  console.log(`generated ${csv} (${(statSync(csv).size / 1e6).toFixed(0)} MB) in ${((Date.now() - t) / 1000).toFixed(1)} s`)
+}
+writeFileSync(
+  path.join(dir, 'modelgate.yml'),
+  `name: bench\nmodel: ${model}\nfeatures: [${features.join(', ')}]\nlabel: target\ndata: ${csv}\nbatch-size: 4096\nthresholds:\n  - accuracy >= 0.5\n`,
+)
+
+const bare = child([path.join(root, 'scripts/bench-child.mjs'), 'bare', csv, model, String(features.length)])
+const e2e = child([path.join(root, 'scripts/bench-child.mjs'), 'e2e', path.join(dir, 'modelgate.yml')])
+const read = child([path.join(root, 'scripts/bench-child.mjs'), 'read', csv, features.join(',')])
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US')
+console.log(`\nmodelgate bench: ${fmt(rows)} rows × ${features.length} features, ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}`)
+console.log(`| run | seconds | rows/s | peak RSS (MB) | vs bare inference |`)
+console.log(`|---|---|---|---|---|`)
+for (const [name, r] of [
+  ['bare ONNX inference (baseline)', bare],
+  ['read CSV only', read],
+  ['modelgate validate, end to end', e2e],
+]) {
+  console.log(`| ${name} | ${r.seconds.toFixed(2)} | ${fmt(rows / r.seconds)} | ${(r.maxRssKb / 1024).toFixed(0)} | ${(r.seconds / bare.seconds).toFixed(2)}× time |`)
+}
+if (e2e.metrics) console.log(`\nend-to-end metrics: accuracy ${e2e.metrics.accuracy.toFixed(4)}, roc_auc ${e2e.metrics.roc_auc.toFixed(4)}`)

@@ -1,0 +1,139 @@
+/*
+ * Every generated file and README section, computed from its source of truth:
+ * - schemas/modelgate.schema.json from the manifest's zod schema,
+ * - schemas/result.schema.json from the result's zod schema,
+ * - the README's input/output tables from actions/<name>/action.yml, and its manifest reference from the schema.
+ * __tests__/generated.test.ts fails on any drift; `npm run generate` rewrites them.
+ */
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { z } from 'zod'
+import { parse } from 'yaml'
+import { manifestSchema } from '../src/core/manifest/schema.js'
+import { resultSchema } from '../src/core/result/schema.js'
+
+export const ROOT = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '..')
+
+function json(x: unknown): string {
+  return `${JSON.stringify(x, null, 2)}\n`
+}
+
+export function manifestJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(manifestSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>
+  return {
+    $schema: schema.$schema,
+    $id: 'https://github.com/modelgate/modelgate/raw/main/schemas/modelgate.schema.json',
+    title: 'modelgate manifest (modelgate.yml)',
+    ...schema,
+  }
+}
+
+export function resultJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(resultSchema, { target: 'draft-2020-12' }) as Record<string, unknown>
+  return {
+    $schema: schema.$schema,
+    $id: 'https://github.com/modelgate/modelgate/raw/main/schemas/result.schema.json',
+    title: 'modelgate result (validate-model report JSON)',
+    ...schema,
+  }
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
+
+interface ActionYml {
+  inputs?: Record<string, { description: string; required?: boolean; default?: string }>
+  outputs?: Record<string, { description: string }>
+}
+
+export function actionTables(name: string): string {
+  const action = parse(readFileSync(path.join(ROOT, 'actions', name, 'action.yml'), 'utf8')) as ActionYml
+  const rows = ['| input | default | description |', '|---|---|---|']
+  for (const [k, v] of Object.entries(action.inputs ?? {})) rows.push(`| \`${k}\` | ${v.default ? `\`${cell(v.default)}\`` : ''} | ${cell(v.description)} |`)
+  rows.push('', '| output | description |', '|---|---|')
+  for (const [k, v] of Object.entries(action.outputs ?? {})) rows.push(`| \`${k}\` | ${cell(v.description)} |`)
+  return rows.join('\n')
+}
+
+interface JsonSchemaNode {
+  type?: string | string[]
+  description?: string
+  default?: unknown
+  enum?: unknown[]
+  anyOf?: JsonSchemaNode[]
+  items?: JsonSchemaNode
+  properties?: Record<string, JsonSchemaNode>
+  required?: string[]
+}
+
+function typeOf(n: JsonSchemaNode): string {
+  if (n.enum) return n.enum.map((e) => `\`${String(e)}\``).join(' | ')
+  if (n.anyOf) return [...new Set(n.anyOf.map(typeOf))].join(' or ')
+  if (n.type === 'array') return `list of ${n.items ? typeOf(n.items) : 'values'}`
+  return Array.isArray(n.type) ? n.type.join(' or ') : (n.type ?? 'any')
+}
+
+function propertyRows(node: JsonSchemaNode, prefix: string): string[] {
+  const rows: string[] = []
+  for (const [k, v] of Object.entries(node.properties ?? {})) {
+    if (k === '$schema') continue
+    const required = node.required?.includes(k) && v.default === undefined ? ' (required)' : ''
+    const def = v.default === undefined ? '' : `\`${JSON.stringify(v.default)}\``
+    rows.push(`| \`${prefix}${k}\`${required} | ${cell(typeOf(v))} | ${def} | ${cell(v.description ?? '')} |`)
+  }
+  return rows
+}
+
+/** The object form of a key that also accepts a shorthand (e.g. `model: path` or `model: {…}`). */
+function objectForm(n: JsonSchemaNode): JsonSchemaNode | undefined {
+  if (n.properties) return n
+  for (const branch of [...(n.anyOf ?? []), ...(n.items ? [n.items] : [])]) {
+    const found = objectForm(branch)
+    if (found) return found
+  }
+  return undefined
+}
+
+export function manifestTable(): string {
+  const schema = manifestJsonSchema() as JsonSchemaNode
+  const rows = ['| key | type | default | description |', '|---|---|---|---|', ...propertyRows(schema, '')]
+  for (const [k, v] of Object.entries(schema.properties ?? {})) {
+    const obj = objectForm(v)
+    if (!obj) continue
+    const arrayOf = v.type === 'array' || v.anyOf?.some((b) => b.type === 'array')
+    rows.push(...propertyRows(obj, `${k}${arrayOf ? '[]' : ''}.`))
+  }
+  return rows.join('\n')
+}
+
+/** README sections between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`. */
+export function readmeSections(): Record<string, string> {
+  return { 'validate-model': actionTables('validate-model'), manifest: manifestTable() }
+}
+
+export function renderReadme(readme: string): string {
+  let out = readme
+  for (const [name, body] of Object.entries(readmeSections())) {
+    const re = new RegExp(`(<!-- generated:${name} -->\\n)[\\s\\S]*?(<!-- /generated:${name} -->)`)
+    if (!re.test(out)) throw new Error(`README.md has no <!-- generated:${name} --> section`)
+    out = out.replace(re, `$1${body}\n$2`)
+  }
+  return out
+}
+
+/** The root action (`uses: owner/modelgate@v1`) is validate-model with its own name; #7 gives it the whole lifecycle. */
+export function rootActionYml(): string {
+  return readFileSync(path.join(ROOT, 'actions/validate-model/action.yml'), 'utf8')
+    .replace(/^name: .*$/m, "name: 'modelgate'")
+    .replace(/^description: .*$/m, "description: 'ML model lifecycle gates. The root action runs validate-model; every action lives in actions/.'")
+    .replace("main: '../../dist/validate-model/index.js'", "main: 'dist/validate-model/index.js'")
+}
+
+/** path (relative to the repository) → expected content. */
+export function generatedFiles(): Record<string, string> {
+  return {
+    'schemas/modelgate.schema.json': json(manifestJsonSchema()),
+    'schemas/result.schema.json': json(resultJsonSchema()),
+    'action.yml': rootActionYml(),
+    'README.md': renderReadme(readFileSync(path.join(ROOT, 'README.md'), 'utf8')),
+  }
+}

@@ -1,0 +1,44 @@
+import type { CheckResult, ValidationResult } from '../core/result/types.js'
+
+const MARK: Record<CheckResult['status'], string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skipped: 'SKIP' }
+
+function num(x: number | null | undefined): string {
+  if (x === null || x === undefined || Number.isNaN(x)) return '-'
+  if (Number.isInteger(x)) return x.toLocaleString('en-US')
+  return Math.abs(x) >= 1000 ? x.toFixed(1) : x.toPrecision(6).replace(/0+$/, '').replace(/\.$/, '')
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)))
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd()).join('\n')
+}
+
+/** The terminal's view of a result: verdict first, then checks, then metrics. */
+export function renderText(result: ValidationResult): string {
+  const failed = result.checks.filter((c) => c.status === 'fail').length
+  const warned = result.checks.filter((c) => c.status === 'warn').length
+  const head = {
+    pass: `PASSED: ${result.model.name}`,
+    warn: `PASSED with ${warned} warning(s): ${result.model.name}`,
+    fail: `FAILED: ${failed} check(s) failed for ${result.model.name}`,
+    error: `ERROR: ${result.error?.message ?? ''}`,
+  }[result.status]
+  const out = [head, '']
+  if (result.checks.length > 0) {
+    out.push('Checks')
+    for (const c of result.checks) out.push(`  ${MARK[c.status]}  ${c.id}: ${c.message}`)
+    out.push('')
+  }
+  for (const d of result.data) {
+    out.push(`Metrics on ${d.name} (${d.rows.toLocaleString('en-US')} rows)`)
+    const base = result.baseline?.metrics
+    const rows = [['metric', 'value', ...(base ? ['baseline', 'change'] : [])]]
+    for (const [k, v] of Object.entries(d.metrics)) {
+      const b = base?.[k]
+      rows.push([k, num(v), ...(base ? [num(b), b === undefined ? '-' : (v - b >= 0 ? '+' : '') + num(v - b)] : [])])
+    }
+    out.push(table(rows).replace(/^/gm, '  '), '')
+  }
+  for (const n of result.notes) out.push(`note: ${n}`)
+  return out.join('\n').trimEnd()
+}

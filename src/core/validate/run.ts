@@ -1,0 +1,382 @@
+import { performance } from 'node:perf_hooks'
+import { UserError } from '../errors.js'
+import { openTable, digestFile, inferFormat } from '../data/open.js'
+import { createContractChecker, contractColumns } from '../data/contract.js'
+import type { Batch } from '../data/types.js'
+import { createRunner, type RunnerEnvironment } from '../runners/index.js'
+import { createPredictionsRunner } from '../runners/predictions.js'
+import type { FeatureBatch, ModelInfo, ModelRunner, PredictionBatch } from '../runners/types.js'
+import { computeMetrics, metricNames, METRIC_DIRECTIONS } from '../metrics/index.js'
+import { latencyStats } from '../metrics/performance.js'
+import { evaluateGates, overallStatus, type GateInput } from '../gates/evaluate.js'
+import { loadBaselineReport, type BaselineReport } from '../result/load.js'
+import { RESULT_SCHEMA_VERSION, type CheckResult, type DatasetResult, type RunContext, type Task, type ValidationResult } from '../result/types.js'
+import type { ResolvedData, ResolvedModel, Settings } from '../settings.js'
+import { PredictionAccumulator } from './accumulate.js'
+import { ParityCounter } from './parity.js'
+
+export interface ValidateOptions {
+  runnerEnv?: RunnerEnvironment
+  /** CI facts (repository, sha, run URL); the core reads no environment itself. */
+  context: Omit<RunContext, 'startedAt' | 'durationSeconds'>
+  log?: (line: string) => void
+}
+
+interface Scored {
+  acc: PredictionAccumulator
+  latenciesMs: number[]
+}
+
+interface DatasetRun {
+  data: ResolvedData
+  digest: string
+  rows: number
+  seconds: number
+  candidate: Scored
+  baseline?: Scored
+  contract?: DatasetResult['contract']
+  parity?: ParityCounter
+}
+
+/**
+ * validate-model's whole pipeline: data → model → metrics → gates → result.
+ * Streams each data set once, scoring the candidate, the baseline model and the reference
+ * predictions on the same rows, so that memory holds predictions, not rows.
+ */
+export async function validate(settings: Settings, opts: ValidateOptions): Promise<ValidationResult> {
+  const started = new Date()
+  const t0 = performance.now()
+  const log = opts.log ?? (() => {})
+  const runners: ModelRunner[] = []
+  try {
+    const hints = { task: settings.task, classes: settings.classes }
+    const candidate = await createRunner(settings.model, opts.runnerEnv, hints)
+    runners.push(candidate)
+    const info = await candidate.describe()
+    log(`model: ${info.source} (${info.runner})`)
+
+    let baselineRunner: ModelRunner | undefined
+    let baselineInfo: ModelInfo | undefined
+    let baselineReport: BaselineReport | undefined
+    if (settings.baseline?.kind === 'model') {
+      baselineRunner = await createRunner(settings.baseline.model, opts.runnerEnv, hints)
+      runners.push(baselineRunner)
+      baselineInfo = await baselineRunner.describe()
+    } else if (settings.baseline?.kind === 'report') {
+      baselineReport = loadBaselineReport(settings.baseline.path)
+    }
+
+    const runs: DatasetRun[] = []
+    for (const data of settings.data) {
+      const reference = settings.referencePredictions ? await createPredictionsRunner({ path: settings.referencePredictions.path, ...runnerHints(settings) }) : undefined
+      if (reference) runners.push(reference)
+      runs.push(await scoreDataset(settings, data, candidate, baselineRunner, reference, log))
+    }
+
+    const task = decideTask(settings, runs[0].candidate.acc)
+    const knownMetrics = new Set([...metricNames(task), ...Object.keys(METRIC_DIRECTIONS)])
+    for (const g of settings.gates) {
+      if (!knownMetrics.has(g.metric)) {
+        throw new UserError(
+          `${settings.manifestPath ? `${settings.manifestPath}: ` : ''}thresholds: unknown metric "${g.metric}" for a ${task} model; known: ${[...metricNames(task)].join(', ')}`,
+          { file: settings.manifestPath, field: 'thresholds' },
+        )
+      }
+    }
+
+    const notes: string[] = []
+    const dataResults: DatasetResult[] = []
+    const gateInputs: GateInput[] = []
+    const extraChecks: CheckResult[] = []
+    for (const run of runs) {
+      const m = metricsFor(settings, task, run.candidate, run.data)
+      notes.push(...m.notes.map((n) => (runs.length > 1 ? `${run.data.name}: ${n}` : n)))
+      const perf = latencyStats(run.candidate.latenciesMs)
+      const rowsPerSecond = run.rows / Math.max(run.seconds, 1e-9)
+      const metrics: Record<string, number> = {
+        ...m.metrics,
+        latency_p50_ms: perf.p50,
+        latency_p95_ms: perf.p95,
+        latency_p99_ms: perf.p99,
+        rows_per_second: rowsPerSecond,
+      }
+      if (info.sizeBytes !== undefined) metrics.model_size_bytes = info.sizeBytes
+      let baselineMetrics: Record<string, number> | undefined
+      if (run.baseline) {
+        baselineMetrics = metricsFor(settings, task, run.baseline, run.data).metrics
+        if (baselineInfo?.sizeBytes !== undefined) baselineMetrics.model_size_bytes = baselineInfo.sizeBytes
+      } else if (baselineReport) {
+        baselineMetrics = baselineReport.byDataset.get(run.data.name) ?? (run === runs[0] ? baselineReport.primary : undefined)
+        if (!baselineMetrics) notes.push(`The baseline report has no data set named "${run.data.name}": its change checks were skipped.`)
+      }
+      gateInputs.push({ dataset: run.data.name, metrics, baseline: baselineMetrics, unavailable: m.unavailable })
+      const dr: DatasetResult = {
+        name: run.data.name,
+        path: run.data.path,
+        format: run.data.format ?? inferFormat(run.data.path),
+        digest: run.digest,
+        rows: run.rows,
+        metrics,
+        metricSources: m.sources,
+        confusionMatrix: m.confusionMatrix,
+        perClass: m.perClass,
+        performance: {
+          batches: run.candidate.latenciesMs.length,
+          batchSize: settings.batchSize,
+          latencyMs: perf,
+          rowsPerSecond,
+          totalSeconds: run.seconds,
+        },
+      }
+      if (run.candidate.acc.skipped > 0) {
+        dr.skippedRows = run.candidate.acc.skipped
+        notes.push(`${run.data.name}: ${run.candidate.acc.skipped} row(s) have no value in the label column "${settings.label}" and were not scored.`)
+      }
+      if (run.contract) {
+        dr.contract = run.contract
+        extraChecks.push({
+          id: `contract/${run.data.name}`,
+          kind: 'contract',
+          dataset: run.data.name,
+          status: run.contract.violations === 0 ? 'pass' : 'fail',
+          severity: 'fail',
+          value: run.contract.violations,
+          threshold: { op: '==', value: 0, expression: 'violations == 0' },
+          message:
+            run.contract.violations === 0
+              ? `all ${run.contract.rowsChecked} rows match the data contract`
+              : `${run.contract.violations} of ${run.contract.rowsChecked} rows violate the data contract, e.g. ${run.contract.examples[0]?.message ?? ''}`,
+        })
+      }
+      if (run.parity) {
+        const p = run.parity.result()
+        dr.parity = p
+        const allowed = settings.referencePredictions!.maxMismatches
+        const n = run.parity.mismatches
+        extraChecks.push({
+          id: `parity/${run.data.name}`,
+          kind: 'parity',
+          dataset: run.data.name,
+          status: n <= allowed ? 'pass' : 'fail',
+          severity: 'fail',
+          value: n,
+          threshold: { op: '<=', value: allowed, expression: `mismatching rows <= ${allowed}` },
+          message:
+            n === 0
+              ? `all ${p.rows} rows agree with the reference predictions (largest difference ${p.maxAbsDiff.toExponential(2)}, tolerance ${p.tolerance})`
+              : `${n} of ${p.rows} rows disagree with the reference predictions (labels: ${p.labelMismatches}, beyond tolerance ${p.tolerance}: ${p.probabilityMismatches})`,
+        })
+      }
+      dataResults.push(dr)
+    }
+
+    const checks = [...extraChecks, ...evaluateGates(settings.gates, gateInputs)]
+    if (settings.gates.some((g) => g.bound.kind === 'change') && !settings.baseline) {
+      notes.push('No baseline yet (first run): change thresholds were skipped. Set `baseline` to a model or a previous report to enable them.')
+    }
+    notes.push(...describeSources(dataResults[0].metricSources))
+
+    const primaryBaseline = gateInputs[0].baseline
+    return {
+      schemaVersion: RESULT_SCHEMA_VERSION,
+      status: overallStatus(checks),
+      task,
+      metrics: dataResults[0].metrics,
+      checks,
+      model: { name: settings.name, ...info },
+      data: dataResults,
+      baseline:
+        settings.baseline && primaryBaseline
+          ? {
+              source: settings.baseline.kind === 'model' ? (baselineInfo?.source ?? settings.baseline.source) : settings.baseline.path,
+              kind: settings.baseline.kind,
+              metrics: primaryBaseline,
+              digest: settings.baseline.kind === 'model' ? baselineInfo?.digest : baselineReport?.digest,
+            }
+          : undefined,
+      notes,
+      context: { ...opts.context, startedAt: started.toISOString(), durationSeconds: (performance.now() - t0) / 1000 },
+    }
+  } finally {
+    await Promise.allSettled(runners.map((r) => r.close()))
+  }
+}
+
+function runnerHints(settings: Settings): { task?: 'classification' | 'regression'; classes?: (number | string)[] } {
+  return { task: settings.task === undefined ? undefined : settings.task === 'regression' ? 'regression' : 'classification', classes: settings.classes }
+}
+
+async function scoreDataset(
+  settings: Settings,
+  data: ResolvedData,
+  candidate: ModelRunner,
+  baseline: ModelRunner | undefined,
+  reference: ModelRunner | undefined,
+  log: (line: string) => void,
+): Promise<DatasetRun> {
+  const source = openTable(data.path, data.format)
+  const contract = data.contract ? await createContractChecker(data.contract) : undefined
+  const baselineModel = settings.baseline?.kind === 'model' ? settings.baseline.model : undefined
+  const [digest, fileColumns] = await Promise.all([digestFile(data.path), source.columns()])
+  // Columns the models need must exist (the reader names what is missing); a contract may name optional ones.
+  const readColumns = unique([
+    ...settings.model.features,
+    ...(baselineModel?.features ?? []),
+    settings.label,
+    ...(contract ? contractColumns(contract.schema).filter((c) => fileColumns.includes(c)) : []),
+  ])
+  const cand: Scored = { acc: new PredictionAccumulator(), latenciesMs: [] }
+  const base: Scored | undefined = baseline ? { acc: new PredictionAccumulator(), latenciesMs: [] } : undefined
+  const parity = reference ? new ParityCounter(settings.referencePredictions!.path, settings.referencePredictions!.tolerance) : undefined
+  const started = performance.now()
+  let rows = 0
+  for await (const batch of source.batches({ batchSize: settings.batchSize, columns: readColumns })) {
+    const labels = batch.columns[settings.label]
+    const pred = await timed(cand.latenciesMs, () => candidate.predict(featureBatch(batch, settings.model)))
+    checkLength(pred, batch, candidate, settings.model)
+    cand.acc.add(labels, pred, data.path)
+    if (baseline && base && baselineModel) {
+      const bp = await timed(base.latenciesMs, () => baseline.predict(featureBatch(batch, baselineModel)))
+      checkLength(bp, batch, baseline, baselineModel)
+      base.acc.add(labels, bp, data.path)
+    }
+    if (reference && parity) {
+      const rp = await reference.predict(featureBatch(batch, settings.model))
+      parity.add(pred, rp, batch.offset)
+    }
+    contract?.check(batch)
+    rows += batch.length
+  }
+  const seconds = (performance.now() - started) / 1000
+  if (rows === 0) throw new UserError(`${data.path}: no data rows (the file has a header or schema but no rows)`, { file: data.path })
+  // Predictions files are read in lockstep with the data: left-over rows mean the two do not line up.
+  for (const runner of [candidate, reference]) {
+    const r = runner as (ModelRunner & { checkRowCount?: (rows: number) => Promise<void> }) | undefined
+    await r?.checkRowCount?.(rows)
+  }
+  log(`${data.name}: scored ${rows} rows in ${seconds.toFixed(2)} s`)
+  return { data, digest, rows, seconds, candidate: cand, baseline: base, contract: contract?.summary(), parity }
+}
+
+async function timed<T>(sink: number[], fn: () => Promise<T>): Promise<T> {
+  const t = performance.now()
+  const out = await fn()
+  sink.push(performance.now() - t)
+  return out
+}
+
+function featureBatch(batch: Batch, model: ResolvedModel): FeatureBatch {
+  return { offset: batch.offset, length: batch.length, features: model.features, columns: model.features.map((f) => batch.columns[f]) }
+}
+
+function checkLength(pred: PredictionBatch, batch: Batch, runner: ModelRunner, model: ResolvedModel): void {
+  if (pred.length !== batch.length) {
+    throw new UserError(`${model.path ?? model.url ?? runner.kind}: the model returned ${pred.length} predictions for ${batch.length} rows`)
+  }
+}
+
+function unique<T>(xs: T[]): T[] {
+  return [...new Set(xs)]
+}
+
+/** The task the user set, else what the model's outputs say, else what the labels look like. */
+function decideTask(settings: Settings, acc: PredictionAccumulator): Task {
+  if (settings.task) return settings.task
+  if (acc.hasValues && !acc.hasLabels && !acc.hasProbabilities) return 'regression'
+  const classes = settings.classes ?? acc.classes
+  if (classes) return classes.length <= 2 ? 'binary' : 'multiclass'
+  const distinct = new Set([...acc.yTrue, ...acc.labels].map(String))
+  return distinct.size <= 2 ? 'binary' : 'multiclass'
+}
+
+interface MetricsOut {
+  notes: string[]
+  metrics: Record<string, number>
+  sources: Record<string, string>
+  unavailable: Record<string, string>
+  confusionMatrix?: DatasetResult['confusionMatrix']
+  perClass?: DatasetResult['perClass']
+}
+
+function metricsFor(settings: Settings, task: Task, scored: Scored, data: ResolvedData): MetricsOut {
+  const acc = scored.acc
+  const unavailable: Record<string, string> = {}
+  if (task === 'regression') {
+    if (!acc.hasValues) throw new UserError(`${data.path}: the task is regression but the model gives no numeric predictions (only ${acc.hasLabels ? 'labels' : 'probabilities'})`)
+    const yTrue = acc.yTrue.map((y) => (typeof y === 'number' ? y : Number(y)))
+    const bad = yTrue.findIndex((y) => !Number.isFinite(y))
+    if (bad >= 0) throw new UserError(`${data.path}: column "${settings.label}" has a non-numeric value "${String(acc.yTrue[bad])}"; a regression label must be a number`, { file: data.path, field: settings.label })
+    const out = metricsOrUserError(data, () => computeMetrics('regression', { yTrue, values: acc.values.view() }))
+    return { ...out, sources: nameSources(out.sources, acc), unavailable }
+  }
+  const classes = resolveClasses(settings, acc)
+  const yTrue = alignLabels(acc.yTrue, classes, settings.label, data.path)
+  const yPred = acc.hasLabels ? alignLabels(acc.labels, classes, 'the model output', data.path) : undefined
+  if (!acc.hasProbabilities) {
+    for (const m of ['roc_auc', 'average_precision', 'log_loss', 'brier', 'ece', 'mce', 'roc_auc_ovr']) unavailable[m] = 'the model gives no probabilities'
+  }
+  const out = metricsOrUserError(data, () => computeMetrics(task, {
+    yTrue,
+    yPred,
+    proba: acc.hasProbabilities ? acc.probabilities.view() : undefined,
+    classes,
+    positiveClass: settings.positiveClass ?? (task === 'binary' ? classes?.[classes.length - 1] : undefined),
+    threshold: settings.decisionThreshold,
+    eceBins: settings.eceBins,
+  }))
+  return { ...out, sources: nameSources(out.sources, acc), unavailable }
+}
+
+/** The metric functions validate their inputs like scikit-learn; what fails there is a problem with the model's outputs or the labels. */
+function metricsOrUserError<T>(data: ResolvedData, fn: () => T): T {
+  try {
+    return fn()
+  } catch (e) {
+    throw new UserError(`${data.path}: cannot compute the metrics: ${(e as Error).message}`, { file: data.path, cause: e })
+  }
+}
+
+function resolveClasses(settings: Settings, acc: PredictionAccumulator): (number | string)[] | undefined {
+  if (settings.classes) {
+    if (acc.classes && acc.classes.length !== settings.classes.length) {
+      throw new UserError(
+        `${settings.manifestPath ?? 'manifest'}: classes: ${settings.classes.length} classes given but the model's probability output has ${acc.classes.length} columns`,
+        { file: settings.manifestPath, field: 'classes' },
+      )
+    }
+    return settings.classes
+  }
+  if (acc.classes) return acc.classes
+  // Labels only: the classes are the labels seen, sorted as scikit-learn sorts them.
+  const seen = [...new Set([...acc.yTrue, ...acc.labels])]
+  return seen.sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0))
+}
+
+/** Labels read from a file may be `1` where the model says `"1"` (or the reverse): match them by their text. */
+function alignLabels(values: (number | string)[], classes: (number | string)[] | undefined, what: string, file: string): (number | string)[] {
+  if (!classes) return values
+  const byText = new Map(classes.map((c) => [String(c), c]))
+  return values.map((v) => {
+    const c = byText.get(String(v))
+    if (c === undefined) {
+      throw new UserError(`${file}: ${what} has the value "${String(v)}", which is not one of the model's classes (${classes.map(String).join(', ')})`, {
+        file,
+        field: what,
+      })
+    }
+    return c
+  })
+}
+
+/** metric → the model output it was computed from, by the output's own name (`label`, `probabilities`, …). */
+function nameSources(sources: Record<string, string>, acc: PredictionAccumulator): Record<string, string> {
+  const names: Record<string, string | undefined> = { labels: acc.sources.labels, probabilities: acc.sources.probabilities, values: acc.sources.values }
+  return Object.fromEntries(Object.entries(sources).map(([metric, kind]) => [metric, names[kind] ?? kind]))
+}
+
+function describeSources(sources: Record<string, string>): string[] {
+  const byOutput = new Map<string, string[]>()
+  for (const [metric, output] of Object.entries(sources)) byOutput.set(output, [...(byOutput.get(output) ?? []), metric])
+  return [...byOutput].map(([output, metrics]) => `Metrics from the model output "${output}": ${metrics.join(', ')}.`)
+}
+
