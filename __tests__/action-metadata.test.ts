@@ -30,7 +30,8 @@ describe('action metadata', () => {
       const main = path.resolve(root, path.dirname(file), meta.runs.main)
       expect(path.relative(root, main)).toMatch(/^dist\/[a-z-]+\/index\.js$/)
       expect(meta.branding).toBeDefined()
-      for (const [k, v] of [...Object.entries(meta.inputs), ...Object.entries(meta.outputs)]) expect([k, v.description?.length ?? 0]).not.toEqual([k, 0])
+      for (const [k, v] of [...Object.entries(meta.inputs), ...Object.entries(meta.outputs)])
+        expect([k, v.description?.length ?? 0]).not.toEqual([k, 0])
     })
   }
 

@@ -12,7 +12,10 @@ const rows = Number(process.env.BENCH_ROWS ?? 1_000_000)
 const dir = path.join(os.tmpdir(), `modelgate-bench-${rows}`)
 const example = path.join(root, 'examples/breast-cancer')
 const model = path.join(example, 'model.onnx')
-const features = readFileSync(path.join(example, 'data/test.csv'), 'utf8').split(/\r?\n/, 1)[0].split(',').filter((c) => c !== 'target')
+const features = readFileSync(path.join(example, 'data/test.csv'), 'utf8')
+  .split(/\r?\n/, 1)[0]
+  .split(',')
+  .filter((c) => c !== 'target')
 if (features.length !== 30) throw new Error(`expected 30 features in the example, found ${features.length}`)
 
 // mulberry32: small, seeded, and the same on every machine.
@@ -87,7 +90,9 @@ const e2e = child([path.join(root, 'scripts/bench-child.mjs'), 'e2e', path.join(
 const read = child([path.join(root, 'scripts/bench-child.mjs'), 'read', csv, features.join(',')])
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US')
-console.log(`\nmodelgate bench: ${fmt(rows)} rows × ${features.length} features, ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}`)
+console.log(
+  `\nmodelgate bench: ${fmt(rows)} rows × ${features.length} features, ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}`,
+)
 console.log(`| run | seconds | rows/s | peak RSS (MB) | vs bare inference |`)
 console.log(`|---|---|---|---|---|`)
 for (const [name, r] of [
@@ -95,6 +100,8 @@ for (const [name, r] of [
   ['read CSV only', read],
   ['modelgate validate, end to end', e2e],
 ]) {
-  console.log(`| ${name} | ${r.seconds.toFixed(2)} | ${fmt(rows / r.seconds)} | ${(r.maxRssKb / 1024).toFixed(0)} | ${(r.seconds / bare.seconds).toFixed(2)}× time |`)
+  console.log(
+    `| ${name} | ${r.seconds.toFixed(2)} | ${fmt(rows / r.seconds)} | ${(r.maxRssKb / 1024).toFixed(0)} | ${(r.seconds / bare.seconds).toFixed(2)}× time |`,
+  )
 }
 if (e2e.metrics) console.log(`\nend-to-end metrics: accuracy ${e2e.metrics.accuracy.toFixed(4)}, roc_auc ${e2e.metrics.roc_auc.toFixed(4)}`)

@@ -48,7 +48,8 @@ interface ActionYml {
 export function actionTables(name: string): string {
   const action = parse(readFileSync(path.join(ROOT, 'actions', name, 'action.yml'), 'utf8')) as ActionYml
   const rows = ['| input | default | description |', '|---|---|---|']
-  for (const [k, v] of Object.entries(action.inputs ?? {})) rows.push(`| \`${k}\` | ${v.default ? `\`${cell(v.default)}\`` : ''} | ${cell(v.description)} |`)
+  for (const [k, v] of Object.entries(action.inputs ?? {}))
+    rows.push(`| \`${k}\` | ${v.default ? `\`${cell(v.default)}\`` : ''} | ${cell(v.description)} |`)
   rows.push('', '| output | description |', '|---|---|')
   for (const [k, v] of Object.entries(action.outputs ?? {})) rows.push(`| \`${k}\` | ${cell(v.description)} |`)
   return rows.join('\n')
@@ -124,7 +125,10 @@ export function renderReadme(readme: string): string {
 export function rootActionYml(): string {
   return readFileSync(path.join(ROOT, 'actions/validate-model/action.yml'), 'utf8')
     .replace(/^name: .*$/m, "name: 'modelgate'")
-    .replace(/^description: .*$/m, "description: 'ML model lifecycle gates. The root action runs validate-model; every action lives in actions/.'")
+    .replace(
+      /^description: .*$/m,
+      "description: 'ML model lifecycle gates. The root action runs validate-model; every action lives in actions/.'",
+    )
     .replace("main: '../../dist/validate-model/index.js'", "main: 'dist/validate-model/index.js'")
 }
 

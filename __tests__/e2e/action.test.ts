@@ -41,7 +41,12 @@ beforeAll(async () => {
       const edit = /^\/repos\/acme\/models\/issues\/comments\/(\d+)$/.exec(req.url!)
       if (list && req.method === 'GET') return json(200, comments)
       if (list && req.method === 'POST') {
-        const c = { id: 100 + comments.length, body: JSON.parse(body).body, user: { login: 'github-actions[bot]', type: 'Bot' }, html_url: 'http://x/c' }
+        const c = {
+          id: 100 + comments.length,
+          body: JSON.parse(body).body,
+          user: { login: 'github-actions[bot]', type: 'Bot' },
+          html_url: 'http://x/c',
+        }
         comments.push(c)
         return json(201, c)
       }
@@ -84,7 +89,12 @@ describe('dist/validate-model as the runner runs it', () => {
     const report = path.join(out, 'report.json')
     const run = await runAction(
       'validate-model',
-      { config: 'examples/breast-cancer/modelgate.yml', 'report-path': report, 'junit-path': path.join(out, 'junit.xml'), 'github-token': 'ghs_secret_abc' },
+      {
+        config: 'examples/breast-cancer/modelgate.yml',
+        'report-path': report,
+        'junit-path': path.join(out, 'junit.xml'),
+        'github-token': 'ghs_secret_abc',
+      },
       prEnv(),
     )
     expect(run.stderr).toBe('')
@@ -96,7 +106,13 @@ describe('dist/validate-model as the runner runs it', () => {
     expect(metrics.accuracy).toBeCloseTo(168 / 171, 12)
     const result = JSON.parse(readFileSync(report, 'utf8')) as ValidationResult
     expect(result.metrics.accuracy).toBe(metrics.accuracy)
-    expect(result.context).toMatchObject({ repository: 'acme/models', sha: 'abc123', runId: '4242', pullRequest: 7, runUrl: 'https://github.com/acme/models/actions/runs/4242' })
+    expect(result.context).toMatchObject({
+      repository: 'acme/models',
+      sha: 'abc123',
+      runId: '4242',
+      pullRequest: 7,
+      runUrl: 'https://github.com/acme/models/actions/runs/4242',
+    })
     expect(run.summary).toContain('```mermaid\nxychart-beta')
     expect(run.summary).toContain('breast-cancer-logreg')
     expect(existsSync(path.join(out, 'junit.xml'))).toBe(true)
@@ -107,7 +123,11 @@ describe('dist/validate-model as the runner runs it', () => {
     expect(requests.every((r) => r.auth === 'token ghs_secret_abc')).toBe(true)
 
     // A second run (a new push to the pull request) updates the same comment in place.
-    const again = await runAction('validate-model', { config: 'examples/breast-cancer/modelgate.yml', 'report-path': report, thresholds: 'accuracy >= 0.99' }, prEnv())
+    const again = await runAction(
+      'validate-model',
+      { config: 'examples/breast-cancer/modelgate.yml', 'report-path': report, thresholds: 'accuracy >= 0.99' },
+      prEnv(),
+    )
     expect(again.code).toBe(1)
     expect(again.outputs.status).toBe('fail')
     expect(again.outputs.passed).toBe('false')
@@ -120,7 +140,11 @@ describe('dist/validate-model as the runner runs it', () => {
   it('falls back to the summary with a notice when it may not comment (fork pull request)', async () => {
     forbid = true
     try {
-      const run = await runAction('validate-model', { config: 'examples/breast-cancer/modelgate.yml', 'report-path': path.join(out, 'r2.json') }, prEnv())
+      const run = await runAction(
+        'validate-model',
+        { config: 'examples/breast-cancer/modelgate.yml', 'report-path': path.join(out, 'r2.json') },
+        prEnv(),
+      )
       expect(run.code).toBe(0)
       expect(run.outputs.status).toBe('pass')
       expect(run.commands.some((c) => c.command === 'warning' && c.message.includes('No pull-request comment'))).toBe(true)
@@ -145,7 +169,11 @@ describe('dist/validate-model as the runner runs it', () => {
   })
 
   it('rejects an invalid input value with exit 2', async () => {
-    const run = await runAction('validate-model', { config: 'examples/breast-cancer/modelgate.yml', 'fail-on': 'sometimes', comment: 'false' })
+    const run = await runAction('validate-model', {
+      config: 'examples/breast-cancer/modelgate.yml',
+      'fail-on': 'sometimes',
+      comment: 'false',
+    })
     expect(run.code).toBe(2)
     expect(run.commands.find((c) => c.command === 'error')?.message).toBe('input fail-on: "sometimes" is not one of fail, warn, never')
   })

@@ -63,9 +63,25 @@ describe('modelgate validate on the breast-cancer example', () => {
 
   it('gives the same numbers from flags alone as from the manifest', async () => {
     const header = readFileSync(path.join(EXAMPLE, 'data/test.csv'), 'utf8').split('\n')[0]
-    const features = header.split(',').filter((c) => c !== 'target').join(',')
+    const features = header
+      .split(',')
+      .filter((c) => c !== 'target')
+      .join(',')
     const flagsReport = path.join(tmp, 'flags.json')
-    const r = await cli(['validate', '--model', 'examples/breast-cancer/model.onnx', '--data', 'examples/breast-cancer/data/test.csv', '--label', 'target', '--features', features, '--report', flagsReport, '--quiet'])
+    const r = await cli([
+      'validate',
+      '--model',
+      'examples/breast-cancer/model.onnx',
+      '--data',
+      'examples/breast-cancer/data/test.csv',
+      '--label',
+      'target',
+      '--features',
+      features,
+      '--report',
+      flagsReport,
+      '--quiet',
+    ])
     expect(r.code).toBe(0)
     const a = JSON.parse(readFileSync(report, 'utf8')) as ValidationResult
     const b = JSON.parse(readFileSync(flagsReport, 'utf8')) as ValidationResult
@@ -73,17 +89,30 @@ describe('modelgate validate on the breast-cancer example', () => {
   })
 
   it('compares against a previous report as the baseline', async () => {
-    const r = await cli(['validate', '--config', path.join(EXAMPLE, 'modelgate.yml'), '--baseline', report, '--threshold', 'roc_auc >= baseline', '--json'])
+    const r = await cli([
+      'validate',
+      '--config',
+      path.join(EXAMPLE, 'modelgate.yml'),
+      '--baseline',
+      report,
+      '--threshold',
+      'roc_auc >= baseline',
+      '--json',
+    ])
     expect(r.code).toBe(0)
     const result = JSON.parse(r.stdout) as ValidationResult
     expect(result.baseline?.kind).toBe('report')
-    expect(result.checks.find((c) => c.id === 'change/test/roc_auc>=baseline')).toMatchObject({ status: 'pass', value: result.baseline?.metrics.roc_auc })
+    expect(result.checks.find((c) => c.id === 'change/test/roc_auc>=baseline')).toMatchObject({
+      status: 'pass',
+      value: result.baseline?.metrics.roc_auc,
+    })
   })
 
   it('skips change gates on a first run without a baseline and says so', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mg-first-'))
     const yml = readFileSync(path.join(EXAMPLE, 'modelgate.yml'), 'utf8').replace(/^baseline: .*$/m, '')
-    for (const f of ['model.onnx', 'reference-predictions.csv', 'contract.schema.json']) copyFileSync(path.join(EXAMPLE, f), path.join(dir, f))
+    for (const f of ['model.onnx', 'reference-predictions.csv', 'contract.schema.json'])
+      copyFileSync(path.join(EXAMPLE, f), path.join(dir, f))
     writeFileSync(path.join(dir, 'modelgate.yml'), yml.replace('path: data/test.csv', `path: ${path.join(EXAMPLE, 'data/test.csv')}`))
     const r = await cli(['validate', '--json'], dir)
     expect(r.code).toBe(0)

@@ -81,12 +81,23 @@ describe('evaluating gates', () => {
   })
 
   it('fails a gate on a metric that was not computed', () => {
-    const c = evaluateGate(gate('roc_auc >= 0.9'), { dataset: 'test', metrics: {}, unavailable: { roc_auc: 'the model gives no probabilities' } })
+    const c = evaluateGate(gate('roc_auc >= 0.9'), {
+      dataset: 'test',
+      metrics: {},
+      unavailable: { roc_auc: 'the model gives no probabilities' },
+    })
     expect(c).toMatchObject({ status: 'fail', value: null, message: 'roc_auc is not available: the model gives no probabilities' })
   })
 
   it('derives the run status and exit code', () => {
-    const c = (status: 'pass' | 'warn' | 'fail' | 'skipped') => ({ id: status, kind: 'threshold' as const, status, severity: 'fail' as const, value: 1, message: '' })
+    const c = (status: 'pass' | 'warn' | 'fail' | 'skipped') => ({
+      id: status,
+      kind: 'threshold' as const,
+      status,
+      severity: 'fail' as const,
+      value: 1,
+      message: '',
+    })
     expect(overallStatus([c('pass'), c('skipped')])).toBe('pass')
     expect(overallStatus([c('pass'), c('warn')])).toBe('warn')
     expect(overallStatus([c('warn'), c('fail')])).toBe('fail')

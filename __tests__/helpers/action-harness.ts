@@ -66,7 +66,11 @@ export async function runAction(action: string, inputs: Record<string, string>, 
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-  const commands = [...stdout.matchAll(/^::([a-z-]+)( [^:]*)?::(.*)$/gm)].map((m) => ({ command: m[1], properties: (m[2] ?? '').trim(), message: m[3] }))
+  const commands = [...stdout.matchAll(/^::([a-z-]+)( [^:]*)?::(.*)$/gm)].map((m) => ({
+    command: m[1],
+    properties: (m[2] ?? '').trim(),
+    message: m[3],
+  }))
   return {
     code,
     stdout,

@@ -74,7 +74,9 @@ describe('manifest', () => {
   })
 
   it('rejects duplicate keys, empty files and non-mappings', () => {
-    expect(errorOf(() => parseManifest('name: a\nname: b\n', 'm.yml')).message).toMatch(/^m\.yml:2:1: invalid YAML: Map keys must be unique/)
+    expect(errorOf(() => parseManifest('name: a\nname: b\n', 'm.yml')).message).toMatch(
+      /^m\.yml:2:1: invalid YAML: Map keys must be unique/,
+    )
     expect(errorOf(() => parseManifest('', 'm.yml')).message).toBe('m.yml: the manifest is empty')
     expect(errorOf(() => parseManifest('- a\n- b\n', 'm.yml')).message).toContain('m.yml: the manifest must be a mapping')
   })
@@ -99,7 +101,15 @@ describe('settings', () => {
 
   it('lets inputs and flags override the manifest', () => {
     const s = resolveSettings(
-      { model: 'preds.csv', data: 'other.jsonl', label: 'y', features: ['b', 'a'], thresholds: ['f1 >= 0.5'], failOn: 'never', baseline: 'prev.json' },
+      {
+        model: 'preds.csv',
+        data: 'other.jsonl',
+        label: 'y',
+        features: ['b', 'a'],
+        thresholds: ['f1 >= 0.5'],
+        failOn: 'never',
+        baseline: 'prev.json',
+      },
       dir,
     )
     expect(s.model).toMatchObject({ runner: 'predictions', path: path.join(dir, 'preds.csv') })
@@ -118,9 +128,10 @@ describe('settings', () => {
     expect(errorOf(() => resolveSettings({ data: 'd.csv', label: 'y', features: ['x'] }, empty)).message).toBe(
       'no manifest (modelgate.yml) found and no --model / the model input given: model is required',
     )
-    expect(errorOf(() => resolveSettings({ thresholds: ['acc >> 1'], model: 'm.onnx', data: 'd.csv', label: 'y', features: ['x'] }, empty)).message).toContain(
-      'thresholds (line 1): cannot read gate "acc >> 1"',
-    )
+    expect(
+      errorOf(() => resolveSettings({ thresholds: ['acc >> 1'], model: 'm.onnx', data: 'd.csv', label: 'y', features: ['x'] }, empty))
+        .message,
+    ).toContain('thresholds (line 1): cannot read gate "acc >> 1"')
   })
 
   it('fails on an explicit --config that does not exist', () => {

@@ -1,21 +1,9 @@
 /** Hand-worked values, the output rules of computeMetrics, and input validation. */
 import { describe, it, expect } from '@jest/globals'
 import * as binary from '../../src/core/metrics/binary.js'
-import {
-  computeMetrics,
-  inferTask,
-  metricNames,
-  METRIC_DIRECTIONS,
-  PERFORMANCE_METRIC_NAMES,
-} from '../../src/core/metrics/index.js'
+import { computeMetrics, inferTask, metricNames, METRIC_DIRECTIONS, PERFORMANCE_METRIC_NAMES } from '../../src/core/metrics/index.js'
 import * as multiclass from '../../src/core/metrics/multiclass.js'
-import {
-  latencyStats,
-  percentile,
-  performanceMetrics,
-  performanceStats,
-  rowsPerSecond,
-} from '../../src/core/metrics/performance.js'
+import { latencyStats, percentile, performanceMetrics, performanceStats, rowsPerSecond } from '../../src/core/metrics/performance.js'
 import * as regression from '../../src/core/metrics/regression.js'
 import { sortedFloat64 } from '../../src/core/metrics/sort.js'
 
@@ -268,15 +256,11 @@ describe('computeMetrics output rules', () => {
 
   it('defaults the positive class to classes[1], else the larger label, else 1', () => {
     const words = ['no', 'yes', 'yes']
-    expect(computeMetrics('binary', { yTrue: words, yPred: ['yes', 'yes', 'yes'] }).metrics.precision).toBeCloseTo(
-      2 / 3,
-    )
+    expect(computeMetrics('binary', { yTrue: words, yPred: ['yes', 'yes', 'yes'] }).metrics.precision).toBeCloseTo(2 / 3)
     const named = computeMetrics('binary', { yTrue: words, yPred: ['yes', 'yes', 'yes'], classes: ['yes', 'no'] })
     expect(named.metrics.precision).toBe(0)
     expect(computeMetrics('binary', { yTrue: [0, 0], yPred: [0, 1] }).metrics.precision).toBe(0)
-    expect(computeMetrics('binary', { yTrue: ['a', 'b'], yPred: ['a', 'a'], positiveClass: 'a' }).metrics.recall).toBe(
-      1,
-    )
+    expect(computeMetrics('binary', { yTrue: ['a', 'b'], yPred: ['a', 'a'], positiveClass: 'a' }).metrics.recall).toBe(1)
   })
 
   it('leaves out a metric the data leave undefined and says why', () => {
@@ -326,11 +310,7 @@ describe('inferTask', () => {
 describe('input validation', () => {
   const cases: [string, () => unknown, RegExp][] = [
     ['empty input', () => computeMetrics('binary', { yTrue: [], yPred: [] }), /yTrue is empty/],
-    [
-      'unequal lengths',
-      () => computeMetrics('binary', { yTrue: [0, 1], yPred: [1] }),
-      /yTrue has 2 rows but yPred has 1/,
-    ],
+    ['unequal lengths', () => computeMetrics('binary', { yTrue: [0, 1], yPred: [1] }), /yTrue has 2 rows but yPred has 1/],
     [
       'probability matrix of the wrong shape',
       () => computeMetrics('binary', { yTrue: [0, 1], proba: Float64Array.from([0.1, 0.9, 0.5]), classes: [0, 1] }),
@@ -346,11 +326,7 @@ describe('input validation', () => {
       () => computeMetrics('binary', { yTrue: [0, 1, 2], yPred: [0, 1, 1] }),
       /binary task but the data have 3 labels: \[0, 1, 2\]/,
     ],
-    [
-      'mixed label types',
-      () => computeMetrics('binary', { yTrue: [0, 1], yPred: ['0', '1'] }),
-      /mix numbers and strings/,
-    ],
+    ['mixed label types', () => computeMetrics('binary', { yTrue: [0, 1], yPred: ['0', '1'] }), /mix numbers and strings/],
     [
       'a positive class that is not a class',
       () =>
@@ -387,11 +363,7 @@ describe('input validation', () => {
     ['zero calibration bins', () => binary.ece([0, 1], [0.5, 0.5], 0), /bins = 0 must be a positive integer/],
     ['no predictions', () => computeMetrics('binary', { yTrue: [0, 1] }), /need the predicted labels/],
     ['zero seconds', () => rowsPerSecond(10, 0), /seconds = 0 must be a positive number/],
-    [
-      'an unknown task',
-      () => computeMetrics('ranking' as 'binary', { yTrue: [1], yPred: [1] }),
-      /unknown task "ranking"/,
-    ],
+    ['an unknown task', () => computeMetrics('ranking' as 'binary', { yTrue: [1], yPred: [1] }), /unknown task "ranking"/],
   ]
 
   it.each(cases)('rejects %s', (_what, call, message) => {

@@ -96,7 +96,7 @@ describe('renderComment', () => {
     expect(lines.at(-1)).toBe(`… truncated: see the full report in the job summary ([job summary](${SUMMARY_URL}))`)
     expect(lines.at(-2)).toBe('')
     expect(lines.at(-3)).toMatch(
-      /^\| ❌ \| threshold:recall\[class_\d+\]&gt;=0\.9 \| 0\.5 \| recall\[class_\d+\] &gt;= 0\.9 \|  \|  \| recall of class_\d+ is 0\.5, below 0\.9 \|$/,
+      /^\| ❌ \| threshold:recall\[class_\d+\]&gt;=0\.9 \| 0\.5 \| recall\[class_\d+\] &gt;= 0\.9 \| {2}\| {2}\| recall of class_\d+ is 0\.5, below 0\.9 \|$/,
     )
     // Failures come first, so the rows kept are failures.
     expect(text).not.toContain('| ⚠️ |')

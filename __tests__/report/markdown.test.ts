@@ -230,6 +230,6 @@ describe('renderSummary size limit', () => {
     expect(text.includes('```mermaid')).toBe(false)
     expect(text.includes('<details>')).toBe(false)
     const lastRow = text.split('\n').at(-4)!
-    expect(lastRow).toMatch(/^\| ❌ \| threshold:m\d+&gt;=0\.5 \| 0\.25 \| m\d+ &gt;= 0\.5 \|  \|  \| x+ \|$/)
+    expect(lastRow).toMatch(/^\| ❌ \| threshold:m\d+&gt;=0\.5 \| 0\.25 \| m\d+ &gt;= 0\.5 \| {2}\| {2}\| x+ \|$/)
   })
 })

@@ -195,27 +195,21 @@ describe('command runner failures', () => {
   it('kills a model that does not answer within the timeout', async () => {
     const runner = await fake('sleep', 0.4)
     const e = await rejection(runner.predict(featureBatch(['a', 'b'], [[1, 2]], 5)))
-    expect(e.message).toMatch(
-      /did not answer predict request 1 \(rows 5–5\) within 0\.4 s \(timeoutSeconds\); the process was killed/,
-    )
+    expect(e.message).toMatch(/did not answer predict request 1 \(rows 5–5\) within 0\.4 s \(timeoutSeconds\); the process was killed/)
     const pid = Number(/fake_model pid=(\d+)/.exec(e.message)?.[1])
     await runner.close()
     expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }))
   })
 
   it('reports a command that cannot be started', async () => {
-    const e = await rejection(
-      createCommandRunner({ command: ['modelgate-no-such-program', '--serve'], features: ['a'] }),
-    )
+    const e = await rejection(createCommandRunner({ command: ['modelgate-no-such-program', '--serve'], features: ['a'] }))
     expect(e.message).toMatch(
       /^model command `modelgate-no-such-program --serve` cannot be started: modelgate-no-such-program was not found \(ENOENT\)/,
     )
   })
 
   it('reports a missing working directory', async () => {
-    const e = await rejection(
-      createCommandRunner({ command: ['python3', 'x.py'], cwd: '/nonexistent/dir', features: ['a'] }),
-    )
+    const e = await rejection(createCommandRunner({ command: ['python3', 'x.py'], cwd: '/nonexistent/dir', features: ['a'] }))
     expect(e.message).toBe('model command `python3 x.py`: working directory /nonexistent/dir does not exist')
   })
 })

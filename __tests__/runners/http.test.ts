@@ -62,8 +62,7 @@ const ROWS = [
   [1, 2, 3],
   [0.5, 0, 1],
 ]
-const run = (opts: Partial<HttpRunnerOptions> & { url: string }) =>
-  createHttpRunner({ features: FEATURES, retries: 3, ...opts })
+const run = (opts: Partial<HttpRunnerOptions> & { url: string }) => createHttpRunner({ features: FEATURES, retries: 3, ...opts })
 const predictions = (body: unknown): Reply => ({ body: { predictions: body } })
 
 describe('http runner, Open Inference Protocol (V2)', () => {
@@ -146,16 +145,12 @@ describe('http runner, Open Inference Protocol (V2)', () => {
     const { base } = await serve(() => ({ status: 404 }))
     const runner = await run({ url: `${base}/v2/models/m/infer` })
     const e = await rejection(runner.predict(featureBatch(FEATURES, [[1, null, 3]], 7)))
-    expect(e.message).toBe(
-      `${base}/v2/models/m/infer: row 7, feature b is missing; V2 tensors cannot carry missing values`,
-    )
+    expect(e.message).toBe(`${base}/v2/models/m/infer: row 7, feature b is missing; V2 tensors cannot carry missing values`)
   })
 
   it('rejects an output whose first dimension is not the batch size', async () => {
     const { base } = await serve((req) =>
-      req.method === 'GET'
-        ? { status: 404 }
-        : { body: { outputs: [{ name: 'label', datatype: 'INT64', shape: [1], data: [1] }] } },
+      req.method === 'GET' ? { status: 404 } : { body: { outputs: [{ name: 'label', datatype: 'INT64', shape: [1], data: [1] }] } },
     )
     const runner = await run({ url: `${base}/v2/models/m/infer` })
     const e = await rejection(runner.predict(featureBatch(FEATURES, ROWS)))
@@ -281,9 +276,7 @@ describe('http runner, retries, timeouts and secrets', () => {
     const runner = await run({ url: `${base}/invocations`, retries: 2 })
     const e = await rejection(runner.predict(featureBatch(FEATURES, ROWS)))
     expect(seen).toHaveLength(3)
-    expect(e.message).toBe(
-      `POST ${base}/invocations: the server answered 500 Internal Server Error (after 3 attempts): {"error":"boom"}`,
-    )
+    expect(e.message).toBe(`POST ${base}/invocations: the server answered 500 Internal Server Error (after 3 attempts): {"error":"boom"}`)
   })
 
   it('does not retry a 400 and quotes the trimmed body', async () => {
@@ -293,9 +286,7 @@ describe('http runner, retries, timeouts and secrets', () => {
     const e = await rejection(runner.predict(featureBatch(FEATURES, ROWS)))
     expect(seen).toHaveLength(1)
     expect(e.message).toMatch(
-      new RegExp(
-        `^POST ${base}/invocations: the server answered 400 Bad Request: \\{"error":"bad input: x+… \\(623 characters\\)$`,
-      ),
+      new RegExp(`^POST ${base}/invocations: the server answered 400 Bad Request: \\{"error":"bad input: x+… \\(623 characters\\)$`),
     )
   })
 
@@ -312,9 +303,7 @@ describe('http runner, retries, timeouts and secrets', () => {
     await new Promise((resolve) => s.close(resolve))
     const runner = await run({ url: `${base}/invocations`, retries: 1 })
     const e = await rejection(runner.predict(featureBatch(FEATURES, ROWS)))
-    expect(e.message).toMatch(
-      new RegExp(`^POST ${base}/invocations: request failed: .*ECONNREFUSED.* \\(after 2 attempts\\)$`),
-    )
+    expect(e.message).toMatch(new RegExp(`^POST ${base}/invocations: request failed: .*ECONNREFUSED.* \\(after 2 attempts\\)$`))
   })
 
   it('sends auth headers, hands their values to mask, and never shows them in errors', async () => {
@@ -332,9 +321,7 @@ describe('http runner, retries, timeouts and secrets', () => {
     const e = await rejection(runner.predict(featureBatch(FEATURES, ROWS)))
     expect(masked).toEqual([token])
     expect(seen[0]!.headers.authorization).toBe(token)
-    expect(e.message).toBe(
-      `POST ${base}/invocations: the server answered 401 Unauthorized: {"error":"invalid credentials: ***"}`,
-    )
+    expect(e.message).toBe(`POST ${base}/invocations: the server answered 401 Unauthorized: {"error":"invalid credentials: ***"}`)
     expect(JSON.stringify(await runner.describe())).not.toContain('s3cr3t')
     expect((await runner.describe()).notes).toContain('headers sent: Authorization')
   })

@@ -3,11 +3,7 @@ import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  createPredictionsRunner,
-  type PredictionsRunner,
-  type PredictionsRunnerOptions,
-} from '../../src/core/runners/predictions.js'
+import { createPredictionsRunner, type PredictionsRunner, type PredictionsRunnerOptions } from '../../src/core/runners/predictions.js'
 import { UserError } from '../../src/core/errors.js'
 import { FIXTURES, featureBatch } from './helpers.js'
 
@@ -141,12 +137,8 @@ describe('predictions runner', () => {
         `^${path}: found no prediction columns among mean_radius, .*, target; expected one of label, prediction, predicted_label, output_label or probability_<class> / proba_<class> columns, or name them explicitly$`,
       ),
     )
-    const missing = await rejection(
-      createPredictionsRunner({ path: `${FIXTURES}predictions_labels.csv`, labelColumn: 'y' }),
-    )
-    expect(missing.message).toBe(
-      `${FIXTURES}predictions_labels.csv: labelColumn "y" is not a column; columns are id, label`,
-    )
+    const missing = await rejection(createPredictionsRunner({ path: `${FIXTURES}predictions_labels.csv`, labelColumn: 'y' }))
+    expect(missing.message).toBe(`${FIXTURES}predictions_labels.csv: labelColumn "y" is not a column; columns are id, label`)
   })
 
   it('reports a missing label with its row', async () => {
@@ -175,10 +167,7 @@ describe('predictions runner', () => {
         shape: [-1],
         kind: 'column',
       })),
-      notes: [
-        'predictions made beforehand (csv); the features are not used',
-        'probability classes: setosa, versicolor, virginica',
-      ],
+      notes: ['predictions made beforehand (csv); the features are not used', 'probability classes: setosa, versicolor, virginica'],
     })
   })
 })

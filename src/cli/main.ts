@@ -4,7 +4,7 @@ import { resolveSettings, type Overrides } from '../core/settings.js'
 import { validate } from '../core/validate/run.js'
 import { writeReportFiles } from '../core/validate/outputs.js'
 import { exitCodeFor } from '../core/gates/evaluate.js'
-import { FAIL_ON, RUNNERS, TASKS, parseEnum, parseList, parsePositiveInt } from '../core/options.js'
+import { FAIL_ON, RUNNERS, TASKS, parseEnum, parseHeaders, parseList, parsePositiveInt } from '../core/options.js'
 import type { RunnerEnvironment } from '../core/runners/index.js'
 import type { RunContext } from '../core/result/types.js'
 import { renderSummary } from '../core/report/markdown.js'
@@ -28,6 +28,7 @@ Validates a model on evaluation data: metrics, gates, report. Options override m
   --reference-predictions <file>  source-framework predictions, for conversion parity
   --fail-on <fail|warn|never>     which status exits 1 (default: fail)
   --batch-size <n>                rows per model call (default 1024)
+  --header "Name: value"          repeatable: HTTP header for an http model (e.g. Authorization)
   --report <file.json>            write the result JSON
   --junit <file.xml>              write JUnit XML
   --summary <file.md>             write the Markdown summary (what the action puts in the job summary)
@@ -92,6 +93,7 @@ async function validateCommand(args: string[], io: CliIO, setDebug: (d: boolean)
         'reference-predictions': { type: 'string' },
         'fail-on': { type: 'string' },
         'batch-size': { type: 'string' },
+        header: { type: 'string', multiple: true },
         report: { type: 'string' },
         junit: { type: 'string' },
         summary: { type: 'string' },
@@ -123,6 +125,7 @@ async function validateCommand(args: string[], io: CliIO, setDebug: (d: boolean)
     referencePredictions: str('reference-predictions'),
     failOn: parseEnum(str('fail-on'), FAIL_ON, '--fail-on'),
     batchSize: parsePositiveInt(str('batch-size'), '--batch-size'),
+    headers: parseHeaders(values.header as string[] | undefined, '--header'),
   }
   const settings = resolveSettings(overrides, io.cwd)
   const result = await validate(settings, {

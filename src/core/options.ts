@@ -44,3 +44,18 @@ export function parseLines(value: string | undefined): string[] | undefined {
 export const RUNNERS = ['onnx', 'command', 'http', 'predictions'] as const
 export const TASKS = ['binary', 'multiclass', 'regression'] as const
 export const FAIL_ON = ['fail', 'warn', 'never'] as const
+
+/** `Name: value` lines (action input) or flags → headers; a line without a colon names itself in the error. */
+export function parseHeaders(lines: string[] | undefined, where: string): Record<string, string> | undefined {
+  if (!lines || lines.length === 0) return undefined
+  const out: Record<string, string> = {}
+  for (const line of lines) {
+    const i = line.indexOf(':')
+    const name = line.slice(0, i).trim()
+    if (i <= 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      throw new UserError(`${where}: expected "Name: value", got a line starting "${line.slice(0, 20)}"`, { field: where })
+    }
+    out[name] = line.slice(i + 1).trim()
+  }
+  return out
+}

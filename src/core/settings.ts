@@ -25,6 +25,8 @@ export interface Overrides {
   referencePredictions?: string
   failOn?: FailOn
   batchSize?: number
+  /** HTTP headers for an http model (e.g. Authorization), laid over the manifest's. */
+  headers?: Record<string, string>
 }
 
 export type FailOn = 'fail' | 'warn' | 'never'
@@ -133,7 +135,8 @@ function resolveModel(spec: ModelSpec, baseDir: string, features: string[], wher
 /** `${VAR}` in header values comes from the environment so that secrets stay out of the manifest. */
 function expandHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(headers)) out[k] = v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => process.env[name] ?? '')
+  for (const [k, v] of Object.entries(headers))
+    out[k] = v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => process.env[name] ?? '')
   return out
 }
 
@@ -184,6 +187,8 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
     throw missing('model', '--model / the model input')
   }
 
+  if (overrides.headers) model.headers = { ...model.headers, ...overrides.headers }
+
   let data: ResolvedData[]
   if (overrides.data) {
     const p = fromInput(overrides.data)
@@ -205,7 +210,8 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
   }
   const names = new Set<string>()
   for (const d of data) {
-    if (names.has(d.name)) throw new UserError(`${file}: data: two data sets are named "${d.name}"; give each a distinct name`, { file, field: 'data' })
+    if (names.has(d.name))
+      throw new UserError(`${file}: data: two data sets are named "${d.name}"; give each a distinct name`, { file, field: 'data' })
     names.add(d.name)
   }
 
@@ -224,10 +230,18 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
     if (typeof baselineSpec === 'string') {
       baseline = /\.json$/i.test(baselineSpec)
         ? { kind: 'report', path: path.resolve(dir, baselineSpec) }
-        : { kind: 'model', model: resolveModel(modelSpecFromString(baselineSpec), dir, features, { file, field: 'baseline' }), source: baselineSpec }
+        : {
+            kind: 'model',
+            model: resolveModel(modelSpecFromString(baselineSpec), dir, features, { file, field: 'baseline' }),
+            source: baselineSpec,
+          }
     } else if (baselineSpec.model !== undefined) {
       const spec = typeof baselineSpec.model === 'string' ? modelSpecFromString(baselineSpec.model) : baselineSpec.model
-      baseline = { kind: 'model', model: resolveModel(spec, dir, features, { file, field: 'baseline.model' }), source: spec.path ?? spec.url ?? 'baseline' }
+      baseline = {
+        kind: 'model',
+        model: resolveModel(spec, dir, features, { file, field: 'baseline.model' }),
+        source: spec.path ?? spec.url ?? 'baseline',
+      }
     } else if (baselineSpec.report !== undefined) {
       baseline = { kind: 'report', path: path.resolve(dir, baselineSpec.report) }
     }

@@ -1,6 +1,16 @@
 import type { ActionIO } from '../../ports/io.js'
 import type { Overrides } from '../../core/settings.js'
-import { FAIL_ON, RUNNERS, TASKS, parseBoolean, parseEnum, parseLines, parseList, parsePositiveInt } from '../../core/options.js'
+import {
+  FAIL_ON,
+  RUNNERS,
+  TASKS,
+  parseBoolean,
+  parseEnum,
+  parseHeaders,
+  parseLines,
+  parseList,
+  parsePositiveInt,
+} from '../../core/options.js'
 
 /** All of validate-model's inputs, parsed once into one typed object (actions/checkout's pattern). */
 export interface ValidateInputs {
@@ -17,6 +27,8 @@ export function readValidateInputs(io: ActionIO): ValidateInputs {
   const opt = (name: string) => get(name) || undefined
   const token = opt('github-token')
   if (token) io.setSecret(token)
+  const headers = parseHeaders(parseLines(io.getInput('http-headers')), 'input http-headers')
+  for (const v of Object.values(headers ?? {})) if (v) io.setSecret(v)
   return {
     overrides: {
       config: opt('config'),
@@ -31,6 +43,7 @@ export function readValidateInputs(io: ActionIO): ValidateInputs {
       referencePredictions: opt('reference-predictions'),
       failOn: parseEnum(get('fail-on'), FAIL_ON, 'input fail-on'),
       batchSize: parsePositiveInt(get('batch-size'), 'input batch-size'),
+      headers,
     },
     reportPath: opt('report-path') ?? 'modelgate-report.json',
     junitPath: opt('junit-path'),

@@ -22,7 +22,13 @@ export function changeBound(baseline: number, delta: number, relative: boolean):
 
 export function evaluateGate(gate: GateSpec, input: GateInput): CheckResult {
   const id = `${gate.bound.kind === 'absolute' ? 'threshold' : 'change'}/${input.dataset}/${gate.expression.replace(/\s+/g, '')}`
-  const base = { id, kind: gate.bound.kind === 'absolute' ? 'threshold' : 'change', dataset: input.dataset, severity: gate.severity, metric: gate.metric } as const
+  const base = {
+    id,
+    kind: gate.bound.kind === 'absolute' ? 'threshold' : 'change',
+    dataset: input.dataset,
+    severity: gate.severity,
+    metric: gate.metric,
+  } as const
   const value = input.metrics[gate.metric]
   const violated = (): CheckStatus => gate.severity
   if (value === undefined || Number.isNaN(value)) {

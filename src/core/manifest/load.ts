@@ -41,7 +41,13 @@ export function parseManifest(text: string, file: string): Manifest {
     return { field: where, text: `${where || '(top level)'} (${line}${describeIssue(issue)})` }
   })
   const first = problems[0]
-  const more = problems.length > 1 ? `\n${problems.slice(1).map((p) => `  also: ${p.text}`).join('\n')}` : ''
+  const more =
+    problems.length > 1
+      ? `\n${problems
+          .slice(1)
+          .map((p) => `  also: ${p.text}`)
+          .join('\n')}`
+      : ''
   throw new UserError(`${file}: invalid manifest: ${first.text}${more}`, { file, field: first.field })
 }
 
@@ -87,4 +93,3 @@ function describeExpected(branches: z.core.$ZodIssue[][]): string {
   for (const b of branches) for (const i of b) if (i.code === 'invalid_type') kinds.add(String(i.expected))
   return [...kinds].join(' or ') || 'another value'
 }
-

@@ -39,12 +39,20 @@ const modelSpec = z
       .enum(['onnx', 'command', 'http', 'predictions'])
       .optional()
       .describe('How to run the model. Inferred: .onnx → onnx, http(s) URL → http, command → command, a table file → predictions.'),
-    path: z.string().min(1).optional().describe('Model file (.onnx) or predictions file (.csv, .jsonl, .parquet), relative to the manifest.'),
+    path: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Model file (.onnx) or predictions file (.csv, .jsonl, .parquet), relative to the manifest.'),
     command: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .optional()
       .describe('command runner: the program and its arguments (a list, or a string split on spaces).'),
-    url: z.string().url().optional().describe('http runner: the inference URL (KServe V2 /v2/models/<name>/infer, V1 :predict, MLflow /invocations).'),
+    url: z
+      .string()
+      .url()
+      .optional()
+      .describe('http runner: the inference URL (KServe V2 /v2/models/<name>/infer, V1 :predict, MLflow /invocations).'),
     protocol: z.enum(['v2', 'v1', 'mlflow']).optional().describe('http runner: protocol; inferred from the URL.'),
     headers: z
       .record(z.string(), z.string())
@@ -54,7 +62,11 @@ const modelSpec = z
     retries: z.number().int().min(0).max(10).optional().describe('http runner: retries on 429/5xx. Default 3.'),
     'label-output': z.string().optional().describe('Name of the model output holding predicted labels.'),
     'probability-output': z.string().optional().describe('Name of the model output holding class probabilities.'),
-    features: z.array(z.string().min(1)).min(1).optional().describe("This model's feature columns in its order, when they differ from the top-level features."),
+    features: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe("This model's feature columns in its order, when they differ from the top-level features."),
   })
   .strict()
 
@@ -83,7 +95,12 @@ export const manifestSchema = z
       .optional()
       .describe('Class labels in the order of the probability columns. Default: from the model, else sorted labels.'),
     'positive-class': z.union([z.number(), z.string()]).optional().describe('Binary: the positive class. Default: the last class (1).'),
-    'decision-threshold': z.number().min(0).max(1).optional().describe('Binary: positive iff p(positive) >= this, when metrics derive labels from probabilities. Default 0.5.'),
+    'decision-threshold': z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe('Binary: positive iff p(positive) >= this, when metrics derive labels from probabilities. Default 0.5.'),
     data: z
       .union([z.string().min(1), z.array(z.union([z.string().min(1), dataSpec])).min(1)])
       .describe('Evaluation data: a path, or a list of data sets. The first one is the primary one.'),
@@ -93,7 +110,10 @@ export const manifestSchema = z
         z.string().min(1),
         z
           .object({
-            model: z.union([z.string().min(1), modelSpec]).optional().describe('The model in production, run on the same rows.'),
+            model: z
+              .union([z.string().min(1), modelSpec])
+              .optional()
+              .describe('The model in production, run on the same rows.'),
             report: z.string().min(1).optional().describe('A previous modelgate result JSON.'),
           })
           .strict(),

@@ -106,12 +106,7 @@ export function mcc(yTrue: Indicator, yPred: Indicator): number {
  * sklearn `confusion_matrix` for the two named classes: rows are true labels, columns predicted labels,
  * both in sorted label order (so the positive class comes first when it sorts first).
  */
-export function confusion_matrix(
-  yTrue: Indicator,
-  yPred: Indicator,
-  positive: Label,
-  negative: Label,
-): ConfusionMatrix {
+export function confusion_matrix(yTrue: Indicator, yPred: Indicator, positive: Label, negative: Label): ConfusionMatrix {
   if (positive === negative) throw new Error(`positive and negative class are both ${describeLabel(positive)}`)
   const c = binary_counts(yTrue, yPred)
   if (negative < positive)

@@ -262,9 +262,7 @@ function defaultPositiveClass(classes: Label[] | undefined, seen: Label[]): Labe
   if (classes) return classes[1]
   if (seen.length === 2) return seen[1]
   if (typeof seen[0] === 'number') return 1
-  throw new Error(
-    `only the label ${describeLabel(seen[0])} occurs: set positiveClass or classes to name the positive class`,
-  )
+  throw new Error(`only the label ${describeLabel(seen[0])} occurs: set positiveClass or classes to name the positive class`)
 }
 
 /** The positive-class column of `proba`, or `proba` itself when it holds one probability per row. */
@@ -279,9 +277,7 @@ function positiveProbabilities(proba: Float64Array, classes: Label[] | undefined
   assertProbabilityMatrix('proba', proba, rows, classes.length)
   const column = classes.indexOf(positive)
   if (column < 0) {
-    throw new Error(
-      `positive class ${describeLabel(positive)} is not one of classes [${classes.map(describeLabel).join(', ')}]`,
-    )
+    throw new Error(`positive class ${describeLabel(positive)} is not one of classes [${classes.map(describeLabel).join(', ')}]`)
   }
   const p = new Float64Array(rows)
   for (let i = 0; i < rows; i++) p[i] = proba[i * classes.length + column]
@@ -307,12 +303,7 @@ function multiclassMetrics(input: MetricsInput): MetricsResult {
     out.put(name, metric(yTrue, yPred), labelSource)
   }
   if (proba && classes) {
-    out.put(
-      'roc_auc_ovr',
-      multiclass.roc_auc_ovr(yTrue, proba, classes),
-      'probabilities',
-      'some class has no row in y_true',
-    )
+    out.put('roc_auc_ovr', multiclass.roc_auc_ovr(yTrue, proba, classes), 'probabilities', 'some class has no row in y_true')
     out.put('log_loss', multiclass.log_loss(yTrue, proba, classes), 'probabilities')
   }
   out.result.confusionMatrix = multiclass.confusion_matrix(yTrue, yPred)

@@ -174,8 +174,7 @@ export function per_class(yTrue: readonly Label[], yPred: readonly Label[]): Per
 /** The column of each row's true class, after checking the matrix shape and that every label is a class. */
 function trueColumns(yTrue: readonly Label[], proba: ArrayLike<number>, classes: readonly Label[]): Int32Array {
   const index = labelIndex(classes)
-  if (index.size !== classes.length)
-    throw new Error(`classes [${classes.map(describeLabel).join(', ')}] repeat a label`)
+  if (index.size !== classes.length) throw new Error(`classes [${classes.map(describeLabel).join(', ')}] repeat a label`)
   assertProbabilityMatrix('proba', proba, yTrue.length, classes.length)
   return encodeLabels(yTrue, index, 'yTrue')
 }

@@ -18,8 +18,7 @@ export function assertPaired(aName: string, a: ArrayLike<unknown>, bName: string
 export function assertFinite(name: string, values: ArrayLike<number>): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i]
-    if (typeof v !== 'number' || !Number.isFinite(v))
-      throw new Error(`${name}[${i}] = ${String(v)} is not a finite number`)
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${name}[${i}] = ${String(v)} is not a finite number`)
   }
 }
 
@@ -43,9 +42,7 @@ export function assertProbabilities(name: string, values: ArrayLike<number>): vo
 export function assertProbabilityMatrix(name: string, proba: ArrayLike<number>, rows: number, cols: number): void {
   if (cols < 1) throw new Error(`${name}: no classes given for the probability columns`)
   if (proba.length !== rows * cols) {
-    throw new Error(
-      `${name} has ${proba.length} values; expected ${rows} rows × ${cols} classes = ${rows * cols} (row-major)`,
-    )
+    throw new Error(`${name} has ${proba.length} values; expected ${rows} rows × ${cols} classes = ${rows * cols} (row-major)`)
   }
   assertProbabilities(name, proba)
 }

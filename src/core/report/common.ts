@@ -110,6 +110,6 @@ export function shortSha(sha: string): string {
  * so a URL from the environment cannot inject Markdown.
  */
 export function link(text: string, url: string): string {
-  const target = url.replace(/[ \t\r\n\f\v()<>"'`\\|\[\]]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
+  const target = url.replace(/[ \t\r\n\f\v()<>"'`\\|[\]]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
   return `[${escapeMarkdownCell(text).replace(/[[\]]/g, '\\$&')}](${target})`
 }

@@ -28,7 +28,8 @@ export function loadBaselineReport(file: string): BaselineReport {
       field: 'schemaVersion',
     })
   }
-  if (!isMetricRecord(json.metrics)) throw new UserError(`${file}: metrics: expected an object of metric name → number`, { file, field: 'metrics' })
+  if (!isMetricRecord(json.metrics))
+    throw new UserError(`${file}: metrics: expected an object of metric name → number`, { file, field: 'metrics' })
   const byDataset = new Map<string, Record<string, number>>()
   for (const d of Array.isArray(json.data) ? json.data : []) {
     if (d && typeof d.name === 'string' && isMetricRecord(d.metrics)) byDataset.set(d.name, d.metrics)

@@ -8,7 +8,12 @@ import type { ValidationResult } from './types.js'
 const num = z.number().nullable().describe('null where the value is undefined (e.g. ROC AUC with one class present)')
 const label = z.union([z.number(), z.string()])
 const comparator = z.enum(['>=', '>', '<=', '<', '=='])
-const tensor = z.object({ name: z.string(), dtype: z.string(), shape: z.array(z.union([z.number(), z.string()])), kind: z.string().optional() })
+const tensor = z.object({
+  name: z.string(),
+  dtype: z.string(),
+  shape: z.array(z.union([z.number(), z.string()])),
+  kind: z.string().optional(),
+})
 const example = z.object({ row: z.number(), message: z.string() })
 
 export const checkSchema = z.object({
@@ -74,7 +79,12 @@ export const resultSchema = z.object({
   }),
   data: z.array(datasetSchema),
   baseline: z
-    .object({ source: z.string(), kind: z.enum(['model', 'report']), metrics: z.record(z.string(), z.number()), digest: z.string().optional() })
+    .object({
+      source: z.string(),
+      kind: z.enum(['model', 'report']),
+      metrics: z.record(z.string(), z.number()),
+      digest: z.string().optional(),
+    })
     .optional(),
   notes: z.array(z.string()),
   context: z.object({

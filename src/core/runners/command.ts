@@ -68,8 +68,7 @@ class CommandRunner implements ModelRunner {
       throw new UserError('command runner: `command` must name a program to run')
     this.commandLine = opts.command.map(quoteArgument).join(' ')
     const seconds = opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS
-    if (!(seconds > 0))
-      throw new UserError(`model command \`${this.commandLine}\`: timeoutSeconds must be positive, got ${seconds}`)
+    if (!(seconds > 0)) throw new UserError(`model command \`${this.commandLine}\`: timeoutSeconds must be positive, got ${seconds}`)
     this.timeoutSeconds = seconds
   }
 
@@ -152,17 +151,12 @@ class CommandRunner implements ModelRunner {
       )
     const id = ++this.nextId
     const rowsLabel = batch.length === 0 ? 'an empty batch' : `rows ${batch.offset}–${batch.offset + batch.length - 1}`
-    const reply = await this.request(
-      { type: 'predict', id, rows: featureRows(batch) },
-      `predict request ${id} (${rowsLabel})`,
-      (m) => {
-        if (m.id !== id) throw this.protocolError(`replied with id ${describeValue(m.id)} to predict request ${id}`)
-        if (m.type === 'error') return m
-        if (m.type !== 'result')
-          throw this.protocolError(`answered predict request ${id} with a ${describeValue(m.type)} message`)
-        return m
-      },
-    )
+    const reply = await this.request({ type: 'predict', id, rows: featureRows(batch) }, `predict request ${id} (${rowsLabel})`, (m) => {
+      if (m.id !== id) throw this.protocolError(`replied with id ${describeValue(m.id)} to predict request ${id}`)
+      if (m.type === 'error') return m
+      if (m.type !== 'result') throw this.protocolError(`answered predict request ${id} with a ${describeValue(m.type)} message`)
+      return m
+    })
     if (reply.type === 'error')
       throw this.withStderr(
         `reported an error for ${rowsLabel}: ${typeof reply.message === 'string' ? reply.message : describeValue(reply.message)}`,
@@ -187,31 +181,19 @@ class CommandRunner implements ModelRunner {
 
   private acceptReady(m: Message): Message {
     if (m.type === 'error')
-      throw this.withStderr(
-        `refused the hello handshake: ${typeof m.message === 'string' ? m.message : describeValue(m.message)}`,
-      )
-    if (m.type !== 'ready')
-      throw this.protocolError(`answered hello with a ${describeValue(m.type)} message instead of "ready"`)
+      throw this.withStderr(`refused the hello handshake: ${typeof m.message === 'string' ? m.message : describeValue(m.message)}`)
+    if (m.type !== 'ready') throw this.protocolError(`answered hello with a ${describeValue(m.type)} message instead of "ready"`)
     if (m.protocol !== undefined && m.protocol !== COMMAND_PROTOCOL_VERSION)
-      throw this.protocolError(
-        `speaks protocol ${describeValue(m.protocol)}; modelgate speaks ${COMMAND_PROTOCOL_VERSION}`,
-      )
+      throw this.protocolError(`speaks protocol ${describeValue(m.protocol)}; modelgate speaks ${COMMAND_PROTOCOL_VERSION}`)
     return m
   }
 
   /** Sends one message and waits for the answer `accept` recognises, within the timeout. */
-  private request(
-    message: Message,
-    what: string,
-    accept: (m: Message) => Message,
-    timeoutSeconds = this.timeoutSeconds,
-  ): Promise<Message> {
+  private request(message: Message, what: string, accept: (m: Message) => Message, timeoutSeconds = this.timeoutSeconds): Promise<Message> {
     if (this.failure !== undefined) return Promise.reject(this.failure)
     return new Promise<Message>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fatal(
-          this.withStderr(`did not answer ${what} within ${timeoutSeconds} s (timeoutSeconds); the process was killed`),
-        )
+        this.fatal(this.withStderr(`did not answer ${what} within ${timeoutSeconds} s (timeoutSeconds); the process was killed`))
       }, timeoutSeconds * 1000)
       this.waiter = {
         accept,
@@ -287,8 +269,7 @@ class CommandRunner implements ModelRunner {
     this.running = false
     if (this.closing || this.failure !== undefined) return
     const how = code !== null ? `exited with code ${code}` : `was killed by signal ${signal}`
-    const when =
-      this.waiter !== undefined ? (this.nextId === 0 ? ' before it was ready' : ' while answering a request') : ''
+    const when = this.waiter !== undefined ? (this.nextId === 0 ? ' before it was ready' : ' while answering a request') : ''
     this.fatal(this.withStderr(`${how}${when}`))
   }
 
@@ -332,9 +313,7 @@ function declaredOutputs(outputs: unknown): TensorInfo[] {
   return outputs.filter(isObject).map((o) => ({
     name: String(o.name ?? ''),
     dtype: typeof o.dtype === 'string' ? o.dtype : 'unknown',
-    shape: Array.isArray(o.shape)
-      ? o.shape.map((d) => (typeof d === 'number' || typeof d === 'string' ? d : -1))
-      : [-1],
+    shape: Array.isArray(o.shape) ? o.shape.map((d) => (typeof d === 'number' || typeof d === 'string' ? d : -1)) : [-1],
   }))
 }
 

@@ -96,12 +96,9 @@ export function resolveHttpEndpoint(url: string, protocol?: HttpProtocol, model?
     if (fromUrl !== undefined && model !== undefined && model !== name)
       throw new UserError(`model url ${url} names model ${name} but model is ${model}`, { field: 'model' })
     if (name === undefined || name === '')
-      throw new UserError(
-        `model url ${url}: the ${chosen} protocol needs a model name; add it to the URL or set model`,
-        {
-          field: 'model',
-        },
-      )
+      throw new UserError(`model url ${url}: the ${chosen} protocol needs a model name; add it to the URL or set model`, {
+        field: 'model',
+      })
     return name
   }
   switch (chosen) {
@@ -156,8 +153,7 @@ class HttpRunner implements ModelRunner {
   ) {
     const timeoutSeconds = opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS
     const retries = opts.retries ?? DEFAULT_RETRIES
-    if (!(timeoutSeconds > 0))
-      throw new UserError(`model url ${opts.url}: timeoutSeconds must be positive, got ${timeoutSeconds}`)
+    if (!(timeoutSeconds > 0)) throw new UserError(`model url ${opts.url}: timeoutSeconds must be positive, got ${timeoutSeconds}`)
     if (!Number.isInteger(retries) || retries < 0)
       throw new UserError(`model url ${opts.url}: retries must be a whole number ≥ 0, got ${retries}`)
     if (opts.batchSize !== undefined && !(Number.isInteger(opts.batchSize) && opts.batchSize > 0))
@@ -248,16 +244,9 @@ class HttpRunner implements ModelRunner {
 }
 
 /** One element of a V2 input tensor; tensors have no missing values and one type. */
-function tensorElement(
-  who: string,
-  cell: Cell,
-  datatype: string,
-  row: number,
-  feature: string,
-): number | string | boolean {
+function tensorElement(who: string, cell: Cell, datatype: string, row: number, feature: string): number | string | boolean {
   const where = `${who}: row ${row}, feature ${feature}`
-  if (cell === null)
-    throw new UserError(`${where} is missing; V2 tensors cannot carry missing values`, { field: feature })
+  if (cell === null) throw new UserError(`${where} is missing; V2 tensors cannot carry missing values`, { field: feature })
   if (datatype === 'BYTES') return String(cell)
   if (datatype === 'BOOL') return Boolean(cell)
   if (typeof cell === 'boolean') return cell ? 1 : 0
@@ -420,12 +409,7 @@ function fromV2Outputs(
 
 function v2Tensor(who: string, o: unknown, i: number): V2Tensor {
   const t = (o ?? {}) as Partial<V2Tensor>
-  if (
-    typeof t.name !== 'string' ||
-    typeof t.datatype !== 'string' ||
-    !Array.isArray(t.shape) ||
-    !t.shape.every(Number.isInteger)
-  )
+  if (typeof t.name !== 'string' || typeof t.datatype !== 'string' || !Array.isArray(t.shape) || !t.shape.every(Number.isInteger))
     throw new UserError(`${who}: output ${i} lacks a name, datatype or shape: ${describeValue(o)}`)
   return t as V2Tensor
 }
@@ -467,8 +451,7 @@ class HttpClient {
         })
         text = await response.text()
       } catch (e) {
-        if (isTimeout(e))
-          throw new UserError(`${method} ${url}: no answer within ${this.timeoutSeconds} s (timeoutSeconds)${attempts}`)
+        if (isTimeout(e)) throw new UserError(`${method} ${url}: no answer within ${this.timeoutSeconds} s (timeoutSeconds)${attempts}`)
         if (attempt < retries) {
           await sleep(backoffMs(attempt))
           continue

@@ -30,7 +30,12 @@ export async function createRunner(model: ResolvedModel, env: RunnerEnvironment 
         wasmDir: env.wasmDir,
       })
     case 'command':
-      return createCommandRunner({ command: model.command!, cwd: model.cwd, timeoutSeconds: model.timeoutSeconds, features: model.features })
+      return createCommandRunner({
+        command: model.command!,
+        cwd: model.cwd,
+        timeoutSeconds: model.timeoutSeconds,
+        features: model.features,
+      })
     case 'http':
       return createHttpRunner({
         url: model.url!,

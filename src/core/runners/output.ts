@@ -65,8 +65,7 @@ export function toPredictionBatch(
 
 function checkLength(who: string, what: string, list: unknown[], expected: number): void {
   if (!Array.isArray(list)) throw new UserError(`${who}: ${what} must be a list, got ${describeValue(list)}`)
-  if (list.length !== expected)
-    throw new UserError(`${who}: returned ${list.length} ${what} for a batch of ${expected} rows`)
+  if (list.length !== expected) throw new UserError(`${who}: returned ${list.length} ${what} for a batch of ${expected} rows`)
 }
 
 function checkClasses(who: string, classes: unknown[] | undefined): Label[] {
@@ -147,18 +146,14 @@ export function chooseColumns(where: string, available: readonly string[], opts:
   const has = new Set(available)
   const requireColumn = (column: string, option: string): string => {
     if (!has.has(column))
-      throw new UserError(
-        `${where}: ${option} ${JSON.stringify(column)} is not a column; columns are ${available.join(', ')}`,
-        {
-          file: where,
-          field: column,
-        },
-      )
+      throw new UserError(`${where}: ${option} ${JSON.stringify(column)} is not a column; columns are ${available.join(', ')}`, {
+        file: where,
+        field: column,
+      })
     return column
   }
   const choice: ColumnChoice = {}
-  const explicit =
-    opts.labelColumn !== undefined || opts.probabilityColumns !== undefined || opts.valueColumn !== undefined
+  const explicit = opts.labelColumn !== undefined || opts.probabilityColumns !== undefined || opts.valueColumn !== undefined
   if (explicit) {
     if (opts.labelColumn !== undefined) choice.label = requireColumn(opts.labelColumn, 'labelColumn')
     if (opts.probabilityColumns !== undefined)
@@ -246,8 +241,7 @@ export function fromPredictionList(
   if (list.length > 0 && list.every((p) => p !== null && typeof p === 'object' && !Array.isArray(p)))
     return fromRecords(who, list as Record<string, unknown>[], opts)
   const asValues =
-    opts.task === 'regression' ||
-    (opts.task === undefined && list.some((p) => typeof p === 'number' && !Number.isInteger(p)))
+    opts.task === 'regression' || (opts.task === undefined && list.some((p) => typeof p === 'number' && !Number.isInteger(p)))
   return asValues
     ? { raw: { values: list }, sources: { values: 'predictions' } }
     : { raw: { labels: list }, sources: { labels: 'predictions' } }

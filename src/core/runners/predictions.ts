@@ -3,15 +3,7 @@ import { digestFile, openTable } from '../data/open.js'
 import { fileError } from '../data/files.js'
 import type { Batch, Cell, TableFormat } from '../data/types.js'
 import { UserError } from '../errors.js'
-import {
-  chooseColumns,
-  columnSources,
-  fromColumns,
-  toPredictionBatch,
-  type ColumnChoice,
-  type Label,
-  type Task,
-} from './output.js'
+import { chooseColumns, columnSources, fromColumns, toPredictionBatch, type ColumnChoice, type Label, type Task } from './output.js'
 import type { FeatureBatch, ModelInfo, ModelRunner, PredictionBatch } from './types.js'
 
 export interface PredictionsRunnerOptions {

@@ -10,7 +10,14 @@ import { computeMetrics, metricNames, METRIC_DIRECTIONS } from '../metrics/index
 import { latencyStats } from '../metrics/performance.js'
 import { evaluateGates, overallStatus, type GateInput } from '../gates/evaluate.js'
 import { loadBaselineReport, type BaselineReport } from '../result/load.js'
-import { RESULT_SCHEMA_VERSION, type CheckResult, type DatasetResult, type RunContext, type Task, type ValidationResult } from '../result/types.js'
+import {
+  RESULT_SCHEMA_VERSION,
+  type CheckResult,
+  type DatasetResult,
+  type RunContext,
+  type Task,
+  type ValidationResult,
+} from '../result/types.js'
 import type { ResolvedData, ResolvedModel, Settings } from '../settings.js'
 import { PredictionAccumulator } from './accumulate.js'
 import { ParityCounter } from './parity.js'
@@ -68,7 +75,9 @@ export async function validate(settings: Settings, opts: ValidateOptions): Promi
 
     const runs: DatasetRun[] = []
     for (const data of settings.data) {
-      const reference = settings.referencePredictions ? await createPredictionsRunner({ path: settings.referencePredictions.path, ...runnerHints(settings) }) : undefined
+      const reference = settings.referencePredictions
+        ? await createPredictionsRunner({ path: settings.referencePredictions.path, ...runnerHints(settings) })
+        : undefined
       if (reference) runners.push(reference)
       runs.push(await scoreDataset(settings, data, candidate, baselineRunner, reference, log))
     }
@@ -130,7 +139,9 @@ export async function validate(settings: Settings, opts: ValidateOptions): Promi
       }
       if (run.candidate.acc.skipped > 0) {
         dr.skippedRows = run.candidate.acc.skipped
-        notes.push(`${run.data.name}: ${run.candidate.acc.skipped} row(s) have no value in the label column "${settings.label}" and were not scored.`)
+        notes.push(
+          `${run.data.name}: ${run.candidate.acc.skipped} row(s) have no value in the label column "${settings.label}" and were not scored.`,
+        )
       }
       if (run.contract) {
         dr.contract = run.contract
@@ -172,7 +183,9 @@ export async function validate(settings: Settings, opts: ValidateOptions): Promi
 
     const checks = [...extraChecks, ...evaluateGates(settings.gates, gateInputs)]
     if (settings.gates.some((g) => g.bound.kind === 'change') && !settings.baseline) {
-      notes.push('No baseline yet (first run): change thresholds were skipped. Set `baseline` to a model or a previous report to enable them.')
+      notes.push(
+        'No baseline yet (first run): change thresholds were skipped. Set `baseline` to a model or a previous report to enable them.',
+      )
     }
     notes.push(...describeSources(dataResults[0].metricSources))
 
@@ -203,7 +216,10 @@ export async function validate(settings: Settings, opts: ValidateOptions): Promi
 }
 
 function runnerHints(settings: Settings): { task?: 'classification' | 'regression'; classes?: (number | string)[] } {
-  return { task: settings.task === undefined ? undefined : settings.task === 'regression' ? 'regression' : 'classification', classes: settings.classes }
+  return {
+    task: settings.task === undefined ? undefined : settings.task === 'regression' ? 'regression' : 'classification',
+    classes: settings.classes,
+  }
 }
 
 async function scoreDataset(
@@ -302,10 +318,17 @@ function metricsFor(settings: Settings, task: Task, scored: Scored, data: Resolv
   const acc = scored.acc
   const unavailable: Record<string, string> = {}
   if (task === 'regression') {
-    if (!acc.hasValues) throw new UserError(`${data.path}: the task is regression but the model gives no numeric predictions (only ${acc.hasLabels ? 'labels' : 'probabilities'})`)
+    if (!acc.hasValues)
+      throw new UserError(
+        `${data.path}: the task is regression but the model gives no numeric predictions (only ${acc.hasLabels ? 'labels' : 'probabilities'})`,
+      )
     const yTrue = acc.yTrue.map((y) => (typeof y === 'number' ? y : Number(y)))
     const bad = yTrue.findIndex((y) => !Number.isFinite(y))
-    if (bad >= 0) throw new UserError(`${data.path}: column "${settings.label}" has a non-numeric value "${String(acc.yTrue[bad])}"; a regression label must be a number`, { file: data.path, field: settings.label })
+    if (bad >= 0)
+      throw new UserError(
+        `${data.path}: column "${settings.label}" has a non-numeric value "${String(acc.yTrue[bad])}"; a regression label must be a number`,
+        { file: data.path, field: settings.label },
+      )
     const out = metricsOrUserError(data, () => computeMetrics('regression', { yTrue, values: acc.values.view() }))
     return { ...out, sources: nameSources(out.sources, acc), unavailable }
   }
@@ -313,17 +336,20 @@ function metricsFor(settings: Settings, task: Task, scored: Scored, data: Resolv
   const yTrue = alignLabels(acc.yTrue, classes, settings.label, data.path)
   const yPred = acc.hasLabels ? alignLabels(acc.labels, classes, 'the model output', data.path) : undefined
   if (!acc.hasProbabilities) {
-    for (const m of ['roc_auc', 'average_precision', 'log_loss', 'brier', 'ece', 'mce', 'roc_auc_ovr']) unavailable[m] = 'the model gives no probabilities'
+    for (const m of ['roc_auc', 'average_precision', 'log_loss', 'brier', 'ece', 'mce', 'roc_auc_ovr'])
+      unavailable[m] = 'the model gives no probabilities'
   }
-  const out = metricsOrUserError(data, () => computeMetrics(task, {
-    yTrue,
-    yPred,
-    proba: acc.hasProbabilities ? acc.probabilities.view() : undefined,
-    classes,
-    positiveClass: settings.positiveClass ?? (task === 'binary' ? classes?.[classes.length - 1] : undefined),
-    threshold: settings.decisionThreshold,
-    eceBins: settings.eceBins,
-  }))
+  const out = metricsOrUserError(data, () =>
+    computeMetrics(task, {
+      yTrue,
+      yPred,
+      proba: acc.hasProbabilities ? acc.probabilities.view() : undefined,
+      classes,
+      positiveClass: settings.positiveClass ?? (task === 'binary' ? classes?.[classes.length - 1] : undefined),
+      threshold: settings.decisionThreshold,
+      eceBins: settings.eceBins,
+    }),
+  )
   return { ...out, sources: nameSources(out.sources, acc), unavailable }
 }
 
@@ -349,20 +375,30 @@ function resolveClasses(settings: Settings, acc: PredictionAccumulator): (number
   if (acc.classes) return acc.classes
   // Labels only: the classes are the labels seen, sorted as scikit-learn sorts them.
   const seen = [...new Set([...acc.yTrue, ...acc.labels])]
-  return seen.sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0))
+  return seen.sort((a, b) =>
+    typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0,
+  )
 }
 
 /** Labels read from a file may be `1` where the model says `"1"` (or the reverse): match them by their text. */
-function alignLabels(values: (number | string)[], classes: (number | string)[] | undefined, what: string, file: string): (number | string)[] {
+function alignLabels(
+  values: (number | string)[],
+  classes: (number | string)[] | undefined,
+  what: string,
+  file: string,
+): (number | string)[] {
   if (!classes) return values
   const byText = new Map(classes.map((c) => [String(c), c]))
   return values.map((v) => {
     const c = byText.get(String(v))
     if (c === undefined) {
-      throw new UserError(`${file}: ${what} has the value "${String(v)}", which is not one of the model's classes (${classes.map(String).join(', ')})`, {
-        file,
-        field: what,
-      })
+      throw new UserError(
+        `${file}: ${what} has the value "${String(v)}", which is not one of the model's classes (${classes.map(String).join(', ')})`,
+        {
+          file,
+          field: what,
+        },
+      )
     }
     return c
   })
@@ -370,7 +406,11 @@ function alignLabels(values: (number | string)[], classes: (number | string)[] |
 
 /** metric → the model output it was computed from, by the output's own name (`label`, `probabilities`, …). */
 function nameSources(sources: Record<string, string>, acc: PredictionAccumulator): Record<string, string> {
-  const names: Record<string, string | undefined> = { labels: acc.sources.labels, probabilities: acc.sources.probabilities, values: acc.sources.values }
+  const names: Record<string, string | undefined> = {
+    labels: acc.sources.labels,
+    probabilities: acc.sources.probabilities,
+    values: acc.sources.values,
+  }
   return Object.fromEntries(Object.entries(sources).map(([metric, kind]) => [metric, names[kind] ?? kind]))
 }
 
@@ -379,4 +419,3 @@ function describeSources(sources: Record<string, string>): string[] {
   for (const [metric, output] of Object.entries(sources)) byOutput.set(output, [...(byOutput.get(output) ?? []), metric])
   return [...byOutput].map(([output, metrics]) => `Metrics from the model output "${output}": ${metrics.join(', ')}.`)
 }
-
