@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000)
-const dir = path.join(os.tmpdir(), `modelgate-bench-${rows}`)
+// The generated file is cached between runs; the name changes whenever the generator does.
+const dir = path.join(os.tmpdir(), `modelgate-bench-v2-${rows}`)
 const example = path.join(root, 'examples/breast-cancer')
 const model = path.join(example, 'model.onnx')
 const features = readFileSync(path.join(example, 'data/test.csv'), 'utf8')
@@ -30,7 +31,9 @@ function rng(seed) {
   }
 }
 
-/** Rows drawn around the example's training data: each feature ~ N(mean, sd) of the real column, labels from the class means. */
+// Each feature ~ N(class mean, (SPREAD·sd)²) of the real training column: wider than the real data, so
+// that the classes overlap and the metrics are not trivially perfect.
+const SPREAD = 3
 async function generate(file) {
   const train = readFileSync(path.join(example, 'data/train.csv'), 'utf8').trim().split(/\r?\n/)
   const header = train[0].split(',')
@@ -55,7 +58,7 @@ async function generate(file) {
     const cls = rand() < 0.63 ? 1 : 0
     const s = stats[cls]
     let line = ''
-    for (let j = 0; j < s.length; j++) line += `${(s[j].mean + s[j].sd * normal()).toPrecision(6)},`
+    for (let j = 0; j < s.length; j++) line += `${(s[j].mean + SPREAD * s[j].sd * normal()).toPrecision(6)},`
     chunk += `${line}${cls}\n`
     if (chunk.length > 1 << 20) {
       if (!out.write(chunk)) await new Promise((r) => out.once('drain', r))

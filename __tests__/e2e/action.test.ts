@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runAction, ROOT } from '../helpers/action-harness.js'
+import { readZip, startArtifactService } from '../helpers/artifact-service.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
 
 /*
@@ -151,6 +152,43 @@ describe('dist/validate-model as the runner runs it', () => {
       expect(run.summary).toContain('No pull-request comment was posted')
     } finally {
       forbid = false
+    }
+  })
+
+  it('uploads the report and JUnit XML as a workflow artifact through the Actions results service', async () => {
+    const service = await startArtifactService()
+    try {
+      const dir = mkdtempSync(path.join(tmpdir(), 'mg-artifact-'))
+      const run = await runAction(
+        'validate-model',
+        {
+          config: 'examples/breast-cancer/modelgate.yml',
+          'report-path': path.join(dir, 'report.json'),
+          'junit-path': path.join(dir, 'junit/junit.xml'),
+          'artifact-name': 'modelgate-report',
+          comment: 'false',
+        },
+        {
+          ACTIONS_RUNTIME_TOKEN: service.token,
+          ACTIONS_RESULTS_URL: service.url,
+          GITHUB_SERVER_URL: 'https://github.com',
+          GITHUB_REPOSITORY: 'acme/models',
+          GITHUB_RUN_ID: '4242',
+        },
+      )
+      expect(run.code).toBe(0)
+      expect(run.stdout).toMatch(
+        /report uploaded as artifact "modelgate-report" \(https:\/\/github\.com\/acme\/models\/actions\/runs\/4242\/artifacts\/\d+\)/,
+      )
+      const zip = readZip(service.blobs.get('modelgate-report')!)
+      expect(zip.map((e) => e.name).sort()).toEqual(['junit/junit.xml', 'report.json'])
+      const uploaded = JSON.parse(zip.find((e) => e.name === 'report.json')!.data.toString('utf8')) as ValidationResult
+      expect(uploaded.status).toBe('pass')
+      expect(zip.find((e) => e.name === 'junit/junit.xml')!.data.toString('utf8')).toBe(
+        readFileSync(path.join(dir, 'junit/junit.xml'), 'utf8'),
+      )
+    } finally {
+      await service.close()
     }
   })
 

@@ -36,6 +36,10 @@ describe('modelgate validate on the breast-cancer example', () => {
     expect(result.baseline?.metrics.roc_auc).toBeCloseTo(6771 / 6848, 12)
     expect(result.model.digest).toMatch(/^sha256:[0-9a-f]{64}$/)
     expect(result.data[0].digest).toMatch(/^sha256:[0-9a-f]{64}$/)
+    // Paths are shown as the user wrote them, relative to the workspace.
+    expect(result.data[0].path).toBe('examples/breast-cancer/data/test.csv')
+    expect(result.model.source).toBe('examples/breast-cancer/model.onnx')
+    expect(result.baseline?.source).toBe('examples/breast-cancer/baseline.onnx')
     expect(result.data[0].parity).toMatchObject({ rows: 171, labelMismatches: 0, probabilityMismatches: 0 })
     expect(result.data[0].contract).toMatchObject({ violations: 0, rowsChecked: 171 })
     const ids = result.checks.map((c) => `${c.status} ${c.id}`)

@@ -56,7 +56,7 @@ describe('manifest', () => {
 
   it('picks the branch of a union that matches what the user wrote', () => {
     const e = errorOf(() => parseManifest(GOOD.replace('model: model.onnx', 'model:\n  path: m.onnx\n  runer: onnx'), 'modelgate.yml'))
-    expect(e.message).toBe('modelgate.yml: invalid manifest: model (line 4, unknown key(s): runer)')
+    expect(e.message).toBe('modelgate.yml: invalid manifest: model.runer (line 5, unknown key(s): runer)')
     const e2 = errorOf(() => parseManifest(GOOD.replace('model: model.onnx', 'model:\n  path: m.onnx\n  timeout: -1'), 'modelgate.yml'))
     expect(e2.message).toContain('model.timeout (line 5, Too small: expected number to be >0)')
   })
@@ -131,7 +131,7 @@ describe('settings', () => {
     expect(
       errorOf(() => resolveSettings({ thresholds: ['acc >> 1'], model: 'm.onnx', data: 'd.csv', label: 'y', features: ['x'] }, empty))
         .message,
-    ).toContain('thresholds (line 1): cannot read gate "acc >> 1"')
+    ).toContain('threshold 1: cannot read gate "acc >> 1"')
   })
 
   it('fails on an explicit --config that does not exist', () => {

@@ -213,7 +213,7 @@ describe('ONNX runner: regressors and per-column inputs', () => {
         ),
       ),
     )
-    expect(e.message).toBe(`${fixture('per-column.onnx')}: feature 'c', data row 102: missing value, but the model's input is int64`)
+    expect(e.message).toBe(`${fixture('per-column.onnx')}: column 'c', data row 102: missing value, but the model's input is int64`)
     expect(e.field).toBe('c')
   })
 })
@@ -245,7 +245,7 @@ describe('ONNX runner: feature errors', () => {
         ),
       ),
     )
-    expect(e.message).toBe(`${fixture('logreg.onnx')}: feature 'f1', data row 42: text value "abc" where the model expects float numbers`)
+    expect(e.message).toBe(`${fixture('logreg.onnx')}: column 'f1', data row 42: text value "abc" where the model expects float numbers`)
   })
 
   it('rejects a batch with the wrong number of features for a 2-D input', async () => {

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { UserError, errorText, isUserError, EXIT_INVALID_INPUT } from '../core/errors.js'
 import { resolveSettings, type Overrides } from '../core/settings.js'
 import { validate } from '../core/validate/run.js'
-import { writeReportFiles } from '../core/validate/outputs.js'
+import { checkOutputPaths, writeReportFiles } from '../core/validate/outputs.js'
 import { exitCodeFor } from '../core/gates/evaluate.js'
 import { FAIL_ON, RUNNERS, TASKS, parseEnum, parseHeaders, parseList, parsePositiveInt } from '../core/options.js'
 import type { RunnerEnvironment } from '../core/runners/index.js'
@@ -128,6 +128,8 @@ async function validateCommand(args: string[], io: CliIO, setDebug: (d: boolean)
     headers: parseHeaders(values.header as string[] | undefined, '--header'),
   }
   const settings = resolveSettings(overrides, io.cwd)
+  const outputs = { reportPath: str('report'), junitPath: str('junit'), summaryPath: str('summary') }
+  checkOutputPaths(outputs, { report: '--report', junit: '--junit', summary: '--summary' })
   const result = await validate(settings, {
     context: { tool: TOOL, version: VERSION, ...io.context },
     runnerEnv: io.runnerEnv,

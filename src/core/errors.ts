@@ -26,5 +26,24 @@ export function isUserError(e: unknown): e is UserError {
 
 /** The text of any thrown value, for messages. */
 export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e)
+  // Not `instanceof Error`: errors from another realm (vm contexts, jest) would print as "TypeError [CODE]: …".
+  if (typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string') return (e as Error).message
+  return String(e)
+}
+
+/**
+ * A value in the data that a model cannot take. The runner knows the column and row; the pipeline,
+ * which knows the data file, re-raises it naming that file.
+ */
+export class CellError extends UserError {
+  constructor(
+    readonly column: string,
+    /** 1-based data row (the header is not counted). */
+    readonly row: number,
+    readonly reason: string,
+    source: string,
+  ) {
+    super(`${source}: column '${column}', data row ${row}: ${reason}`, { file: source, field: column })
+    this.name = 'CellError'
+  }
 }

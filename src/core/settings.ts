@@ -56,6 +56,8 @@ export interface ResolvedData {
 }
 
 export interface Settings {
+  /** Where relative inputs were resolved (the workspace); paths in reports and messages are shown relative to it. */
+  workspace: string
   /** The manifest file, when one was read, as messages name it (relative to the workspace when inside it). */
   manifestPath?: string
   name: string
@@ -218,7 +220,7 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
   const gates = overrides.thresholds
     ? overrides.thresholds.map((line, i) => {
         const g = parseGate(line)
-        if (typeof g === 'string') throw new UserError(`thresholds (line ${i + 1}): ${g}`, { field: 'thresholds' })
+        if (typeof g === 'string') throw new UserError(`threshold ${i + 1}: ${g}`, { field: 'thresholds' })
         return g
       })
     : (manifest?.thresholds ?? []).map((t) => gateFromManifest(t))
@@ -259,6 +261,7 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
   }
 
   return {
+    workspace: cwd,
     manifestPath: file,
     name: manifest?.name ?? nameOf(model.path ?? model.url ?? 'model'),
     task: overrides.task ?? manifest?.task,

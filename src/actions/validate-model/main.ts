@@ -2,7 +2,7 @@ import path from 'node:path'
 import { errorText, isUserError, EXIT_INVALID_INPUT } from '../../core/errors.js'
 import { resolveSettings } from '../../core/settings.js'
 import { validate } from '../../core/validate/run.js'
-import { writeReportFiles } from '../../core/validate/outputs.js'
+import { checkOutputPaths, writeReportFiles } from '../../core/validate/outputs.js'
 import { exitCodeFor } from '../../core/gates/evaluate.js'
 import type { RunnerEnvironment } from '../../core/runners/index.js'
 import type { RunContext, ValidationResult } from '../../core/result/types.js'
@@ -32,13 +32,14 @@ export async function runValidateAction(deps: ValidateActionDeps): Promise<numbe
   try {
     const inputs = readValidateInputs(io)
     const settings = resolveSettings(inputs.overrides, deps.workspace)
+    const reportPath = path.resolve(deps.workspace, inputs.reportPath)
+    const junitPath = inputs.junitPath ? path.resolve(deps.workspace, inputs.junitPath) : undefined
+    checkOutputPaths({ reportPath, junitPath }, { report: 'input report-path', junit: 'input junit-path' })
     const result = await validate(settings, {
       context: deps.context,
       runnerEnv: { ...deps.runnerEnv, mask: (s) => io.setSecret(s) },
       log: (line) => io.info(line),
     })
-    const reportPath = path.resolve(deps.workspace, inputs.reportPath)
-    const junitPath = inputs.junitPath ? path.resolve(deps.workspace, inputs.junitPath) : undefined
     const written = writeReportFiles(result, { reportPath, junitPath })
 
     await io.appendSummary(renderSummary(result, { title: `modelgate ${ACTION}: ${result.model.name}`, detailsUrl: deps.context.runUrl }))
@@ -50,8 +51,12 @@ export async function runValidateAction(deps: ValidateActionDeps): Promise<numbe
       if (port) await postComment(io, port, result, deps.context.runUrl)
     }
     if (inputs.artifactName && deps.artifacts) {
-      const uploaded = await deps.artifacts.upload(inputs.artifactName, written, path.dirname(reportPath))
+      const uploaded = await deps.artifacts.upload(inputs.artifactName, written, commonFolder(written))
       io.info(`report uploaded as artifact "${inputs.artifactName}" (${uploaded.location})`)
+    } else if (inputs.artifactName) {
+      io.warning(
+        `artifact-name is set but this run has no Actions artifact service (ACTIONS_RUNTIME_TOKEN): the report stays at ${reportPath}`,
+      )
     }
 
     const code = exitCodeFor(result.status, settings.failOn)
@@ -73,6 +78,15 @@ export async function runValidateAction(deps: ValidateActionDeps): Promise<numbe
     io.setFailed(`${ACTION}: internal error: ${message}\n${(e as Error)?.stack ?? ''}`, 1)
     return 1
   }
+}
+
+/** The deepest folder holding every file, so the artifact keeps their relative layout. */
+export function commonFolder(files: string[]): string {
+  let root = path.dirname(path.resolve(files[0]))
+  for (const f of files.slice(1)) {
+    while (path.relative(root, path.resolve(f)).startsWith('..')) root = path.dirname(root)
+  }
+  return root
 }
 
 function setOutputs(io: ActionIO, result: ValidationResult, reportPath: string): void {

@@ -34,9 +34,12 @@ export function createGitHubArtifactPort(): ArtifactPort {
   return {
     async upload(name: string, files: string[], rootDir: string): Promise<ArtifactUploadResult> {
       validateArtifactName(name)
+      // The same containment rules as the directory port; the client itself resolves against the working directory.
+      const root = path.resolve(rootDir)
+      const absolute = files.map((file) => path.join(root, relativeInside(root, file)))
       // Loaded on use: the client pulls in the Azure storage SDK, which local runs never need.
       const { DefaultArtifactClient } = await import('@actions/artifact')
-      const { id } = await new DefaultArtifactClient().uploadArtifact(name, files, rootDir)
+      const { id } = await new DefaultArtifactClient().uploadArtifact(name, absolute, root)
       const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: runId } = process.env
       const location =
         server && repository && runId && id !== undefined

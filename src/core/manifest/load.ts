@@ -35,8 +35,10 @@ export function parseManifest(text: string, file: string): Manifest {
   const parsed = manifestSchema.safeParse(value)
   if (parsed.success) return parsed.data
   const problems = flattenIssues(parsed.error.issues).map((issue) => {
-    const where = formatPath(issue.path)
-    const node = doc.getIn(issue.path, true) as Node | undefined
+    // An unknown key is pointed at by its own name and line, not its parent's.
+    const at = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path
+    const where = formatPath(at)
+    const node = (doc.getIn(at, true) ?? doc.getIn(issue.path, true)) as Node | undefined
     const line = node?.range ? `line ${lines.linePos(node.range[0]).line}, ` : ''
     return { field: where, text: `${where || '(top level)'} (${line}${describeIssue(issue)})` }
   })

@@ -261,7 +261,8 @@ class CommandRunner implements ModelRunner {
         : e.code === 'EACCES'
           ? `cannot be started: ${this.opts.command[0]} is not executable (EACCES)`
           : `failed: ${e.message}`
-    this.fatal(this.withStderr(reason))
+    // A program that never started has no stderr worth showing.
+    this.fatal(new UserError(`model command \`${this.commandLine}\` ${reason}`))
     this.running = false
   }
 

@@ -20,7 +20,7 @@ import { readFile } from 'node:fs/promises'
 import { pathToFileURL } from 'node:url'
 import * as ort from 'onnxruntime-web'
 import type { Cell } from '../data/types.js'
-import { UserError, errorText } from '../errors.js'
+import { CellError, UserError, errorText } from '../errors.js'
 import {
   bytesToString,
   decodeModel,
@@ -181,7 +181,7 @@ function planInputs(path: string, inputs: ValueSignature[]): InputPlan {
 }
 
 function cellError(path: string, feature: string, row: number, what: string): UserError {
-  return new UserError(`${path}: feature '${feature}', data row ${row + 1}: ${what}`, { file: path, field: feature })
+  return new CellError(feature, row + 1, what, path)
 }
 
 /** Writes one column's cells into `out` at `start`, `stride` apart. */

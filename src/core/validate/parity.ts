@@ -55,7 +55,8 @@ export class ParityCounter {
   }
 
   private example(row: number, message: string): void {
-    if (this.examples.length < 5) this.examples.push({ row, message: `row ${row + 1}: ${message}` })
+    // Rows are numbered from 1, as the contract's examples are.
+    if (this.examples.length < 5) this.examples.push({ row: row + 1, message: `row ${row + 1}: ${message}` })
   }
 
   /** Rows that disagree on the label, beyond the tolerance, or both (each row once). */

@@ -1,12 +1,13 @@
+import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { UserError } from '../errors.js'
+import { CellError, UserError } from '../errors.js'
 import { openTable, digestFile, inferFormat } from '../data/open.js'
 import { createContractChecker, contractColumns } from '../data/contract.js'
 import type { Batch } from '../data/types.js'
 import { createRunner, type RunnerEnvironment } from '../runners/index.js'
 import { createPredictionsRunner } from '../runners/predictions.js'
 import type { FeatureBatch, ModelInfo, ModelRunner, PredictionBatch } from '../runners/types.js'
-import { computeMetrics, metricNames, METRIC_DIRECTIONS } from '../metrics/index.js'
+import { computeMetrics, metricNames } from '../metrics/index.js'
 import { latencyStats } from '../metrics/performance.js'
 import { evaluateGates, overallStatus, type GateInput } from '../gates/evaluate.js'
 import { loadBaselineReport, type BaselineReport } from '../result/load.js'
@@ -18,7 +19,7 @@ import {
   type Task,
   type ValidationResult,
 } from '../result/types.js'
-import type { ResolvedData, ResolvedModel, Settings } from '../settings.js'
+import { displayPath, type ResolvedData, type ResolvedModel, type Settings } from '../settings.js'
 import { PredictionAccumulator } from './accumulate.js'
 import { ParityCounter } from './parity.js'
 
@@ -51,6 +52,38 @@ interface DatasetRun {
  * predictions on the same rows, so that memory holds predictions, not rows.
  */
 export async function validate(settings: Settings, opts: ValidateOptions): Promise<ValidationResult> {
+  try {
+    return relativePaths(await validateRaw(settings, opts), settings.workspace)
+  } catch (e) {
+    // Messages name files as the user wrote them: relative to the workspace, not /home/runner/work/….
+    if (e instanceof UserError)
+      throw new UserError(stripWorkspace(e.message, settings.workspace), { file: e.file, field: e.field, cause: e.cause })
+    throw e
+  }
+}
+
+function stripWorkspace(text: string, workspace: string): string {
+  return text.split(`${path.resolve(workspace)}${path.sep}`).join('')
+}
+
+function relativePaths(result: ValidationResult, workspace: string): ValidationResult {
+  const rel = (p: string) => displayPath(p, workspace)
+  return {
+    ...result,
+    model: { ...result.model, source: rel(result.model.source) },
+    data: result.data.map((d) => ({
+      ...d,
+      path: rel(d.path),
+      contract: d.contract && { ...d.contract, schema: rel(d.contract.schema) },
+      parity: d.parity && { ...d.parity, reference: rel(d.parity.reference) },
+    })),
+    baseline: result.baseline && { ...result.baseline, source: rel(result.baseline.source) },
+    checks: result.checks.map((c) => ({ ...c, message: stripWorkspace(c.message, workspace) })),
+    notes: result.notes.map((n) => stripWorkspace(n, workspace)),
+  }
+}
+
+async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<ValidationResult> {
   const started = new Date()
   const t0 = performance.now()
   const log = opts.log ?? (() => {})
@@ -73,6 +106,8 @@ export async function validate(settings: Settings, opts: ValidateOptions): Promi
       baselineReport = loadBaselineReport(settings.baseline.path)
     }
 
+    // With the task known up front, a misspelt metric is reported before any row is scored.
+    if (settings.task) checkGateMetrics(settings, settings.task)
     const runs: DatasetRun[] = []
     for (const data of settings.data) {
       const reference = settings.referencePredictions
@@ -83,15 +118,7 @@ export async function validate(settings: Settings, opts: ValidateOptions): Promi
     }
 
     const task = decideTask(settings, runs[0].candidate.acc)
-    const knownMetrics = new Set([...metricNames(task), ...Object.keys(METRIC_DIRECTIONS)])
-    for (const g of settings.gates) {
-      if (!knownMetrics.has(g.metric)) {
-        throw new UserError(
-          `${settings.manifestPath ? `${settings.manifestPath}: ` : ''}thresholds: unknown metric "${g.metric}" for a ${task} model; known: ${[...metricNames(task)].join(', ')}`,
-          { file: settings.manifestPath, field: 'thresholds' },
-        )
-      }
-    }
+    checkGateMetrics(settings, task)
 
     const notes: string[] = []
     const dataResults: DatasetResult[] = []
@@ -107,6 +134,8 @@ export async function validate(settings: Settings, opts: ValidateOptions): Promi
         latency_p50_ms: perf.p50,
         latency_p95_ms: perf.p95,
         latency_p99_ms: perf.p99,
+        latency_mean_ms: perf.mean,
+        latency_max_ms: perf.max,
         rows_per_second: rowsPerSecond,
       }
       if (info.sizeBytes !== undefined) metrics.model_size_bytes = info.sizeBytes
@@ -215,6 +244,18 @@ export async function validate(settings: Settings, opts: ValidateOptions): Promi
   }
 }
 
+function checkGateMetrics(settings: Settings, task: Task): void {
+  const known = new Set(metricNames(task))
+  for (const g of settings.gates) {
+    if (!known.has(g.metric)) {
+      throw new UserError(
+        `${settings.manifestPath ? `${settings.manifestPath}: ` : ''}thresholds: "${g.expression}": unknown metric "${g.metric}" for a ${task} model; known: ${[...known].join(', ')}`,
+        { file: settings.manifestPath, field: 'thresholds' },
+      )
+    }
+  }
+}
+
 function runnerHints(settings: Settings): { task?: 'classification' | 'regression'; classes?: (number | string)[] } {
   return {
     task: settings.task === undefined ? undefined : settings.task === 'regression' ? 'regression' : 'classification',
@@ -248,11 +289,11 @@ async function scoreDataset(
   let rows = 0
   for await (const batch of source.batches({ batchSize: settings.batchSize, columns: readColumns })) {
     const labels = batch.columns[settings.label]
-    const pred = await timed(cand.latenciesMs, () => candidate.predict(featureBatch(batch, settings.model)))
+    const pred = await timed(cand.latenciesMs, data, () => candidate.predict(featureBatch(batch, settings.model)))
     checkLength(pred, batch, candidate, settings.model)
     cand.acc.add(labels, pred, data.path)
     if (baseline && base && baselineModel) {
-      const bp = await timed(base.latenciesMs, () => baseline.predict(featureBatch(batch, baselineModel)))
+      const bp = await timed(base.latenciesMs, data, () => baseline.predict(featureBatch(batch, baselineModel)))
       checkLength(bp, batch, baseline, baselineModel)
       base.acc.add(labels, bp, data.path)
     }
@@ -274,9 +315,17 @@ async function scoreDataset(
   return { data, digest, rows, seconds, candidate: cand, baseline: base, contract: contract?.summary(), parity }
 }
 
-async function timed<T>(sink: number[], fn: () => Promise<T>): Promise<T> {
+/** Times one model call; a value the model cannot take is reported against the data file it came from. */
+async function timed<T>(sink: number[], data: ResolvedData, fn: () => Promise<T>): Promise<T> {
   const t = performance.now()
-  const out = await fn()
+  let out: T
+  try {
+    out = await fn()
+  } catch (e) {
+    if (e instanceof CellError)
+      throw new UserError(`${data.path}: column '${e.column}', data row ${e.row}: ${e.reason}`, { file: data.path, field: e.column })
+    throw e
+  }
   sink.push(performance.now() - t)
   return out
 }
@@ -388,16 +437,17 @@ function alignLabels(
   file: string,
 ): (number | string)[] {
   if (!classes) return values
+  const exact = new Set<number | string>(classes)
+  // The common case, labels already of the classes' type, needs no conversion (a million rows: one Set lookup each).
+  const firstOff = values.findIndex((v) => !exact.has(v))
+  if (firstOff < 0) return values
   const byText = new Map(classes.map((c) => [String(c), c]))
   return values.map((v) => {
-    const c = byText.get(String(v))
+    const c = exact.has(v) ? v : byText.get(String(v))
     if (c === undefined) {
       throw new UserError(
         `${file}: ${what} has the value "${String(v)}", which is not one of the model's classes (${classes.map(String).join(', ')})`,
-        {
-          file,
-          field: what,
-        },
+        { file, field: what },
       )
     }
     return c
