@@ -5,12 +5,14 @@
  * - the README's input/output tables from actions/<name>/action.yml, and its manifest reference from the schema.
  * __tests__/generated.test.ts fails on any drift; `npm run generate` rewrites them.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { z } from 'zod'
 import { parse } from 'yaml'
 import { manifestSchema } from '../src/core/manifest/schema.js'
 import { resultSchema } from '../src/core/result/schema.js'
+import { METRIC_DIRECTIONS, metricNames } from '../src/core/metrics/index.js'
+import { METRIC_DEFINITIONS } from '../src/core/metrics/catalog.js'
 
 export const ROOT = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '..')
 
@@ -106,9 +108,39 @@ export function manifestTable(): string {
   return rows.join('\n')
 }
 
+/** Which tasks report each metric, which direction is better, and what it is. */
+export function metricsTable(): string {
+  const tasks = ['binary', 'multiclass', 'regression'] as const
+  const names = [...new Set(tasks.flatMap((t) => metricNames(t)))]
+  const rows = ['| metric | binary | multiclass | regression | better | definition (scikit-learn) |', '|---|:-:|:-:|:-:|---|---|']
+  for (const m of names) {
+    const marks = tasks.map((t) => (metricNames(t).includes(m) ? '✓' : ''))
+    const definition = METRIC_DEFINITIONS[m]
+    if (!definition) throw new Error(`src/core/metrics/catalog.ts has no definition for ${m}`)
+    rows.push(`| \`${m}\` | ${marks.join(' | ')} | ${METRIC_DIRECTIONS[m]} | ${cell(definition)} |`)
+  }
+  return rows.join('\n')
+}
+
+function folderBytes(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce(
+    (n, e) => n + (e.isDirectory() ? folderBytes(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).size),
+    0,
+  )
+}
+
+/** The size of the committed dist/, so the README says what users download. */
+export function distSize(): string {
+  const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`
+  const lib = path.join(ROOT, 'dist/lib')
+  const wasm = statSync(path.join(lib, 'ort-wasm-simd-threaded.wasm')).size
+  const main = statSync(path.join(lib, 'index.js')).size
+  return `\`dist/\` is ${mb(folderBytes(path.join(ROOT, 'dist')))} in all: onnxruntime-web's WASM ${mb(wasm)}, shipped once; the shared bundle \`dist/lib/index.js\` ${mb(main)}; \`@actions/artifact\` in a chunk loaded only when uploading; a two-line stub per action and for the CLI.`
+}
+
 /** README sections between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`. */
 export function readmeSections(): Record<string, string> {
-  return { 'validate-model': actionTables('validate-model'), manifest: manifestTable() }
+  return { 'validate-model': actionTables('validate-model'), manifest: manifestTable(), metrics: metricsTable(), 'dist-size': distSize() }
 }
 
 export function renderReadme(readme: string): string {

@@ -7,6 +7,8 @@ import path from 'node:path'
 import { runAction, ROOT } from '../helpers/action-harness.js'
 import { readZip, startArtifactService } from '../helpers/artifact-service.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
+import { PERFORMANCE_METRIC_NAMES } from '../../src/core/metrics/index.js'
+import { spawnSync } from 'node:child_process'
 
 /*
  * The committed dist/ bundle, run the way the runner runs it: `node dist/validate-model/index.js` with
@@ -136,6 +138,32 @@ describe('dist/validate-model as the runner runs it', () => {
     expect(comments[0].body).toContain('accuracy')
     expect(requests.filter((r) => r.method === 'PATCH')).toHaveLength(1)
     expect(again.commands.some((c) => c.command === 'error' && c.message.includes('accuracy'))).toBe(true)
+  })
+
+  it('gives the same numbers as the bundled CLI on the same manifest', async () => {
+    const report = path.join(out, 'same.json')
+    const run = await runAction('validate-model', {
+      config: 'examples/breast-cancer/modelgate.yml',
+      'report-path': report,
+      comment: 'false',
+    })
+    expect(run.code).toBe(0)
+    const cli = spawnSync(
+      process.execPath,
+      ['dist/cli/index.js', 'validate', '--config', 'examples/breast-cancer/modelgate.yml', '--json'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+      },
+    )
+    expect(cli.status).toBe(0)
+    const fromCli = JSON.parse(cli.stdout) as ValidationResult
+    const fromAction = JSON.parse(readFileSync(report, 'utf8')) as ValidationResult
+    const quality = (r: ValidationResult) =>
+      Object.fromEntries(Object.entries(r.metrics).filter(([k]) => !PERFORMANCE_METRIC_NAMES.includes(k)))
+    expect(Object.keys(quality(fromCli)).length).toBeGreaterThan(10)
+    expect(quality(fromCli)).toEqual(quality(fromAction))
+    expect(fromCli.checks.map((c) => [c.id, c.status, c.value])).toEqual(fromAction.checks.map((c) => [c.id, c.status, c.value]))
   })
 
   it('falls back to the summary with a notice when it may not comment (fork pull request)', async () => {

@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util'
 import { UserError, errorText, isUserError, EXIT_INVALID_INPUT } from '../core/errors.js'
-import { resolveSettings, type Overrides } from '../core/settings.js'
+import { resolveSettings } from '../core/settings.js'
 import { validate } from '../core/validate/run.js'
 import { checkOutputPaths, writeReportFiles } from '../core/validate/outputs.js'
 import { exitCodeFor } from '../core/gates/evaluate.js'
-import { FAIL_ON, RUNNERS, TASKS, parseEnum, parseHeaders, parseList, parsePositiveInt } from '../core/options.js'
+import { readOverrides } from '../core/overrides.js'
 import type { RunnerEnvironment } from '../core/runners/index.js'
 import type { RunContext } from '../core/result/types.js'
 import { renderSummary } from '../core/report/markdown.js'
@@ -112,21 +112,13 @@ async function validateCommand(args: string[], io: CliIO, setDebug: (d: boolean)
     return 0
   }
   const str = (k: string) => values[k] as string | undefined
-  const overrides: Overrides = {
-    config: str('config'),
-    model: str('model'),
-    runner: parseEnum(str('runner'), RUNNERS, '--runner'),
-    data: str('data'),
-    label: str('label'),
-    features: parseList(str('features')),
-    task: parseEnum(str('task'), TASKS, '--task'),
-    thresholds: values.threshold as string[] | undefined,
-    baseline: str('baseline'),
-    referencePredictions: str('reference-predictions'),
-    failOn: parseEnum(str('fail-on'), FAIL_ON, '--fail-on'),
-    batchSize: parsePositiveInt(str('batch-size'), '--batch-size'),
-    headers: parseHeaders(values.header as string[] | undefined, '--header'),
-  }
+  // Flags carry the action's input names, but for the two repeatable ones.
+  const flag = (name: string) => ({ thresholds: 'threshold', 'http-headers': 'header' })[name] ?? name
+  const overrides = readOverrides({
+    value: (name) => values[flag(name)] as string | undefined,
+    lines: (name) => values[flag(name)] as string[] | undefined,
+    label: (name) => `--${flag(name)}`,
+  })
   const settings = resolveSettings(overrides, io.cwd)
   const outputs = { reportPath: str('report'), junitPath: str('junit'), summaryPath: str('summary') }
   checkOutputPaths(outputs, { report: '--report', junit: '--junit', summary: '--summary' })
@@ -135,8 +127,9 @@ async function validateCommand(args: string[], io: CliIO, setDebug: (d: boolean)
     runnerEnv: io.runnerEnv,
     log: values.quiet || values.json ? undefined : (line) => io.stderr(line),
   })
-  writeReportFiles(result, { reportPath: str('report'), junitPath: str('junit') })
-  if (str('summary')) writeFileAtomic(str('summary')!, renderSummary(result, { title: `modelgate validate: ${result.model.name}` }))
+  writeReportFiles(result, outputs)
+  if (outputs.summaryPath)
+    writeFileAtomic(outputs.summaryPath, renderSummary(result, { title: `modelgate validate: ${result.model.name}` }))
   if (values.json) io.stdout(JSON.stringify(result, null, 2))
   else if (!values.quiet) io.stdout(renderText(result))
   return exitCodeFor(result.status, settings.failOn)

@@ -1,16 +1,7 @@
 import type { ActionIO } from '../../ports/io.js'
 import type { Overrides } from '../../core/settings.js'
-import {
-  FAIL_ON,
-  RUNNERS,
-  TASKS,
-  parseBoolean,
-  parseEnum,
-  parseHeaders,
-  parseLines,
-  parseList,
-  parsePositiveInt,
-} from '../../core/options.js'
+import { parseBoolean, parseLines } from '../../core/options.js'
+import { readOverrides } from '../../core/overrides.js'
 
 /** All of validate-model's inputs, parsed once into one typed object (actions/checkout's pattern). */
 export interface ValidateInputs {
@@ -23,31 +14,16 @@ export interface ValidateInputs {
 }
 
 export function readValidateInputs(io: ActionIO): ValidateInputs {
-  const get = (name: string) => io.getInput(name).trim()
-  const opt = (name: string) => get(name) || undefined
+  const opt = (name: string) => io.getInput(name).trim() || undefined
   const token = opt('github-token')
   if (token) io.setSecret(token)
-  const headers = parseHeaders(parseLines(io.getInput('http-headers')), 'input http-headers')
-  for (const v of Object.values(headers ?? {})) if (v) io.setSecret(v)
+  const overrides = readOverrides({ value: opt, lines: (name) => parseLines(io.getInput(name)), label: (name) => `input ${name}` })
+  for (const v of Object.values(overrides.headers ?? {})) if (v) io.setSecret(v)
   return {
-    overrides: {
-      config: opt('config'),
-      model: opt('model'),
-      runner: parseEnum(get('runner'), RUNNERS, 'input runner'),
-      data: opt('data'),
-      label: opt('label'),
-      features: parseList(get('features')),
-      task: parseEnum(get('task'), TASKS, 'input task'),
-      thresholds: parseLines(io.getInput('thresholds')),
-      baseline: opt('baseline'),
-      referencePredictions: opt('reference-predictions'),
-      failOn: parseEnum(get('fail-on'), FAIL_ON, 'input fail-on'),
-      batchSize: parsePositiveInt(get('batch-size'), 'input batch-size'),
-      headers,
-    },
+    overrides,
     reportPath: opt('report-path') ?? 'modelgate-report.json',
     junitPath: opt('junit-path'),
-    comment: parseBoolean(get('comment'), 'input comment') ?? true,
+    comment: parseBoolean(opt('comment'), 'input comment') ?? true,
     githubToken: token,
     artifactName: opt('artifact-name'),
   }

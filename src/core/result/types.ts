@@ -1,4 +1,4 @@
-import type { TensorInfo, RunnerKind } from '../runners/types.js'
+import type { ModelInfo } from '../runners/types.js'
 
 export const RESULT_SCHEMA_VERSION = '1.0'
 
@@ -75,15 +75,9 @@ export interface DatasetResult {
   }
 }
 
-export interface ModelSummary {
+/** The model as the report names it: what its runner describes, plus the manifest's name. */
+export interface ModelSummary extends ModelInfo {
   name: string
-  source: string
-  runner: RunnerKind
-  digest?: string
-  sizeBytes?: number
-  inputs: TensorInfo[]
-  outputs: TensorInfo[]
-  notes: string[]
 }
 
 export interface RunContext {

@@ -1,0 +1,50 @@
+import { describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { cpSync, mkdtempSync, readFileSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { Ajv } from 'ajv'
+import { parse } from 'yaml'
+import { parseManifest } from '../src/core/manifest/load.js'
+
+// The README stays true: its examples are run or validated here.
+const ROOT = path.resolve(import.meta.dirname, '..')
+const README = readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+const blocks = (lang: string) => [...README.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1])
+
+describe('README', () => {
+  it('quick start: its two commands are package scripts', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    const quick = blocks('sh')[0]
+    expect(quick).toContain('npm ci && npm run demo')
+    expect(quick).toContain('npm test')
+    expect(pkg.scripts.demo).toContain('examples/breast-cancer/modelgate.yml')
+  })
+
+  it('the workflow snippet is a valid workflow of under 15 lines using validate-model', () => {
+    const [workflow] = blocks('yaml')
+    expect(workflow.trimEnd().split('\n').length).toBeLessThan(15)
+    const schema = JSON.parse(readFileSync(path.join(ROOT, '__tests__/fixtures/schemastore/github-workflow.schema.json'), 'utf8')) as object
+    const validate = new Ajv({ strict: false }).compile(schema)
+    expect(validate(parse(workflow))).toBe(true)
+    expect(workflow).toMatch(/uses: [\w-]+\/modelgate\/actions\/validate-model@v1/)
+    const config = /config: (\S+)/.exec(workflow)![1]
+    expect(existsSync(path.join(ROOT, config))).toBe(true)
+  })
+
+  it('the manifest example is a valid manifest', () => {
+    const manifest = blocks('yaml').find((b) => b.includes('name: breast-cancer-logreg'))!
+    const m = parseManifest(manifest, 'README.md')
+    expect(m.thresholds).toHaveLength(4)
+  })
+
+  it('the CLI examples run, from a copy of the repository, and pass', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mg-readme-'))
+    for (const p of ['dist', 'examples/breast-cancer', 'package.json']) cpSync(path.join(ROOT, p), path.join(dir, p), { recursive: true })
+    const cli = blocks('sh').find((b) => b.includes('node dist/cli/index.js validate'))!
+    const out = execFileSync('bash', ['-euo', 'pipefail', '-c', cli], { cwd: dir, encoding: 'utf8' })
+    expect(out.match(/^PASSED/gm)).toHaveLength(2)
+    expect(JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')).status).toBe('pass')
+    expect(readFileSync(path.join(dir, 'junit.xml'), 'utf8')).toContain('<testsuites')
+  })
+})
