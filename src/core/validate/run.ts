@@ -93,7 +93,7 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
     const candidate = await createRunner(settings.model, opts.runnerEnv, hints)
     runners.push(candidate)
     const info = await candidate.describe()
-    log(`model: ${info.source} (${info.runner})`)
+    log(`model: ${displayPath(info.source, settings.workspace)} (${info.runner})`)
 
     let baselineRunner: ModelRunner | undefined
     let baselineInfo: ModelInfo | undefined
@@ -311,7 +311,7 @@ async function scoreDataset(
     const r = runner as (ModelRunner & { checkRowCount?: (rows: number) => Promise<void> }) | undefined
     await r?.checkRowCount?.(rows)
   }
-  log(`${data.name}: scored ${rows} rows in ${seconds.toFixed(2)} s`)
+  log(`${data.name}: scored ${rows.toLocaleString('en-US')} rows in ${seconds.toFixed(2)} s`)
   return { data, digest, rows, seconds, candidate: cand, baseline: base, contract: contract?.summary(), parity }
 }
 
