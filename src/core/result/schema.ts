@@ -18,7 +18,7 @@ const example = z.object({ row: z.number(), message: z.string() })
 
 export const checkSchema = z.object({
   id: z.string().describe('Stable id: <kind>/<dataset>/<expression>'),
-  kind: z.enum(['threshold', 'change', 'parity', 'contract']),
+  kind: z.enum(['threshold', 'change', 'parity', 'contract', 'comparison', 'slice', 'fairness']),
   dataset: z.string().optional().describe('The data set the check judged'),
   status: z.enum(['pass', 'warn', 'fail', 'skipped']),
   severity: z.enum(['fail', 'warn']),
@@ -27,6 +27,77 @@ export const checkSchema = z.object({
   threshold: z.object({ op: comparator, value: z.number(), expression: z.string() }).optional(),
   baseline: num.optional(),
   message: z.string(),
+})
+
+const interval = z.object({
+  low: z.number(),
+  high: z.number(),
+  confidence: z.number(),
+  method: z.enum(['bca', 'percentile', 'delong', 'wilson', 'exact']),
+  resamples: z.number().optional(),
+})
+
+export const comparisonSchema = z.object({
+  dataset: z.string(),
+  metric: z.string(),
+  n: z.number(),
+  candidate: z.number(),
+  baseline: z.number(),
+  delta: z.number().describe('candidate − baseline'),
+  interval: interval.describe('Confidence interval of the delta'),
+  pValue: z.number().nullable(),
+  method: z.string(),
+  test: z
+    .object({
+      name: z.enum(['mcnemar-exact', 'mcnemar-chi2', 'delong']),
+      statistic: z.number().optional(),
+      discordant: z.object({ candidateOnly: z.number(), baselineOnly: z.number() }).optional(),
+    })
+    .optional(),
+  margin: z.object({ kind: z.enum(['superiority', 'non-inferiority']), delta: z.number() }).optional(),
+  verdict: z.enum(['pass', 'fail', 'inconclusive']).optional(),
+  message: z.string(),
+})
+
+const sliceSchema = z.object({
+  dataset: z.string(),
+  name: z.string(),
+  definition: z.string(),
+  source: z.enum(['manifest', 'discovered']),
+  rows: z.number(),
+  gated: z.boolean(),
+  metrics: z.record(z.string(), z.number()),
+  intervals: z.record(z.string(), interval),
+  baseline: z.record(z.string(), z.number()).optional(),
+})
+
+const fairnessSchema = z.object({
+  dataset: z.string(),
+  sensitive: z.string(),
+  groups: z.array(
+    z.object({
+      value: label,
+      rows: z.number(),
+      gated: z.boolean(),
+      selection_rate: z.number(),
+      true_positive_rate: z.number(),
+      false_positive_rate: z.number(),
+    }),
+  ),
+  metrics: z.record(z.string(), z.number()),
+  intervals: z.record(z.string(), interval),
+  baseline: z.record(z.string(), z.number()).optional(),
+})
+
+const calibrationSchema = z.object({
+  dataset: z.string(),
+  bins: z.array(
+    z.object({ low: z.number(), high: z.number(), rows: z.number(), mean_predicted: z.number(), fraction_positive: z.number() }),
+  ),
+  ece: z.number(),
+  mce: z.number(),
+  brier: z.number(),
+  intervals: z.object({ ece: interval, mce: interval, brier: interval }),
 })
 
 const datasetSchema = z.object({
@@ -86,6 +157,10 @@ export const resultSchema = z.object({
       digest: z.string().optional(),
     })
     .optional(),
+  comparisons: z.array(comparisonSchema).optional(),
+  slices: z.array(sliceSchema).optional(),
+  fairness: z.array(fairnessSchema).optional(),
+  calibration: z.array(calibrationSchema).optional(),
   notes: z.array(z.string()),
   context: z.object({
     tool: z.string(),

@@ -1,4 +1,5 @@
 import type { ModelInfo } from '../runners/types.js'
+import type { Interval } from '../stats/types.js'
 
 export const RESULT_SCHEMA_VERSION = '1.0'
 
@@ -12,7 +13,7 @@ export type Comparator = '>=' | '>' | '<=' | '<' | '=='
 export interface CheckResult {
   /** Stable id, e.g. `threshold:accuracy>=0.9`, `change:roc_auc`, `parity:probabilities`, `contract:test`. */
   id: string
-  kind: 'threshold' | 'change' | 'parity' | 'contract'
+  kind: 'threshold' | 'change' | 'parity' | 'contract' | 'comparison' | 'slice' | 'fairness'
   /** The data set the check judged. */
   dataset?: string
   status: CheckStatus
@@ -76,6 +77,83 @@ export interface DatasetResult {
 }
 
 /** The model as the report names it: what its runner describes, plus the manifest's name. */
+/** pass / fail against a margin, or inconclusive when the interval straddles it. */
+export type Verdict = 'pass' | 'fail' | 'inconclusive'
+
+/** Champion (baseline) vs challenger (candidate) on one metric, on the same rows. */
+export interface Comparison {
+  dataset: string
+  metric: string
+  /** Rows both models scored. */
+  n: number
+  candidate: number
+  baseline: number
+  /** candidate − baseline, in the metric's own units (for a lower-is-better metric a negative delta is an improvement). */
+  delta: number
+  /** Confidence interval of the delta. */
+  interval: Interval
+  /** Of the specific test when one fits (McNemar for accuracy/error rate, DeLong for ROC AUC), else null. */
+  pValue: number | null
+  /** How the interval and p-value were made, in words: "paired bootstrap (BCa, 1000 resamples, seed 1); McNemar exact". */
+  method: string
+  test?: {
+    name: 'mcnemar-exact' | 'mcnemar-chi2' | 'delong'
+    statistic?: number
+    /** McNemar: rows only the candidate got right, rows only the baseline got right. */
+    discordant?: { candidateOnly: number; baselineOnly: number }
+  }
+  /** The margin the verdict is against, in "better" units (positive = the candidate must be better by it). */
+  margin?: { kind: 'superiority' | 'non-inferiority'; delta: number }
+  verdict?: Verdict
+  /** One line a reviewer understands: "the new model is better on roc_auc: +0.012, 95% CI [+0.004, +0.020]". */
+  message: string
+}
+
+/** One slice of a data set: defined in the manifest or discovered as weak. */
+export interface SliceResult {
+  dataset: string
+  name: string
+  /** The rule in words: `mean_area >= 1000`, `sex == "F"`, `age in [18, 30)`. */
+  definition: string
+  source: 'manifest' | 'discovered'
+  rows: number
+  /** Large enough to be gated (rows >= min-size). */
+  gated: boolean
+  metrics: Record<string, number>
+  intervals: Record<string, Interval>
+  baseline?: Record<string, number>
+}
+
+export interface FairnessGroup {
+  value: number | string
+  rows: number
+  /** Below min-group-size: reported, not used in the gated differences and ratios. */
+  gated: boolean
+  selection_rate: number
+  true_positive_rate: number
+  false_positive_rate: number
+}
+
+export interface FairnessResult {
+  dataset: string
+  sensitive: string
+  groups: FairnessGroup[]
+  /** demographic_parity_difference/_ratio, equalized_odds_difference/_ratio (fairlearn's definitions). */
+  metrics: Record<string, number>
+  intervals: Record<string, Interval>
+  baseline?: Record<string, number>
+}
+
+export interface CalibrationResult {
+  dataset: string
+  /** Reliability table: one row per equal-width bin of p(positive). */
+  bins: { low: number; high: number; rows: number; mean_predicted: number; fraction_positive: number }[]
+  ece: number
+  mce: number
+  brier: number
+  intervals: { ece: Interval; mce: Interval; brier: Interval }
+}
+
 export interface ModelSummary extends ModelInfo {
   name: string
 }
@@ -110,6 +188,11 @@ export interface ValidationResult {
     digest?: string
   }
   /** Facts the reader should know: change checks skipped for want of a baseline, outputs used, etc. */
+  /** Champion/challenger comparisons, when there is a baseline model or predictions on the same rows. */
+  comparisons?: Comparison[]
+  slices?: SliceResult[]
+  fairness?: FairnessResult[]
+  calibration?: CalibrationResult[]
   notes: string[]
   context: RunContext
   /** Set when status is `error`. */
