@@ -38,6 +38,12 @@ describe('README', () => {
     expect(m.thresholds).toHaveLength(4)
   })
 
+  it('the manifest fragments (comparison, slices, fairness) are valid manifest sections', () => {
+    const fragments = blocks('yaml').filter((b) => /^(comparison|slices|fairness):/m.test(b) && !/^name: /m.test(b))
+    expect(fragments.length).toBeGreaterThanOrEqual(2)
+    for (const f of fragments) parseManifest(`name: x\nmodel: m.onnx\nfeatures: [a]\nlabel: y\ndata: d.csv\n${f}`, 'README.md')
+  })
+
   it('the CLI examples run, from a copy of the repository, and pass', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mg-readme-'))
     for (const p of ['dist', 'examples/breast-cancer', 'package.json']) cpSync(path.join(ROOT, p), path.join(dir, p), { recursive: true })

@@ -44,6 +44,12 @@ describe('modelgate validate on the breast-cancer example', () => {
     expect(result.data[0].contract).toMatchObject({ violations: 0, rowsChecked: 171 })
     const ids = result.checks.map((c) => `${c.status} ${c.id}`)
     expect(ids).toEqual([
+      'pass comparison/test/accuracy/non-inferiority',
+      'pass comparison/test/roc_auc/non-inferiority',
+      'pass slice/test/large tumours/accuracy>=0.9',
+      'pass slice/test/small tumours/accuracy>=0.9',
+      'pass slice/test/large tumours/max-regression:accuracy',
+      'pass slice/test/small tumours/max-regression:accuracy',
       'pass contract/test',
       'pass parity/test',
       'pass threshold/test/accuracy>=0.95',

@@ -91,4 +91,55 @@ describe('annotationsFor', () => {
     expect(annotations[1]!.message).toHaveLength(ANNOTATION_MESSAGE_MAX)
     expect(annotations[1]!.message.endsWith('z…')).toBe(true)
   })
+
+  it('annotates a failed comparison with its verdict message and evidence, an inconclusive one as a warning', () => {
+    expect(annotationsFor(loadResult('comparison'))).toEqual([
+      {
+        level: 'error',
+        title: 'validate-model: comparison/test/log_loss/non-inferiority',
+        message:
+          'the new model is worse on log_loss: +0.036, 95% CI [+0.021, +0.050] (lower is better); non-inferiority within 0.020: fail (the whole CI is beyond an increase of 0.020) ' +
+          '(value 0.1187, threshold log_loss non-inferiority −0.02, baseline 0.08314, change +0.0356, ' +
+          'interval 95% CI [+0.021, +0.050], verdict fail)',
+      },
+      {
+        level: 'warning',
+        title: 'validate-model: comparison/test/accuracy/superiority',
+        message:
+          'no detectable difference on accuracy: +0.018, 95% CI [−0.006, +0.041] (McNemar p = 0.45); superiority by 0.005: inconclusive (the CI includes a gain of 0.005; more rows would narrow it) ' +
+          '(value 0.9591, threshold accuracy superiority +0.005, baseline 0.9415, change +0.01754, ' +
+          'interval 95% CI [−0.006, +0.041], test McNemar exact p = 0.45 (b = 5, c = 2), verdict inconclusive)',
+      },
+    ])
+  })
+
+  it('states the margin of a comparison check that has no threshold', () => {
+    const result = loadResult('comparison')
+    const check = result.checks.find((c) => c.status === 'fail')!
+    delete check.threshold
+    expect(
+      annotationsFor(result)[0]!.message.endsWith(
+        '(value 0.1187, baseline 0.08314, change +0.0356, interval 95% CI [+0.021, +0.050], margin non-inferiority −0.02, verdict fail)',
+      ),
+    ).toBe(true)
+  })
+
+  it('annotates failed slice and fairness checks like any other', () => {
+    const result = loadResult('comparison')
+    const slice = result.checks.find((c) => c.kind === 'slice' && c.status === 'pass')!
+    Object.assign(slice, { status: 'fail', value: 0.85, message: 'accuracy on slice a|b<script> (41 rows) is 0.85, below 0.9' })
+    const fairness = result.checks.find((c) => c.kind === 'fairness')!
+    Object.assign(fairness, { status: 'warn', value: 0.12, message: 'demographic_parity_difference across site is 0.12, above 0.1' })
+    const seen = annotationsFor(result).map((a) => [a.level, a.title, a.message])
+    expect(seen).toContainEqual([
+      'error',
+      'validate-model: slice/test/large tumours/accuracy>=0.9',
+      'accuracy on slice a|b<script> (41 rows) is 0.85, below 0.9 (value 0.85, threshold accuracy >= 0.9)',
+    ])
+    expect(seen).toContainEqual([
+      'warning',
+      'validate-model: fairness/test/site/demographic_parity_difference<=0.1',
+      'demographic_parity_difference across site is 0.12, above 0.1 (value 0.12, threshold demographic_parity_difference <= 0.1)',
+    ])
+  })
 })

@@ -94,4 +94,54 @@ describe('renderJUnit', () => {
     expect(error!.attrs.message).toBe('label column "y" not found (data/diabetes.parquet: label)')
     expect(findAll(root, 'testcase')[0]!.attrs).toMatchObject({ classname: 'diabetes_ridge', name: 'run' })
   })
+
+  it('files comparison, slice and fairness checks, an inconclusive comparison as a passing case with its evidence', () => {
+    const root = parseXml(renderJUnit(loadResult('comparison')))
+    expect(root.attrs).toMatchObject({ tests: '7', failures: '1', errors: '0', skipped: '1' })
+    const cases = findAll(root, 'testcase')
+    expect(cases.map((c) => [c.attrs.name, c.children.map((child) => child.name)])).toEqual([
+      ['threshold:accuracy>=0.95', []],
+      ['comparison/test/accuracy/superiority', ['system-out']],
+      ['comparison/test/roc_auc/non-inferiority', []],
+      ['comparison/test/log_loss/non-inferiority', ['failure']],
+      ['slice/test/large tumours/accuracy>=0.9', []],
+      ['slice/test/smooth cells/accuracy>=0.9', ['skipped']],
+      ['fairness/test/site/demographic_parity_difference<=0.1', []],
+    ])
+    expect(cases[1]!.children[0]!.text).toBe(
+      [
+        'WARNING: no detectable difference on accuracy: +0.018, 95% CI [−0.006, +0.041] (McNemar p = 0.45); superiority by 0.005: inconclusive (the CI includes a gain of 0.005; more rows would narrow it)',
+        'value: 0.9591',
+        'threshold: accuracy superiority +0.005',
+        'baseline: 0.9415',
+        'change: +0.01754',
+        'interval: 95% CI [−0.006, +0.041]',
+        'test: McNemar exact p = 0.45 (b = 5, c = 2)',
+        'verdict: inconclusive',
+        'method: paired bootstrap (BCa, 1000 resamples, seed 20261126, 95% CI); ' +
+          'McNemar test, exact binomial (5 rows right only by the candidate, 2 only by the baseline; p = 0.45)',
+        'severity: warn',
+      ].join('\n'),
+    )
+    const failure = cases[3]!.children[0]!
+    expect(failure.attrs).toEqual({
+      message:
+        'the new model is worse on log_loss: +0.036, 95% CI [+0.021, +0.050] (lower is better); non-inferiority within 0.020: fail (the whole CI is beyond an increase of 0.020)',
+      type: 'comparison',
+    })
+    expect(failure.text.split('\n')).toEqual([
+      'the new model is worse on log_loss: +0.036, 95% CI [+0.021, +0.050] (lower is better); non-inferiority within 0.020: fail (the whole CI is beyond an increase of 0.020)',
+      'value: 0.1187',
+      'threshold: log_loss non-inferiority −0.02',
+      'baseline: 0.08314',
+      'change: +0.0356',
+      'interval: 95% CI [+0.021, +0.050]',
+      'verdict: fail',
+      'method: paired bootstrap (BCa, 1000 resamples, seed 20261126, 95% CI)',
+      'severity: fail',
+    ])
+    expect(cases[5]!.children[0]!.attrs.message).toBe(
+      'slice "smooth cells" (n = 19): fewer than min-size 30, reported but not gated: accuracy >= 0.9 skipped',
+    )
+  })
 })

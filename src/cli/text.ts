@@ -31,6 +31,14 @@ export function renderText(result: ValidationResult): string {
     error: `ERROR: ${result.error?.message ?? ''}`,
   }[result.status]
   const out = [head, '']
+  if (result.comparisons && result.comparisons.length > 0) {
+    // The verdict a reviewer reads first: is the new model better than the one in production?
+    const intervals = result.comparisons[0].method.split(';')[0]
+    out.push(`Champion vs challenger: the new model vs ${result.baseline?.source ?? 'the baseline'} (${intervals})`)
+    const mark = { pass: 'PASS', fail: 'FAIL', inconclusive: '????' } as const
+    for (const c of result.comparisons) out.push(`  ${c.verdict ? mark[c.verdict] : '    '}  ${c.dataset}: ${c.message}`)
+    out.push('')
+  }
   if (result.checks.length > 0) {
     out.push('Checks')
     for (const c of result.checks) out.push(`  ${MARK[c.status]}  ${c.id}: ${c.message}`)

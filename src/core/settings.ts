@@ -6,6 +6,9 @@ import { DEFAULT_MANIFEST, loadManifest } from './manifest/load.js'
 import type { Manifest, ModelSpec } from './manifest/schema.js'
 import type { RunnerKind } from './runners/types.js'
 import type { Task } from './result/types.js'
+import { DEFAULT_BOOTSTRAP, type BootstrapOptions } from './stats/types.js'
+import type { SlicesConfig } from './slices/schema.js'
+import type { FairnessConfig } from './fairness/schema.js'
 
 /**
  * Everything one validate run needs, resolved once: manifest fields with inputs/flags laid over them,
@@ -75,6 +78,17 @@ export interface Settings {
   failOn: FailOn
   batchSize: number
   eceBins: number
+  comparison: ComparisonSettings
+  slices?: SlicesConfig
+  fairness?: FairnessConfig
+  calibration: boolean
+}
+
+export interface ComparisonSettings {
+  /** Undefined: the task's headline metrics, report-only. */
+  metrics?: { metric: string; superiority?: number; nonInferiority?: number }[]
+  bootstrap: BootstrapOptions
+  inconclusive: 'warn' | 'fail' | 'pass'
 }
 
 const TABLE_EXT = /\.(csv|jsonl|ndjson|parquet)$/i
@@ -278,6 +292,21 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
     failOn: overrides.failOn ?? manifest?.['fail-on'] ?? 'fail',
     batchSize: overrides.batchSize ?? manifest?.['batch-size'] ?? 1024,
     eceBins: manifest?.['ece-bins'] ?? 10,
+    comparison: comparisonSettings(manifest?.comparison),
+    slices: manifest?.slices,
+    fairness: manifest?.fairness,
+    calibration: manifest?.calibration ?? false,
+  }
+}
+
+function comparisonSettings(c: Manifest['comparison']): ComparisonSettings {
+  const bootstrap = c ? { resamples: c.resamples, confidence: c.confidence, method: c.method, seed: c.seed } : { ...DEFAULT_BOOTSTRAP }
+  return {
+    metrics: c?.metrics?.map((m) =>
+      typeof m === 'string' ? { metric: m } : { metric: m.metric, superiority: m.superiority, nonInferiority: m['non-inferiority'] },
+    ),
+    bootstrap,
+    inconclusive: c?.inconclusive ?? 'warn',
   }
 }
 

@@ -1,5 +1,7 @@
 import { z } from 'zod'
 import { GATE_SYNTAX, parseGate } from '../gates/expression.js'
+import { slicesSchema } from '../slices/schema.js'
+import { fairnessSchema } from '../fairness/schema.js'
 
 /*
  * The manifest, `modelgate.yml`. One zod schema is the source of truth: it parses the file,
@@ -81,6 +83,49 @@ const dataSpec = z
   })
   .strict()
 
+const comparisonMetric = z.union([
+  z.string().min(1).describe('A metric compared without a margin: reported, not gated.'),
+  z
+    .object({
+      metric: z.string().min(1).describe('Metric name, snake_case.'),
+      superiority: z
+        .number()
+        .min(0)
+        .optional()
+        .describe('Pass only if the new model is better by at least this much (the whole interval above it).'),
+      'non-inferiority': z
+        .number()
+        .min(0)
+        .optional()
+        .describe('Pass if the new model is no worse than this much (the whole interval above −margin).'),
+    })
+    .strict()
+    .refine((m) => !(m.superiority !== undefined && m['non-inferiority'] !== undefined), {
+      message: 'give superiority or non-inferiority, not both',
+    }),
+])
+
+const comparisonSpec = z
+  .object({
+    metrics: z
+      .array(comparisonMetric)
+      .min(1)
+      .optional()
+      .describe('Metrics compared with the baseline on the same rows. Default: the task’s headline metrics, report-only.'),
+    confidence: z.number().gt(0.5).lt(1).default(0.95).describe('Confidence level of the intervals.'),
+    resamples: z.number().int().min(100).max(100_000).default(1000).describe('Paired bootstrap resamples.'),
+    method: z
+      .enum(['bca', 'percentile'])
+      .default('bca')
+      .describe('Bootstrap interval: BCa (bias-corrected and accelerated) or percentile.'),
+    seed: z.number().int().min(0).default(20261126).describe('Seed of the resampling, so a run can be repeated exactly.'),
+    inconclusive: z
+      .enum(['warn', 'fail', 'pass'])
+      .default('warn')
+      .describe('What an inconclusive verdict (the interval straddles the margin) does to the run.'),
+  })
+  .strict()
+
 export const manifestSchema = z
   .object({
     $schema: z.string().optional(),
@@ -133,6 +178,25 @@ export const manifestSchema = z
       ])
       .optional()
       .describe('Predictions of the source framework (e.g. the scikit-learn model the ONNX file came from), for conversion parity.'),
+    slices: slicesSchema
+      .optional()
+      .describe('Named slices with their own gates, no-regression against the baseline (BH-controlled), and weak-slice discovery.'),
+    fairness: fairnessSchema
+      .optional()
+      .describe(
+        'Demographic parity and equalized odds (difference and ratio) across the groups of a sensitive column, with intervals and gates.',
+      ),
+    calibration: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Add the reliability table and bootstrap intervals of ECE, MCE and Brier (binary models with probabilities). Costs rows × resamples.',
+      ),
+    comparison: comparisonSpec
+      .optional()
+      .describe(
+        'Champion/challenger: deltas with paired-bootstrap intervals, McNemar and DeLong tests, superiority and non-inferiority verdicts.',
+      ),
     'fail-on': z.enum(['fail', 'warn', 'never']).default('fail').describe('Which check status makes the run exit non-zero.'),
     'batch-size': z.number().int().min(1).max(1_000_000).default(1024).describe('Rows per model call.'),
     'ece-bins': z.number().int().min(1).max(1000).default(10).describe('Equal-width bins for calibration error.'),

@@ -1,5 +1,5 @@
 import type { CheckResult, ValidationResult } from '../result/types.js'
-import { DEFAULT_ACTION, changeOf, errorText, thresholdText } from './common.js'
+import { DEFAULT_ACTION, checkFigures, comparisonFacts, comparisonOf, errorText, thresholdText } from './common.js'
 import { clip, formatDelta, formatNumber } from './escape.js'
 
 export interface Annotation {
@@ -20,11 +20,11 @@ const TITLE_MAX = 255
  */
 export function annotationsFor(result: ValidationResult, opts: { action?: string } = {}): Annotation[] {
   const action = opts.action ?? DEFAULT_ACTION
-  const errors: Annotation[] = result.checks.filter((c) => c.status === 'fail').map((c) => checkAnnotation('error', action, c))
+  const errors: Annotation[] = result.checks.filter((c) => c.status === 'fail').map((c) => checkAnnotation('error', action, result, c))
   if (result.status === 'error') {
     errors.unshift(annotation('error', `${action} could not judge the model`, errorText(result)))
   }
-  const warnings = result.checks.filter((c) => c.status === 'warn').map((c) => checkAnnotation('warning', action, c))
+  const warnings = result.checks.filter((c) => c.status === 'warn').map((c) => checkAnnotation('warning', action, result, c))
   return [...capped(errors, 'error', 'failed checks'), ...capped(warnings, 'warning', 'warnings')]
 }
 
@@ -32,13 +32,16 @@ function annotation(level: Annotation['level'], title: string, message: string):
   return { level, title: clip(title, TITLE_MAX), message: clip(message, ANNOTATION_MESSAGE_MAX) }
 }
 
-function checkAnnotation(level: Annotation['level'], action: string, check: CheckResult): Annotation {
-  const facts = [`value ${formatNumber(check.value)}`]
+function checkAnnotation(level: Annotation['level'], action: string, result: ValidationResult, check: CheckResult): Annotation {
+  const comparison = comparisonOf(result, check)
+  const figures = checkFigures(check, comparison)
+  const facts = [`value ${formatNumber(figures.value)}`]
   const threshold = thresholdText(check)
   if (threshold) facts.push(`threshold ${threshold}`)
-  if (check.baseline !== undefined) {
-    facts.push(`baseline ${formatNumber(check.baseline)}`, `change ${formatDelta(changeOf(check.value, check.baseline))}`)
+  if (figures.baseline !== undefined) {
+    facts.push(`baseline ${formatNumber(figures.baseline)}`, `change ${formatDelta(figures.change)}`)
   }
+  if (comparison) facts.push(...comparisonFacts(comparison, check).map(([label, text]) => `${label} ${text}`))
   return annotation(level, `${action}: ${check.id}`, `${check.message} (${facts.join(', ')})`)
 }
 

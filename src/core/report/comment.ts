@@ -1,15 +1,21 @@
 import type { ValidationResult } from '../result/types.js'
 import {
   CHECK_TABLE_HEADER,
+  COMPARISON_COLUMNS_COMPACT,
   DEFAULT_ACTION,
+  DISCORDANT_LEGEND,
   baselineMetric,
   changeOf,
   checkRow,
+  comparisonOf,
+  comparisonTableLines,
+  comparisonVerdictLines,
   countChecks,
   headline,
   link,
   orderedChecks,
   shortSha,
+  showsDiscordant,
   tableLines,
 } from './common.js'
 import { escapeMarkdownCell, formatDelta, formatNumber } from './escape.js'
@@ -40,17 +46,32 @@ export interface CommentOptions {
 }
 
 /**
- * The pull-request comment: headline, failed and warned checks, key metrics. It starts with
+ * The pull-request comment: headline, champion vs challenger, failed and warned checks, key metrics. It starts with
  * the marker and is never longer than `limit` characters nor 256 KiB; when it would be, it is
  * cut at a row boundary and ends with a pointer to the job summary.
  */
 export function renderComment(result: ValidationResult, opts: CommentOptions): string {
   const limit = opts.limit ?? COMMENT_MAX_CHARS
   const head = [opts.marker, `### ${headline(result, opts.title ?? DEFAULT_ACTION)}`]
-  const body = [...checkLines(result), ...metricLines(result), footer(result, opts.summaryUrl)]
+  const body = [...comparisonLines(result), ...checkLines(result), ...metricLines(result), footer(result, opts.summaryUrl)]
   const full = [...head, '', ...body].join('\n')
   if (fits(full, limit)) return full
   return truncate(head, body, limit, truncationNotice(opts.summaryUrl))
+}
+
+/** First, because it answers the reviewer's question: is the new model better than the one in production? */
+function comparisonLines(result: ValidationResult): string[] {
+  const comparisons = result.comparisons ?? []
+  if (comparisons.length === 0) return []
+  return [
+    '**Champion vs challenger**',
+    '',
+    ...comparisonVerdictLines(comparisons, MESSAGE_MAX),
+    '',
+    ...comparisonTableLines(comparisons, COMPARISON_COLUMNS_COMPACT),
+    '',
+    ...(showsDiscordant(comparisons) ? [DISCORDANT_LEGEND, ''] : []),
+  ]
 }
 
 function checkLines(result: ValidationResult): string[] {
@@ -61,7 +82,7 @@ function checkLines(result: ValidationResult): string[] {
     `${formatNumber(passed)} of ${formatNumber(result.checks.length)} checks passed` +
     (skipped > 0 ? `, ${formatNumber(skipped)} skipped.` : '.')
   if (flagged.length === 0) return [result.checks.length === 0 ? 'No checks were configured.' : tally, '']
-  const rows = flagged.map((check) => checkRow(check, MESSAGE_MAX))
+  const rows = flagged.map((check) => checkRow(check, MESSAGE_MAX, comparisonOf(result, check)))
   return [tally, '', ...tableLines(CHECK_TABLE_HEADER, rows, ['c', 'l', 'r', 'l', 'r', 'r', 'l']), '']
 }
 

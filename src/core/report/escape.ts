@@ -86,6 +86,24 @@ export function formatDelta(x: number | null | undefined): string {
   return x !== null && x !== undefined && x > 0 && text !== '0' ? `+${text}` : text
 }
 
+/** The true minus sign (U+2212): signed comparison figures use it, as the comparison messages do, so signs line up. */
+export const MINUS = '\u2212'
+
+/**
+ * A number to a fixed count of decimals with thousands separators, for figures that must read alike
+ * (an estimate and its interval). `signed` gives every value a sign, as differences need: `+0.012`,
+ * `−0.006` (true minus), and `±0.000` for one that rounds to zero. Unsigned, a negative value has `-`
+ * as `formatNumber` writes it, and one that rounds to zero has none.
+ */
+export function formatFixed(x: number, digits: number, signed = false): string {
+  if (!Number.isFinite(x)) return formatNumber(x)
+  const [whole, fraction] = Math.abs(x).toFixed(digits).split('.')
+  const magnitude = groupThousands(whole!) + (fraction === undefined ? '' : `.${fraction}`)
+  const zero = /^[0.,]*$/.test(magnitude)
+  if (!signed) return zero || x > 0 ? magnitude : `-${magnitude}`
+  return (zero ? '±' : x < 0 ? MINUS : '+') + magnitude
+}
+
 /** Bytes in binary units: `812 B`, `1.5 KiB`, `1 MiB`. */
 export function formatBytes(bytes: number | undefined): string {
   if (bytes === undefined || !Number.isFinite(bytes)) return '—'

@@ -1,5 +1,5 @@
 import type { CheckResult, ValidationResult } from '../result/types.js'
-import { DEFAULT_ACTION, changeOf, countChecks, errorText, thresholdText } from './common.js'
+import { DEFAULT_ACTION, checkFigures, comparisonFacts, comparisonOf, countChecks, errorText, thresholdText } from './common.js'
 import { formatDelta, formatNumber } from './escape.js'
 
 /**
@@ -41,12 +41,17 @@ function classNameOf(result: ValidationResult, check: CheckResult): string {
 }
 
 /** Everything about a check in one plain-text paragraph, for the failure body or the output. */
-function checkDetails(check: CheckResult): string {
-  const lines = [check.message, `value: ${formatNumber(check.value)}`]
+function checkDetails(result: ValidationResult, check: CheckResult): string {
+  const comparison = comparisonOf(result, check)
+  const figures = checkFigures(check, comparison)
+  const lines = [check.message, `value: ${formatNumber(figures.value)}`]
   const threshold = thresholdText(check)
   if (threshold) lines.push(`threshold: ${threshold}`)
-  if (check.baseline !== undefined) {
-    lines.push(`baseline: ${formatNumber(check.baseline)}`, `change: ${formatDelta(changeOf(check.value, check.baseline))}`)
+  if (figures.baseline !== undefined) {
+    lines.push(`baseline: ${formatNumber(figures.baseline)}`, `change: ${formatDelta(figures.change)}`)
+  }
+  if (comparison) {
+    lines.push(...comparisonFacts(comparison, check).map(([label, text]) => `${label}: ${text}`), `method: ${comparison.method}`)
   }
   lines.push(`severity: ${check.severity}`)
   return lines.join('\n')
@@ -60,11 +65,11 @@ function testcase(result: ValidationResult, check: CheckResult): string {
     case 'skipped':
       return `${open}>\n      <skipped${attributes({ message: check.message })}/>\n    </testcase>`
     case 'warn':
-      return `${open}>\n      <system-out>${escapeXmlText(`WARNING: ${checkDetails(check)}`)}</system-out>\n    </testcase>`
+      return `${open}>\n      <system-out>${escapeXmlText(`WARNING: ${checkDetails(result, check)}`)}</system-out>\n    </testcase>`
     case 'fail':
       return (
         `${open}>\n      <failure${attributes({ message: check.message, type: check.kind })}>` +
-        `${escapeXmlText(checkDetails(check))}</failure>\n    </testcase>`
+        `${escapeXmlText(checkDetails(result, check))}</failure>\n    </testcase>`
       )
   }
 }

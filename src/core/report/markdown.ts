@@ -1,13 +1,32 @@
-import type { DatasetResult, ModelSummary, ValidationResult } from '../result/types.js'
+import type {
+  CalibrationResult,
+  Comparison,
+  DatasetResult,
+  FairnessResult,
+  ModelSummary,
+  SliceResult,
+  ValidationResult,
+} from '../result/types.js'
 import type { TensorInfo } from '../runners/types.js'
+import type { Interval } from '../stats/types.js'
 import {
   CHECK_TABLE_HEADER,
+  COMPARISON_COLUMNS_FULL,
   DEFAULT_ACTION,
   baselineMetric,
   changeOf,
   checkRow,
+  comparisonMethodText,
+  comparisonOf,
+  comparisonTableLines,
+  comparisonVerdictLines,
+  confidenceText,
   errorText,
+  formatEstimate,
+  formatRange,
   headline,
+  intervalHeader,
+  intervalMethodText,
   link,
   orderedChecks,
   shortSha,
@@ -45,8 +64,18 @@ interface Block {
   drop?: { rank: number; what: string }
 }
 
-/** Drop order: the bulkiest, least essential detail goes first. */
-const DROP_RANK = { perClass: 1, confusion: 2, contractExamples: 3, parityExamples: 4, signature: 5, chart: 6 } as const
+/** Drop order: the bulkiest, least essential detail goes first; key tables are never dropped. */
+const DROP_RANK = {
+  discoveredSlices: 1,
+  perClass: 2,
+  confusion: 3,
+  reliability: 4,
+  contractExamples: 5,
+  parityExamples: 6,
+  signature: 7,
+  reliabilityChart: 8,
+  chart: 9,
+} as const
 
 /** The job summary: every fact of the result, as GitHub-flavoured Markdown under `maxBytes`. */
 export function renderSummary(result: ValidationResult, opts: SummaryOptions = {}): string {
@@ -57,8 +86,12 @@ export function renderSummary(result: ValidationResult, opts: SummaryOptions = {
 function summaryBlocks(result: ValidationResult, opts: SummaryOptions): Block[] {
   const blocks: Block[] = [{ text: `## ${headline(result, opts.title ?? DEFAULT_ACTION)}` }, { text: metaLine(result, opts) }]
   if (result.status === 'error') blocks.push({ text: `> [!CAUTION]\n> ${escapeMarkdownCell(errorText(result))}` })
+  if (result.comparisons && result.comparisons.length > 0) blocks.push(...comparisonBlocks(result.comparisons))
   blocks.push(...checksBlocks(result))
   for (const dataset of result.data) blocks.push(...datasetBlocks(result, dataset))
+  if (result.slices && result.slices.length > 0) blocks.push(...sliceBlocks(result.slices))
+  for (const fairness of result.fairness ?? []) blocks.push(...fairnessBlocks(fairness))
+  for (const calibration of result.calibration ?? []) blocks.push(...calibrationBlocks(calibration))
   blocks.push(...modelBlocks(result.model))
   if (result.data.length > 0) blocks.push(...dataBlocks(result.data))
   if (result.baseline) blocks.push(...baselineBlocks(result.baseline))
@@ -82,8 +115,223 @@ function metaLine(result: ValidationResult, opts: SummaryOptions): string {
 
 function checksBlocks(result: ValidationResult): Block[] {
   if (result.checks.length === 0) return [{ text: '### Checks' }, { text: '_No checks were configured._' }]
-  const rows = orderedChecks(result.checks).map((check) => checkRow(check, MESSAGE_MAX))
+  const rows = orderedChecks(result.checks).map((check) => checkRow(check, MESSAGE_MAX, comparisonOf(result, check)))
   return [{ text: '### Checks' }, { text: tableLines(CHECK_TABLE_HEADER, rows, ['c', 'l', 'r', 'l', 'r', 'r', 'l']).join('\n') }]
+}
+
+/** The reviewer's question first: is the challenger better than the champion, and how sure are we? */
+function comparisonBlocks(comparisons: readonly Comparison[]): Block[] {
+  return [
+    { text: '### Champion vs challenger' },
+    { text: comparisonVerdictLines(comparisons, MESSAGE_MAX).join('\n') },
+    { text: comparisonTableLines(comparisons, COMPARISON_COLUMNS_FULL).join('\n') },
+    { text: escapeMarkdownCell(comparisonMethodText(comparisons)) },
+  ]
+}
+
+/**
+ * How the intervals of a section were made, once: `Intervals: 95% Wilson score.` or, when the
+ * metrics differ, `Intervals: 95% Wilson score for accuracy; 95% BCa bootstrap, 1,000 resamples for f1.`
+ * Nothing when there are no intervals.
+ */
+function intervalNote(intervals: readonly (readonly [metric: string, interval: Interval])[]): string[] {
+  const metricsOf = new Map<string, string[]>()
+  for (const [metric, interval] of intervals) {
+    const method = intervalMethodText(interval)
+    const metrics = metricsOf.get(method) ?? []
+    if (!metrics.includes(metric)) metrics.push(metric)
+    metricsOf.set(method, metrics)
+  }
+  const methods = [...metricsOf]
+  if (methods.length === 0) return []
+  const text = methods.length === 1 ? methods[0]![0] : methods.map(([method, metrics]) => `${method} for ${metrics.join(', ')}`).join('; ')
+  return [`Intervals: ${escapeMarkdownCell(text)}.`]
+}
+
+/** A paragraph of notes, or no block when there are none. */
+function notesBlock(notes: readonly string[]): Block[] {
+  return notes.length > 0 ? [{ text: notes.join(' ') }] : []
+}
+
+function distinct<T>(items: readonly T[]): T[] {
+  return [...new Set(items)]
+}
+
+/** Slices from the manifest in a table; slices the search found weak in a collapsible one. */
+function sliceBlocks(slices: readonly SliceResult[]): Block[] {
+  const manifest = slices.filter((s) => s.source === 'manifest')
+  const discovered = slices.filter((s) => s.source === 'discovered')
+  const blocks: Block[] = [{ text: '### Slices' }]
+  if (manifest.length > 0) blocks.push({ text: sliceTable(manifest, slices) })
+  const notes = intervalNote(slices.flatMap((s) => Object.entries(s.intervals)))
+  if (slices.some((s) => !s.gated)) notes.push('A slice with fewer rows than the minimum size is reported, not gated.')
+  blocks.push(...notesBlock(notes))
+  if (discovered.length > 0) {
+    blocks.push({
+      text: details(`Weak slices found by search (${formatNumber(discovered.length)})`, sliceTable(discovered, slices)),
+      drop: { rank: DROP_RANK.discoveredSlices, what: 'Discovered weak slices' },
+    })
+  }
+  return blocks
+}
+
+/** Both slice tables share the columns of `all`, so the manifest and discovered slices read alike. */
+function sliceTable(shown: readonly SliceResult[], all: readonly SliceResult[]): string {
+  const metrics = distinct(all.flatMap((s) => Object.keys(s.metrics)))
+  const columns: Column<SliceResult>[] = [
+    { header: 'Slice', align: 'l', cell: (s) => escapeMarkdownCell(s.name) },
+    { header: 'Definition', align: 'l', cell: (s) => escapeMarkdownCell(s.definition) },
+  ]
+  if (distinct(all.map((s) => s.dataset)).length > 1)
+    columns.push({ header: 'Data', align: 'l', cell: (s) => escapeMarkdownCell(s.dataset) })
+  columns.push(
+    { header: 'Rows', align: 'r', cell: (s) => formatNumber(s.rows) },
+    { header: 'Gated', align: 'l', cell: (s) => (s.gated ? 'yes' : 'no') },
+    ...metrics.map((m): Column<SliceResult> => ({
+      header: escapeMarkdownCell(m),
+      align: 'r',
+      cell: (s) => formatEstimate(s.metrics[m], s.intervals[m]),
+    })),
+  )
+  if (all.some((s) => s.baseline !== undefined)) columns.push({ header: 'Baseline', align: 'l', cell: (s) => baselineList(s.baseline) })
+  return columnTable(columns, shown)
+}
+
+/** A table column: its header and alignment, and how an item fills its cell (escaped). */
+interface Column<T> {
+  header: string
+  align: 'l' | 'r'
+  cell: (item: T) => string
+}
+
+function columnTable<T>(columns: readonly Column<T>[], items: readonly T[]): string {
+  const rows = items.map((item) => columns.map((c) => c.cell(item)))
+  return tableLines(
+    columns.map((c) => c.header),
+    rows,
+    columns.map((c) => c.align),
+  ).join('\n')
+}
+
+/** `accuracy 0.9512, f1 0.8571`, or `—`. */
+function baselineList(baseline: Record<string, number> | undefined): string {
+  const entries = Object.entries(baseline ?? {})
+  if (entries.length === 0) return '—'
+  return entries.map(([metric, value]) => `${escapeMarkdownCell(metric)} ${formatNumber(value)}`).join(', ')
+}
+
+/** Per sensitive column: each group's rates, then the gated differences and ratios with their intervals. */
+function fairnessBlocks(fairness: FairnessResult): Block[] {
+  const groups = fairness.groups.map((g) => [
+    escapeMarkdownCell(String(g.value)),
+    formatNumber(g.rows),
+    formatNumber(g.selection_rate),
+    formatNumber(g.true_positive_rate),
+    formatNumber(g.false_positive_rate),
+    g.gated ? 'yes' : 'no',
+  ])
+  const notes = intervalNote(Object.entries(fairness.intervals))
+  const small = fairness.groups.filter((g) => !g.gated).map((g) => escapeMarkdownCell(String(g.value)))
+  if (small.length > 0) {
+    notes.push(`Left out of the differences and ratios for having fewer rows than the minimum group size: ${small.join(', ')}.`)
+  }
+  return [
+    { text: `### Fairness: ${escapeMarkdownCell(fairness.sensitive)} (${escapeMarkdownCell(fairness.dataset)})` },
+    {
+      text: tableLines(['Group', 'Rows', 'Selection rate', 'TPR', 'FPR', 'Gated'], groups, ['l', 'r', 'r', 'r', 'r', 'l']).join('\n'),
+    },
+    { text: metricIntervalTable(fairness.metrics, fairness.intervals, fairness.baseline) },
+    ...notesBlock(notes),
+  ]
+}
+
+/** Metric | Value | CI, with Baseline and Δ when there is a baseline. */
+function metricIntervalTable(
+  metrics: Record<string, number>,
+  intervals: Partial<Record<string, Interval>>,
+  baseline: Record<string, number> | undefined,
+  label: (metric: string) => string = escapeMarkdownCell,
+): string {
+  const names = Object.keys(metrics)
+  const ci = intervalHeader(names.flatMap((m) => (intervals[m] ? [intervals[m]] : [])))
+  const rows = names.map((m) => {
+    const interval = intervals[m]
+    const range = interval ? `${ci.labelEach ? `${confidenceText(interval)} ` : ''}${formatRange(interval)}` : '—'
+    const row = [label(m), formatNumber(metrics[m]), range]
+    return baseline ? [...row, formatNumber(baseline[m]), formatDelta(changeOf(metrics[m], baseline[m]))] : row
+  })
+  const header = ['Metric', 'Value', ci.header, ...(baseline ? ['Baseline', 'Δ'] : [])]
+  return tableLines(header, rows, ['l', ...header.slice(1).map(() => 'r' as const)]).join('\n')
+}
+
+const CALIBRATION_LABEL: Record<string, string> = {
+  ece: 'ECE (expected calibration error)',
+  mce: 'MCE (maximum calibration error)',
+  brier: 'Brier score',
+}
+
+function calibrationBlocks(calibration: CalibrationResult): Block[] {
+  const name = escapeMarkdownCell(calibration.dataset)
+  const metrics = { ece: calibration.ece, mce: calibration.mce, brier: calibration.brier }
+  const blocks: Block[] = [
+    { text: `### Calibration: ${name}` },
+    { text: metricIntervalTable(metrics, calibration.intervals, undefined, (m) => CALIBRATION_LABEL[m]!) },
+    ...notesBlock(intervalNote(Object.entries(calibration.intervals))),
+  ]
+  if (calibration.bins.length > 0) {
+    blocks.push(
+      { text: reliabilityChart(calibration), drop: { rank: DROP_RANK.reliabilityChart, what: `Reliability chart for ${name}` } },
+      {
+        text: details(
+          `Reliability table: ${calibration.dataset} (${formatNumber(calibration.bins.length)} bins)`,
+          reliabilityTable(calibration),
+        ),
+        drop: { rank: DROP_RANK.reliability, what: `Reliability table for ${name}` },
+      },
+    )
+  }
+  return blocks
+}
+
+function binLabel(bin: CalibrationResult['bins'][number], last: boolean): string {
+  return `[${formatNumber(bin.low)}, ${formatNumber(bin.high)}${last ? ']' : ')'}`
+}
+
+function reliabilityTable(calibration: CalibrationResult): string {
+  const rows = calibration.bins.map((bin, i) => [
+    binLabel(bin, i === calibration.bins.length - 1),
+    formatNumber(bin.rows),
+    formatNumber(bin.mean_predicted),
+    formatNumber(bin.fraction_positive),
+    formatDelta(bin.fraction_positive - bin.mean_predicted),
+  ])
+  return tableLines(['p(positive)', 'Rows', 'Mean predicted', 'Fraction positive', 'Gap'], rows, ['l', 'r', 'r', 'r', 'r']).join('\n')
+}
+
+/** A Mermaid number: finite, 4 decimals, no exponent. */
+function chartNumber(x: number, fallback: number): string {
+  return String(Number((Number.isFinite(x) ? x : fallback).toFixed(4)))
+}
+
+/**
+ * Bars: the fraction of positive rows per bin; line: the mean predicted probability, which is where a
+ * calibrated model's bars would end. An empty bin has no rate: its bar is 0 and its line point the bin's midpoint.
+ */
+function reliabilityChart(calibration: CalibrationResult): string {
+  const bins = calibration.bins
+  const labels = bins.map((b) => escapeMermaidLabel(`${formatNumber(b.low)}-${formatNumber(b.high)}`))
+  return [
+    '```mermaid',
+    'xychart-beta',
+    `    title ${escapeMermaidLabel(`Reliability: ${calibration.dataset}`)}`,
+    `    x-axis "predicted probability" [${labels.join(', ')}]`,
+    `    y-axis "fraction positive" 0 --> 1`,
+    `    bar [${bins.map((b) => chartNumber(b.rows > 0 ? b.fraction_positive : NaN, 0)).join(', ')}]`,
+    `    line [${bins.map((b) => chartNumber(b.rows > 0 ? b.mean_predicted : NaN, (b.low + b.high) / 2)).join(', ')}]`,
+    '```',
+    '',
+    'Bars: the fraction of rows that are positive in each bin of predicted probability. Line: the mean predicted probability; a calibrated model reaches it.',
+  ].join('\n')
 }
 
 function datasetBlocks(result: ValidationResult, dataset: DatasetResult): Block[] {

@@ -7,6 +7,10 @@ export interface Interval {
   method: 'bca' | 'percentile' | 'delong' | 'wilson' | 'exact'
   /** Bootstrap resamples, when a bootstrap made it. */
   resamples?: number
+  /** Bootstrap resamples on which the statistic was undefined (NaN), left out of the interval. */
+  undefinedResamples?: number
+  /** Where the interval departs from its method's textbook form, in words (a grouped jackknife, a fallback). */
+  note?: string
 }
 
 export interface BootstrapOptions {

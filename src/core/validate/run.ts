@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import { CellError, UserError } from '../errors.js'
 import { openTable, digestFile, inferFormat } from '../data/open.js'
 import { createContractChecker, contractColumns } from '../data/contract.js'
-import type { Batch } from '../data/types.js'
+import type { Batch, Cell } from '../data/types.js'
 import { createRunner, type RunnerEnvironment } from '../runners/index.js'
 import { createPredictionsRunner } from '../runners/predictions.js'
 import type { FeatureBatch, ModelInfo, ModelRunner, PredictionBatch } from '../runners/types.js'
@@ -14,7 +14,11 @@ import { loadBaselineReport, type BaselineReport } from '../result/load.js'
 import {
   RESULT_SCHEMA_VERSION,
   type CheckResult,
+  type Comparison,
   type DatasetResult,
+  type SliceResult,
+  type FairnessResult,
+  type CalibrationResult,
   type RunContext,
   type Task,
   type ValidationResult,
@@ -22,6 +26,8 @@ import {
 import { displayPath, type ResolvedData, type ResolvedModel, type Settings } from '../settings.js'
 import { PredictionAccumulator } from './accumulate.js'
 import { ParityCounter } from './parity.js'
+import { buildScoredRows, type ModelPredictions } from '../evaluation/build.js'
+import { analyse, checkAnalysisColumns, checkAnalysisMetrics, keptColumns } from './analysis.js'
 
 export interface ValidateOptions {
   runnerEnv?: RunnerEnvironment
@@ -44,6 +50,7 @@ interface DatasetRun {
   baseline?: Scored
   contract?: DatasetResult['contract']
   parity?: ParityCounter
+  kept: Record<string, Cell[]>
 }
 
 /**
@@ -107,23 +114,31 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
     }
 
     // With the task known up front, a misspelt metric is reported before any row is scored.
-    if (settings.task) checkGateMetrics(settings, settings.task)
+    if (settings.task) {
+      checkGateMetrics(settings, settings.task)
+      checkAnalysisMetrics(settings, settings.task)
+    }
     const runs: DatasetRun[] = []
     for (const data of settings.data) {
       const reference = settings.referencePredictions
         ? await createPredictionsRunner({ path: settings.referencePredictions.path, ...runnerHints(settings) })
         : undefined
       if (reference) runners.push(reference)
-      runs.push(await scoreDataset(settings, data, candidate, baselineRunner, reference, log))
+      runs.push(await scoreDataset(settings, data, candidate, baselineRunner, reference, keptColumns(settings), log))
     }
 
     const task = decideTask(settings, runs[0].candidate.acc)
     checkGateMetrics(settings, task)
+    checkAnalysisMetrics(settings, task)
 
     const notes: string[] = []
     const dataResults: DatasetResult[] = []
     const gateInputs: GateInput[] = []
     const extraChecks: CheckResult[] = []
+    const comparisons: Comparison[] = []
+    const slices: SliceResult[] = []
+    const fairness: FairnessResult[] = []
+    const calibration: CalibrationResult[] = []
     for (const run of runs) {
       const m = metricsFor(settings, task, run.candidate, run.data)
       notes.push(...m.notes.map((n) => (runs.length > 1 ? `${run.data.name}: ${n}` : n)))
@@ -140,14 +155,34 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
       }
       if (info.sizeBytes !== undefined) metrics.model_size_bytes = info.sizeBytes
       let baselineMetrics: Record<string, number> | undefined
+      let baselineOut: MetricsOut | undefined
       if (run.baseline) {
-        baselineMetrics = metricsFor(settings, task, run.baseline, run.data).metrics
+        baselineOut = metricsFor(settings, task, run.baseline, run.data)
+        baselineMetrics = baselineOut.metrics
         if (baselineInfo?.sizeBytes !== undefined) baselineMetrics.model_size_bytes = baselineInfo.sizeBytes
       } else if (baselineReport) {
         baselineMetrics = baselineReport.byDataset.get(run.data.name) ?? (run === runs[0] ? baselineReport.primary : undefined)
         if (!baselineMetrics) notes.push(`The baseline report has no data set named "${run.data.name}": its change checks were skipped.`)
       }
       gateInputs.push({ dataset: run.data.name, metrics, baseline: baselineMetrics, unavailable: m.unavailable })
+      const scoredRows = buildScoredRows({
+        task,
+        classes: m.classes,
+        positiveClass: settings.positiveClass,
+        threshold: settings.decisionThreshold,
+        eceBins: settings.eceBins,
+        yTrue: m.yTrue,
+        candidate: m.predictions,
+        baseline: baselineOut?.predictions,
+        columns: run.kept,
+      })
+      const analysis = analyse(settings, scoredRows, run.data.name)
+      comparisons.push(...analysis.comparisons)
+      slices.push(...analysis.slices)
+      fairness.push(...analysis.fairness)
+      if (analysis.calibration) calibration.push(analysis.calibration)
+      extraChecks.push(...analysis.checks)
+      notes.push(...analysis.notes)
       const dr: DatasetResult = {
         name: run.data.name,
         path: run.data.path,
@@ -236,6 +271,10 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
               digest: settings.baseline.kind === 'model' ? baselineInfo?.digest : baselineReport?.digest,
             }
           : undefined,
+      comparisons: comparisons.length > 0 ? comparisons : undefined,
+      slices: slices.length > 0 ? slices : undefined,
+      fairness: fairness.length > 0 ? fairness : undefined,
+      calibration: calibration.length > 0 ? calibration : undefined,
       notes,
       context: { ...opts.context, startedAt: started.toISOString(), durationSeconds: (performance.now() - t0) / 1000 },
     }
@@ -269,19 +308,23 @@ async function scoreDataset(
   candidate: ModelRunner,
   baseline: ModelRunner | undefined,
   reference: ModelRunner | undefined,
+  keep: string[],
   log: (line: string) => void,
 ): Promise<DatasetRun> {
   const source = openTable(data.path, data.format)
   const contract = data.contract ? await createContractChecker(data.contract) : undefined
   const baselineModel = settings.baseline?.kind === 'model' ? settings.baseline.model : undefined
   const [digest, fileColumns] = await Promise.all([digestFile(data.path), source.columns()])
+  checkAnalysisColumns(settings, fileColumns, data.path)
   // Columns the models need must exist (the reader names what is missing); a contract may name optional ones.
   const readColumns = unique([
     ...settings.model.features,
     ...(baselineModel?.features ?? []),
     settings.label,
     ...(contract ? contractColumns(contract.schema).filter((c) => fileColumns.includes(c)) : []),
+    ...keep,
   ])
+  const kept: Record<string, Cell[]> = Object.fromEntries(keep.map((c) => [c, []]))
   const cand: Scored = { acc: new PredictionAccumulator(), latenciesMs: [] }
   const base: Scored | undefined = baseline ? { acc: new PredictionAccumulator(), latenciesMs: [] } : undefined
   const parity = reference ? new ParityCounter(settings.referencePredictions!.path, settings.referencePredictions!.tolerance) : undefined
@@ -302,6 +345,7 @@ async function scoreDataset(
       parity.add(pred, rp, batch.offset)
     }
     contract?.check(batch)
+    keepLabelledRows(kept, batch, labels)
     rows += batch.length
   }
   const seconds = (performance.now() - started) / 1000
@@ -312,7 +356,15 @@ async function scoreDataset(
     await r?.checkRowCount?.(rows)
   }
   log(`${data.name}: scored ${rows.toLocaleString('en-US')} rows in ${seconds.toFixed(2)} s`)
-  return { data, digest, rows, seconds, candidate: cand, baseline: base, contract: contract?.summary(), parity }
+  return { data, digest, rows, seconds, candidate: cand, baseline: base, contract: contract?.summary(), parity, kept }
+}
+
+/** Columns the statistics need per row (slices, fairness groups), aligned with the scored rows: unlabelled rows are skipped there too. */
+function keepLabelledRows(kept: Record<string, Cell[]>, batch: Batch, labels: Cell[]): void {
+  for (const [name, out] of Object.entries(kept)) {
+    const cells = batch.columns[name]
+    for (let i = 0; i < batch.length; i++) if (labels[i] !== null && labels[i] !== undefined) out.push(cells[i])
+  }
 }
 
 /** Times one model call; a value the model cannot take is reported against the data file it came from. */
@@ -361,6 +413,10 @@ interface MetricsOut {
   unavailable: Record<string, string>
   confusionMatrix?: DatasetResult['confusionMatrix']
   perClass?: DatasetResult['perClass']
+  /** What the metrics were computed from, matched to the classes: the statistics reuse it. */
+  classes?: (number | string)[]
+  yTrue: (number | string)[]
+  predictions: ModelPredictions
 }
 
 function metricsFor(settings: Settings, task: Task, scored: Scored, data: ResolvedData): MetricsOut {
@@ -378,8 +434,9 @@ function metricsFor(settings: Settings, task: Task, scored: Scored, data: Resolv
         `${data.path}: column "${settings.label}" has a non-numeric value "${String(acc.yTrue[bad])}"; a regression label must be a number`,
         { file: data.path, field: settings.label },
       )
-    const out = metricsOrUserError(data, () => computeMetrics('regression', { yTrue, values: acc.values.view() }))
-    return { ...out, sources: nameSources(out.sources, acc), unavailable }
+    const values = acc.values.view()
+    const out = metricsOrUserError(data, () => computeMetrics('regression', { yTrue, values }))
+    return { ...out, sources: nameSources(out.sources, acc), unavailable, yTrue, predictions: { values } }
   }
   const classes = resolveClasses(settings, acc)
   const yTrue = alignLabels(acc.yTrue, classes, settings.label, data.path)
@@ -388,18 +445,19 @@ function metricsFor(settings: Settings, task: Task, scored: Scored, data: Resolv
     for (const m of ['roc_auc', 'average_precision', 'log_loss', 'brier', 'ece', 'mce', 'roc_auc_ovr'])
       unavailable[m] = 'the model gives no probabilities'
   }
+  const proba = acc.hasProbabilities ? acc.probabilities.view() : undefined
   const out = metricsOrUserError(data, () =>
     computeMetrics(task, {
       yTrue,
       yPred,
-      proba: acc.hasProbabilities ? acc.probabilities.view() : undefined,
+      proba,
       classes,
       positiveClass: settings.positiveClass ?? (task === 'binary' ? classes?.[classes.length - 1] : undefined),
       threshold: settings.decisionThreshold,
       eceBins: settings.eceBins,
     }),
   )
-  return { ...out, sources: nameSources(out.sources, acc), unavailable }
+  return { ...out, sources: nameSources(out.sources, acc), unavailable, classes, yTrue, predictions: { labels: yPred, proba } }
 }
 
 /** The metric functions validate their inputs like scikit-learn; what fails there is a problem with the model's outputs or the labels. */

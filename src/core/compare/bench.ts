@@ -1,0 +1,58 @@
+/**
+ * A seeded synthetic binary comparison for the benchmark: n rows, two correlated models (the candidate a
+ * little sharper), compared on accuracy, roc_auc, log_loss, f1 and brier with `resamples` BCa resamples.
+ */
+import type { ScoredRows } from '../evaluation/types.js'
+import { normalQuantile } from '../stats/normal.js'
+import { createRng } from '../stats/random.js'
+import { compareModels } from './compare.js'
+
+export const BENCH_METRICS = ['accuracy', 'roc_auc', 'log_loss', 'f1', 'brier']
+
+/** Synthetic binary rows: a latent signal per row, each model sees it with its own noise. */
+export function syntheticBinaryRows(n: number, seed = 7): ScoredRows {
+  const rng = createRng(seed)
+  const yTrue = new Int32Array(n)
+  const model = () => ({ proba: new Float64Array(2 * n), score: new Float64Array(n), predIndex: new Int32Array(n) })
+  const candidate = model()
+  const baseline = model()
+  const gauss = () => normalQuantile(Math.min(1 - 1e-12, Math.max(1e-12, rng())))
+  for (let i = 0; i < n; i++) {
+    const y = rng() < 0.4 ? 1 : 0
+    yTrue[i] = y
+    const signal = (y ? 1 : -1) + gauss()
+    for (const [m, noise] of [
+      [candidate, 0.6],
+      [baseline, 0.8],
+    ] as const) {
+      const p = 1 / (1 + Math.exp(-(signal + noise * gauss())))
+      m.score[i] = p
+      m.proba[2 * i] = 1 - p
+      m.proba[2 * i + 1] = p
+      m.predIndex[i] = p >= 0.5 ? 1 : 0
+    }
+  }
+  return {
+    n,
+    task: 'binary',
+    classes: [0, 1],
+    positiveIndex: 1,
+    yTrue,
+    candidate: { predIndex: candidate.predIndex, proba: candidate.proba, score: candidate.score },
+    baseline: { predIndex: baseline.predIndex, proba: baseline.proba, score: baseline.score },
+    columns: {},
+  }
+}
+
+/** Seconds to build the comparison of `BENCH_METRICS` on n synthetic rows (data generation excluded). */
+export function benchmarkCompare(n: number, resamples: number): number {
+  const rows = syntheticBinaryRows(n)
+  const start = performance.now()
+  compareModels(
+    rows,
+    'bench',
+    BENCH_METRICS.map((metric) => ({ metric })),
+    { resamples, confidence: 0.95, method: 'bca', seed: 1 },
+  )
+  return (performance.now() - start) / 1000
+}
