@@ -49,6 +49,12 @@ if (mode === 'bare') {
   let rows = 0
   for await (const b of openTable(csv).batches({ batchSize: 4096, columns: features.split(',') })) rows += b.length
   done({ seconds: (performance.now() - t) / 1000, rows })
+} else if (mode === 'compare' || mode === 'naive') {
+  // Champion vs challenger statistics on 10,000 synthetic rows and 1,000 resamples (issue 3's budget).
+  const [n, resamples] = args.map(Number)
+  const lib = await import('../dist/lib/index.js')
+  const seconds = mode === 'compare' ? lib.benchmarkCompare(n, resamples) : lib.benchmarkNaiveBootstrap(n, resamples)
+  done({ seconds })
 } else {
   throw new Error(`unknown mode ${mode}`)
 }

@@ -115,3 +115,19 @@ for (const [name, r] of [
   )
 }
 if (e2e.metrics) console.log(`\nend-to-end metrics: accuracy ${e2e.metrics.accuracy.toFixed(4)}, roc_auc ${e2e.metrics.roc_auc.toFixed(4)}`)
+
+// Champion vs challenger: accuracy, roc_auc, log_loss, f1 and brier compared with BCa intervals, McNemar and
+// DeLong, beside the straightforward paired bootstrap (materialised resamples, percentile only) as baseline.
+const CMP_ROWS = 10_000
+const CMP_RESAMPLES = 1_000
+const cmp = { compare: [], naive: [] }
+for (let i = 0; i < REPEAT; i++) {
+  for (const mode of ['compare', 'naive'])
+    cmp[mode].push(child([path.join(root, 'scripts/bench-child.mjs'), mode, String(CMP_ROWS), String(CMP_RESAMPLES)]))
+}
+const [fast, naive] = [median(cmp.compare), median(cmp.naive)]
+console.log(`\nchampion vs challenger, ${fmt(CMP_ROWS)} rows × ${fmt(CMP_RESAMPLES)} resamples, 5 metrics (median of ${REPEAT}):`)
+console.log(`| run | seconds | vs naive bootstrap |`)
+console.log(`|---|---:|---:|`)
+console.log(`| naive paired bootstrap, percentile only (baseline) | ${naive.seconds.toFixed(3)} | 1.00× |`)
+console.log(`| modelgate comparison (BCa, McNemar, DeLong) | ${fast.seconds.toFixed(3)} | ${(fast.seconds / naive.seconds).toFixed(2)}× |`)

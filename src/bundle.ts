@@ -5,5 +5,6 @@
  */
 export { runValidateModel } from './actions/validate-model/index.js'
 export { runModelgateCli } from './cli/index.js'
-/** For `npm run bench`, which measures the data layer alone from the same bundle. */
+/** For `npm run bench`, which measures parts of the same bundle: the data layer, the comparison statistics. */
 export { openTable } from './core/data/open.js'
+export { benchmarkCompare, benchmarkNaiveBootstrap } from './core/compare/bench.js'

@@ -1,4 +1,5 @@
 import type { CheckResult, ValidationResult } from '../core/result/types.js'
+import { formatEstimate } from '../core/report/common.js'
 
 const MARK: Record<CheckResult['status'], string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skipped: 'SKIP' }
 
@@ -53,6 +54,31 @@ export function renderText(result: ValidationResult): string {
       rows.push([k, num(v), ...(base ? [num(b), b === undefined ? '-' : (v - b >= 0 ? '+' : '') + num(v - b)] : [])])
     }
     out.push(table(rows).replace(/^/gm, '  '), '')
+  }
+  if (result.slices && result.slices.length > 0) {
+    out.push('Slices')
+    const metrics = [...new Set(result.slices.flatMap((sl) => Object.keys(sl.metrics)))]
+    const rows = [['slice', 'rows', ...metrics]]
+    for (const sl of result.slices) {
+      const name = sl.source === 'discovered' ? `(found) ${sl.name}` : `${sl.name}${sl.gated ? '' : ' (too small to gate)'}`
+      rows.push([name, String(sl.rows), ...metrics.map((m) => formatEstimate(sl.metrics[m], sl.intervals[m]))])
+    }
+    out.push(table(rows).replace(/^/gm, '  '), '')
+  }
+  for (const f of result.fairness ?? []) {
+    out.push(
+      `Fairness across ${f.sensitive} (${f.groups.map((g) => `${String(g.value)}: ${g.rows}${g.gated ? '' : ', not gated'}`).join('; ')})`,
+    )
+    const rows = [['metric', 'value [CI]', ...(f.baseline ? ['baseline'] : [])]]
+    for (const [m, v] of Object.entries(f.metrics))
+      rows.push([m, formatEstimate(v, f.intervals[m]), ...(f.baseline ? [num(f.baseline[m])] : [])])
+    out.push(table(rows).replace(/^/gm, '  '), '')
+  }
+  for (const c of result.calibration ?? []) {
+    out.push(
+      `Calibration on ${c.dataset}: ece ${formatEstimate(c.ece, c.intervals.ece)}, mce ${formatEstimate(c.mce, c.intervals.mce)}, brier ${formatEstimate(c.brier, c.intervals.brier)}`,
+      '',
+    )
   }
   for (const n of result.notes) out.push(`note: ${n}`)
   return out.join('\n').trimEnd()

@@ -5,7 +5,7 @@ import { sensitiveColumns } from '../fairness/schema.js'
 import { evaluateFairness, fairnessUnsupported } from '../fairness/evaluate.js'
 import { calibrationNotes, evaluateCalibration } from '../calibration/evaluate.js'
 import type { ComparisonSettings, Settings } from '../settings.js'
-import { compareModels } from '../compare/compare.js'
+import { comparableMetrics, compareModels } from '../compare/compare.js'
 import { METRIC_DIRECTIONS } from '../metrics/index.js'
 import { checkSliceColumns, checkSliceMetrics, discoveryFeatures, sliceColumns } from '../slices/schema.js'
 import { evaluateSlices } from '../slices/evaluate.js'
@@ -55,20 +55,49 @@ export function checkAnalysisMetrics(settings: Settings, task: Task): void {
     })
 }
 
-/** The task's headline metrics, compared report-only when the manifest names none. */
+/** The task's headline metrics, compared report-only when the manifest names none (those the outputs allow). */
 function defaultComparisonMetrics(rows: ScoredRows): string[] {
-  const proba = rows.candidate.proba !== undefined && rows.baseline?.proba !== undefined
   if (rows.task === 'regression') return ['mae', 'rmse', 'r2']
-  if (rows.task === 'multiclass') return ['accuracy', 'f1_macro', ...(proba ? ['log_loss'] : [])]
-  return ['accuracy', 'f1', ...(proba ? ['roc_auc', 'log_loss'] : [])]
+  if (rows.task === 'multiclass') return comparableMetrics(rows, ['accuracy', 'f1_macro', 'log_loss'])
+  return comparableMetrics(rows, ['accuracy', 'f1', 'roc_auc', 'log_loss'])
 }
 
 export function analyse(settings: Settings, rows: ScoredRows, dataset: string): Analysis {
   const out: Analysis = { comparisons: [], slices: [], fairness: [], checks: [], notes: [] }
   const bootstrap = settings.comparison.bootstrap
   if (rows.baseline) {
-    const specs = settings.comparison.metrics ?? defaultComparisonMetrics(rows).map((metric) => ({ metric }))
-    out.comparisons = compareModels(rows, dataset, specs, bootstrap, direction)
+    const specs: NonNullable<ComparisonSettings['metrics']> =
+      settings.comparison.metrics ?? defaultComparisonMetrics(rows).map((metric) => ({ metric }))
+    const possible = new Set(
+      comparableMetrics(
+        rows,
+        specs.map((x) => x.metric),
+      ),
+    )
+    for (const spec of specs.filter((x) => !possible.has(x.metric))) {
+      // Asked for, but one of the models' outputs cannot give it (e.g. ROC AUC without probabilities).
+      const why = `${dataset}: ${spec.metric} was not compared: one of the models gives no output it can be computed from`
+      out.notes.push(why)
+      if (spec.superiority !== undefined || spec.nonInferiority !== undefined) {
+        out.checks.push({
+          id: `comparison/${dataset}/${spec.metric}`,
+          kind: 'comparison',
+          dataset,
+          status: 'fail',
+          severity: 'fail',
+          metric: spec.metric,
+          value: null,
+          message: why,
+        })
+      }
+    }
+    out.comparisons = compareModels(
+      rows,
+      dataset,
+      specs.filter((x) => possible.has(x.metric)),
+      bootstrap,
+      direction,
+    )
     out.checks.push(...out.comparisons.filter((c) => c.verdict).map((c) => comparisonCheck(c, settings.comparison)))
   }
   if (settings.slices) {
