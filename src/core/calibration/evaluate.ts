@@ -5,8 +5,7 @@
  * same numpy histogram rule (`histogramBin`).
  */
 import type { ScoredRows, Weights } from '../evaluation/types.js'
-import { brier, ece, histogramBin } from '../metrics/binary.js'
-import { Sum } from '../metrics/sum.js'
+import { brier, calibrationBins, ece } from '../metrics/binary.js'
 import type { CalibrationResult } from '../result/types.js'
 import { bootstrapMany } from '../stats/bootstrap.js'
 import type { BootstrapOptions } from '../stats/types.js'
@@ -26,15 +25,7 @@ const DEFAULT_BINS = 10
  * present say which are missing, and the rows add up to n.
  */
 export function reliabilityTable(positive: ArrayLike<number>, pPositive: ArrayLike<number>, bins: number): ReliabilityBin[] {
-  const count = new Float64Array(bins)
-  const sumY = new Float64Array(bins)
-  const sumP = Array.from({ length: bins }, () => new Sum())
-  for (let i = 0; i < pPositive.length; i++) {
-    const b = histogramBin(pPositive[i], bins)
-    count[b]++
-    sumY[b] += positive[i]
-    sumP[b].add(pPositive[i])
-  }
+  const { count, sumY, sumP } = calibrationBins(positive, pPositive, bins)
   const step = 1 / bins
   const table: ReliabilityBin[] = []
   for (let b = 0; b < bins; b++) {

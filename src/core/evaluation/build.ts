@@ -45,7 +45,12 @@ export function buildScoredRows(input: ScoredRowsInput): ScoredRows {
   const classes = input.classes ?? []
   const index = new Map<Label, number>(classes.map((c, i) => [c, i]))
   const positiveIndex = input.task === 'binary' ? index.get(input.positiveClass ?? classes[classes.length - 1]) : undefined
-  const toIndex = (labels: Label[]) => Int32Array.from(labels, (l) => index.get(l) ?? -1)
+  // A plain loop: Int32Array.from with a mapping function is several times slower on a million rows.
+  const toIndex = (labels: Label[]) => {
+    const out = new Int32Array(labels.length)
+    for (let i = 0; i < labels.length; i++) out[i] = index.get(labels[i]) ?? -1
+    return out
+  }
   const side = (p: ModelPredictions): ModelRows => {
     const k = classes.length
     let score: Float64Array | undefined
@@ -57,7 +62,8 @@ export function buildScoredRows(input: ScoredRowsInput): ScoredRows {
     if (p.labels) predIndex = toIndex(p.labels)
     else if (score && positiveIndex !== undefined) {
       const negative = positiveIndex === 0 ? 1 : 0
-      predIndex = Int32Array.from(score, (s) => (s >= input.threshold ? positiveIndex : negative))
+      predIndex = new Int32Array(n)
+      for (let i = 0; i < n; i++) predIndex[i] = score[i] >= input.threshold ? positiveIndex : negative
     } else if (p.proba) {
       predIndex = new Int32Array(n)
       for (let i = 0; i < n; i++) {

@@ -258,15 +258,12 @@ export function histogramBin(p: number, bins: number): number {
   return index
 }
 
-/**
- * Expected and maximum calibration error (Naeini, Cooper & Hauskrecht 2015; Guo et al. 2017) on the
- * positive-class probability, binned by `histogramBin` (default 10 bins):
- * ECE = Σ_b |mean(y_b) − mean(p_b)| · n_b / n, MCE = max_b |mean(y_b) − mean(p_b)|, over non-empty bins.
- * scikit-learn has no ECE; the fixture generator computes it with `np.histogram` by the same rule.
- */
-export function ece(yTrue: Indicator, pPositive: ArrayLike<number>, bins = 10): { ece: number; mce: number } {
-  if (!Number.isInteger(bins) || bins < 1) throw new Error(`bins = ${String(bins)} must be a positive integer`)
-  checkProbabilities(yTrue, pPositive)
+/** Per equal-width bin of p(positive): rows, positives, and the (compensated) sum of p; the reliability table uses them too. */
+export function calibrationBins(
+  yTrue: ArrayLike<number>,
+  pPositive: ArrayLike<number>,
+  bins: number,
+): { count: Float64Array; sumY: Float64Array; sumP: Sum[] } {
   const count = new Float64Array(bins)
   const sumY = new Float64Array(bins)
   const sumP = Array.from({ length: bins }, () => new Sum())
@@ -276,6 +273,19 @@ export function ece(yTrue: Indicator, pPositive: ArrayLike<number>, bins = 10): 
     sumY[b] += yTrue[i]
     sumP[b].add(pPositive[i])
   }
+  return { count, sumY, sumP }
+}
+
+/**
+ * Expected and maximum calibration error (Naeini, Cooper & Hauskrecht 2015; Guo et al. 2017) on the
+ * positive-class probability, binned by `histogramBin` (default 10 bins):
+ * ECE = Σ_b |mean(y_b) − mean(p_b)| · n_b / n, MCE = max_b |mean(y_b) − mean(p_b)|, over non-empty bins.
+ * scikit-learn has no ECE; the fixture generator computes it with `np.histogram` by the same rule.
+ */
+export function ece(yTrue: Indicator, pPositive: ArrayLike<number>, bins = 10): { ece: number; mce: number } {
+  if (!Number.isInteger(bins) || bins < 1) throw new Error(`bins = ${String(bins)} must be a positive integer`)
+  checkProbabilities(yTrue, pPositive)
+  const { count, sumY, sumP } = calibrationBins(yTrue, pPositive, bins)
   let expected = 0
   let maximum = 0
   for (let b = 0; b < bins; b++) {

@@ -62,6 +62,11 @@ function defaultComparisonMetrics(rows: ScoredRows): string[] {
   return comparableMetrics(rows, ['accuracy', 'f1', 'roc_auc', 'log_loss'])
 }
 
+/** Whether anything here has work to do, so that a plain validation does not pay for the per-row arrays. */
+export function wantsAnalysis(settings: Settings, hasBaselineRows: boolean): boolean {
+  return hasBaselineRows || settings.slices !== undefined || settings.fairness !== undefined || settings.calibration
+}
+
 export function analyse(settings: Settings, rows: ScoredRows, dataset: string): Analysis {
   const out: Analysis = { comparisons: [], slices: [], fairness: [], checks: [], notes: [] }
   const bootstrap = settings.comparison.bootstrap

@@ -27,7 +27,7 @@ import { displayPath, type ResolvedData, type ResolvedModel, type Settings } fro
 import { PredictionAccumulator } from './accumulate.js'
 import { ParityCounter } from './parity.js'
 import { buildScoredRows, type ModelPredictions } from '../evaluation/build.js'
-import { analyse, checkAnalysisColumns, checkAnalysisMetrics, keptColumns } from './analysis.js'
+import { analyse, checkAnalysisColumns, checkAnalysisMetrics, keptColumns, wantsAnalysis } from './analysis.js'
 
 export interface ValidateOptions {
   runnerEnv?: RunnerEnvironment
@@ -165,24 +165,26 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
         if (!baselineMetrics) notes.push(`The baseline report has no data set named "${run.data.name}": its change checks were skipped.`)
       }
       gateInputs.push({ dataset: run.data.name, metrics, baseline: baselineMetrics, unavailable: m.unavailable })
-      const scoredRows = buildScoredRows({
-        task,
-        classes: m.classes,
-        positiveClass: settings.positiveClass,
-        threshold: settings.decisionThreshold,
-        eceBins: settings.eceBins,
-        yTrue: m.yTrue,
-        candidate: m.predictions,
-        baseline: baselineOut?.predictions,
-        columns: run.kept,
-      })
-      const analysis = analyse(settings, scoredRows, run.data.name)
-      comparisons.push(...analysis.comparisons)
-      slices.push(...analysis.slices)
-      fairness.push(...analysis.fairness)
-      if (analysis.calibration) calibration.push(analysis.calibration)
-      extraChecks.push(...analysis.checks)
-      notes.push(...analysis.notes)
+      if (wantsAnalysis(settings, baselineOut !== undefined)) {
+        const scoredRows = buildScoredRows({
+          task,
+          classes: m.classes,
+          positiveClass: settings.positiveClass,
+          threshold: settings.decisionThreshold,
+          eceBins: settings.eceBins,
+          yTrue: m.yTrue,
+          candidate: m.predictions,
+          baseline: baselineOut?.predictions,
+          columns: run.kept,
+        })
+        const analysis = analyse(settings, scoredRows, run.data.name)
+        comparisons.push(...analysis.comparisons)
+        slices.push(...analysis.slices)
+        fairness.push(...analysis.fairness)
+        if (analysis.calibration) calibration.push(analysis.calibration)
+        extraChecks.push(...analysis.checks)
+        notes.push(...analysis.notes)
+      }
       const dr: DatasetResult = {
         name: run.data.name,
         path: run.data.path,
@@ -252,6 +254,11 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
       )
     }
     notes.push(...describeSources(dataResults[0].metricSources))
+    if (settings.baseline?.kind === 'report' && settings.comparison.metrics) {
+      notes.push(
+        'The baseline is a previous report, which holds no per-row predictions: the comparison section needs a baseline model or predictions file on the same rows, so no intervals or verdicts were computed.',
+      )
+    }
 
     const primaryBaseline = gateInputs[0].baseline
     return {
