@@ -1,7 +1,7 @@
 // Builds dist/: one shared ncc bundle (dist/lib) with the ONNX runtime's .wasm beside it, and a small
 // stub per action and for the CLI. Deterministic, so CI can rebuild and fail on any difference.
 import { execFileSync } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -37,6 +37,22 @@ for (const f of ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs']) c
 for (const f of readdirSync(lib)) {
   if (f.endsWith('.wasm') && f !== 'ort-wasm-simd-threaded.wasm') rmSync(path.join(lib, f))
 }
+
+// Third-party licences of every production dependency, sorted. (ncc's --license keys packages by name, so with
+// two versions of one package in the tree its output depended on the build's module order.)
+const licences = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8' })
+  .trim()
+  .split('\n')
+  .filter((dir) => dir !== root)
+  .map((dir) => {
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'))
+    const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f))
+    const text = file ? readFileSync(path.join(dir, file), 'utf8').trim() : '(no licence file in the package)'
+    return { key: `${pkg.name}@${pkg.version}`, text: `${pkg.name} ${pkg.version}\n${pkg.license ?? ''}\n${text}\n` }
+  })
+  .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+const unique = licences.filter((l, i) => i === 0 || l.key !== licences[i - 1].key)
+writeFileSync(path.join(lib, 'licenses.txt'), unique.map((l) => l.text).join('\n'))
 
 writeFileSync(path.join(dist, 'package.json'), '{ "type": "module" }\n')
 const stub = (dir, body, shebang = false) => {
