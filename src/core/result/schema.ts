@@ -18,7 +18,7 @@ const example = z.object({ row: z.number(), message: z.string() })
 
 export const checkSchema = z.object({
   id: z.string().describe('Stable id: <kind>/<dataset>/<expression>'),
-  kind: z.enum(['threshold', 'change', 'parity', 'contract', 'comparison', 'slice', 'fairness']),
+  kind: z.enum(['threshold', 'change', 'parity', 'contract', 'comparison', 'slice', 'fairness', 'robustness']),
   dataset: z.string().optional().describe('The data set the check judged'),
   status: z.enum(['pass', 'warn', 'fail', 'skipped']),
   severity: z.enum(['fail', 'warn']),
@@ -100,6 +100,84 @@ const calibrationSchema = z.object({
   intervals: z.object({ ece: interval, mce: interval, brier: interval }),
 })
 
+const perturbationKind = z.enum([
+  'gaussian_noise',
+  'shift',
+  'drift',
+  'quantize',
+  'missing',
+  'category_swap',
+  'unseen_category',
+  'typo',
+  'case',
+  'punctuation',
+  'whitespace',
+  'accents',
+  'tensor_noise',
+  'brightness',
+  'contrast',
+])
+
+const robustnessSchema = z.object({
+  seed: z.number(),
+  rows: z.number(),
+  rowsAvailable: z.number(),
+  profiles: z.array(
+    z.object({
+      name: z.string(),
+      kind: z.enum(['numeric', 'categorical', 'text']),
+      integer: z.boolean(),
+      min: z.number().optional(),
+      max: z.number().optional(),
+      mean: z.number().optional(),
+      std: z.number().optional(),
+      missingAllowed: z.boolean(),
+      vocabulary: z.array(label).optional(),
+      immutable: z.boolean(),
+      group: z.string().optional(),
+    }),
+  ),
+  clean: z.record(z.string(), z.number()),
+  tests: z.array(
+    z.object({
+      id: z.string(),
+      kind: z.enum(['invariance', 'degradation', 'directional', 'sensitivity', 'stress', 'determinism', 'batch-consistency']),
+      perturbation: perturbationKind.optional(),
+      parameters: z.record(z.string(), z.union([z.number(), z.string(), z.array(z.string())])),
+      rows: z.number(),
+      flipRate: z.number().optional(),
+      flipInterval: interval.optional(),
+      metric: z
+        .object({ name: z.string(), clean: z.number(), perturbed: z.number(), absolute: z.number(), relative: z.number() })
+        .optional(),
+      violations: z.number().optional(),
+      examples: z.array(example).optional(),
+      status: z.enum(['pass', 'warn', 'fail', 'skipped']),
+      level: z.enum(['major', 'minor']).optional(),
+      message: z.string(),
+    }),
+  ),
+  sensitivity: z
+    .array(
+      z.object({
+        feature: z.string(),
+        rowsSearched: z.number(),
+        rowsFlipped: z.number(),
+        medianChange: z.number().nullable(),
+        medianChangeInSd: z.number().nullable(),
+        queries: z.number(),
+      }),
+    )
+    .optional(),
+  cost: z.object({
+    modelCalls: z.number(),
+    rowsScored: z.number(),
+    cleanPassRows: z.number(),
+    seconds: z.number(),
+    budgetExhausted: z.boolean(),
+  }),
+})
+
 const datasetSchema = z.object({
   name: z.string(),
   path: z.string(),
@@ -161,6 +239,7 @@ export const resultSchema = z.object({
   slices: z.array(sliceSchema).optional(),
   fairness: z.array(fairnessSchema).optional(),
   calibration: z.array(calibrationSchema).optional(),
+  robustness: robustnessSchema.optional(),
   notes: z.array(z.string()),
   context: z.object({
     tool: z.string(),

@@ -1,5 +1,6 @@
 import type { ModelInfo } from '../runners/types.js'
 import type { Interval } from '../stats/types.js'
+import type { RobustnessResult } from '../robustness/types.js'
 
 export const RESULT_SCHEMA_VERSION = '1.0'
 
@@ -13,7 +14,7 @@ export type Comparator = '>=' | '>' | '<=' | '<' | '=='
 export interface CheckResult {
   /** Stable id, e.g. `threshold:accuracy>=0.9`, `change:roc_auc`, `parity:probabilities`, `contract:test`. */
   id: string
-  kind: 'threshold' | 'change' | 'parity' | 'contract' | 'comparison' | 'slice' | 'fairness'
+  kind: 'threshold' | 'change' | 'parity' | 'contract' | 'comparison' | 'slice' | 'fairness' | 'robustness'
   /** The data set the check judged. */
   dataset?: string
   status: CheckStatus
@@ -193,6 +194,8 @@ export interface ValidationResult {
   slices?: SliceResult[]
   fairness?: FairnessResult[]
   calibration?: CalibrationResult[]
+  /** test-robustness: perturbation, invariance and stress tests. */
+  robustness?: RobustnessResult
   notes: string[]
   context: RunContext
   /** Set when status is `error`. */
