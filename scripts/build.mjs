@@ -65,6 +65,7 @@ const stub = (dir, body, shebang = false) => {
   if (shebang) chmodSync(file, 0o755)
 }
 stub('validate-model', "import { runValidateModel } from '../lib/index.js'\nawait runValidateModel()")
+stub('test-robustness', "import { runTestRobustness } from '../lib/index.js'\nawait runTestRobustness()")
 stub('cli', "import { runModelgateCli } from '../lib/index.js'\nawait runModelgateCli()", true)
 
 const size = (dir) =>

@@ -140,7 +140,13 @@ export function distSize(): string {
 
 /** README sections between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`. */
 export function readmeSections(): Record<string, string> {
-  return { 'validate-model': actionTables('validate-model'), manifest: manifestTable(), metrics: metricsTable(), 'dist-size': distSize() }
+  return {
+    'validate-model': actionTables('validate-model'),
+    'test-robustness': actionTables('test-robustness'),
+    manifest: manifestTable(),
+    metrics: metricsTable(),
+    'dist-size': distSize(),
+  }
 }
 
 export function renderReadme(readme: string): string {

@@ -4,6 +4,7 @@
  * dist/<action>/index.js is a two-line stub that imports it. Shared code and the 14 MB runtime ship once.
  */
 export { runValidateModel } from './actions/validate-model/index.js'
+export { runTestRobustness } from './actions/test-robustness/index.js'
 export { runModelgateCli } from './cli/index.js'
 /** For `npm run bench`, which measures parts of the same bundle: the data layer, the comparison statistics. */
 export { openTable } from './core/data/open.js'

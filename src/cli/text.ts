@@ -1,5 +1,19 @@
 import type { CheckResult, ValidationResult } from '../core/result/types.js'
+import type { RobustnessResult } from '../core/robustness/types.js'
 import { formatEstimate } from '../core/report/common.js'
+import {
+  costText,
+  flipText,
+  listedChecks,
+  metricChangeText,
+  metricText,
+  orderedSensitivity,
+  orderedTests,
+  perturbationText,
+  sampleText,
+  violationsText,
+  worstFlipTest,
+} from '../core/report/robustness.js'
 
 const MARK: Record<CheckResult['status'], string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skipped: 'SKIP' }
 
@@ -40,9 +54,11 @@ export function renderText(result: ValidationResult): string {
     for (const c of result.comparisons) out.push(`  ${c.verdict ? mark[c.verdict] : '    '}  ${c.dataset}: ${c.message}`)
     out.push('')
   }
-  if (result.checks.length > 0) {
+  if (result.robustness) out.push(...robustnessText(result.robustness))
+  const checks = listedChecks(result)
+  if (checks.length > 0) {
     out.push('Checks')
-    for (const c of result.checks) out.push(`  ${MARK[c.status]}  ${c.id}: ${c.message}`)
+    for (const c of checks) out.push(`  ${MARK[c.status]}  ${c.id}: ${c.message}`)
     out.push('')
   }
   for (const d of result.data) {
@@ -82,4 +98,44 @@ export function renderText(result: ValidationResult): string {
   }
   for (const n of result.notes) out.push(`note: ${n}`)
   return out.join('\n').trimEnd()
+}
+
+/** Failures first: each test's flip rate and metric change, what went wrong; then sensitivity, stress findings and the cost. */
+function robustnessText(r: RobustnessResult): string[] {
+  const worst = worstFlipTest(r)
+  const out = [`Robustness on ${sampleText(r)}${worst ? `; worst flip rate ${flipText(worst)} (${worst.id})` : ''}`]
+  const rows = [['test', 'flip rate [CI]', 'metric', 'change', 'violations', '']]
+  for (const t of orderedTests(r.tests)) {
+    rows.push([
+      `${MARK[t.status]}  ${t.id}`,
+      flipText(t),
+      metricText(t),
+      metricChangeText(t),
+      violationsText(t),
+      t.level === 'major' ? 'major' : '',
+    ])
+  }
+  out.push(table(rows).replace(/^/gm, '  '), '')
+  const flagged = orderedTests(r.tests.filter((t) => t.kind !== 'stress' && (t.status === 'fail' || t.status === 'warn')))
+  for (const t of flagged) out.push(`  ${MARK[t.status]}  ${t.id}: ${t.message}`)
+  if (flagged.length > 0) out.push('')
+  if (r.sensitivity && r.sensitivity.length > 0) {
+    out.push('Sensitivity: the smallest change of one feature that flipped a row (most sensitive first)')
+    const sens = [['feature', 'rows flipped', 'median change', 'in sd', 'queries']]
+    for (const s of orderedSensitivity(r.sensitivity)) {
+      sens.push([s.feature, `${s.rowsFlipped} of ${s.rowsSearched}`, num(s.medianChange), num(s.medianChangeInSd), num(s.queries)])
+    }
+    out.push(table(sens).replace(/^/gm, '  '), '')
+  }
+  const findings = orderedTests(r.tests.filter((t) => t.kind === 'stress' && t.status !== 'pass'))
+  if (findings.length > 0) {
+    out.push('Stress findings')
+    for (const t of findings) {
+      out.push(`  ${MARK[t.status]}  ${t.id} (${perturbationText(t)}): ${t.message}`)
+      for (const e of t.examples ?? []) out.push(`        row ${e.row}: ${e.message}`)
+    }
+    out.push('')
+  }
+  out.push(`Cost: ${costText(r)}`, '')
+  return out
 }

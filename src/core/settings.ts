@@ -9,6 +9,7 @@ import type { Task } from './result/types.js'
 import { DEFAULT_BOOTSTRAP, type BootstrapOptions } from './stats/types.js'
 import type { SlicesConfig } from './slices/schema.js'
 import type { FairnessConfig } from './fairness/schema.js'
+import type { RobustnessConfig } from './robustness/schema.js'
 
 /**
  * Everything one validate run needs, resolved once: manifest fields with inputs/flags laid over them,
@@ -82,6 +83,8 @@ export interface Settings {
   slices?: SlicesConfig
   fairness?: FairnessConfig
   calibration: boolean
+  /** test-robustness's configuration (the manifest's `robustness:` key); undefined: all defaults. */
+  robustness?: RobustnessConfig
 }
 
 export interface ComparisonSettings {
@@ -296,6 +299,7 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
     slices: manifest?.slices,
     fairness: manifest?.fairness,
     calibration: manifest?.calibration ?? false,
+    robustness: manifest?.robustness,
   }
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { GATE_SYNTAX, parseGate } from '../gates/expression.js'
 import { slicesSchema } from '../slices/schema.js'
 import { fairnessSchema } from '../fairness/schema.js'
+import { robustnessSchema } from '../robustness/schema.js'
 
 /*
  * The manifest, `modelgate.yml`. One zod schema is the source of truth: it parses the file,
@@ -191,6 +192,11 @@ export const manifestSchema = z
       .default(false)
       .describe(
         'Add the reliability table and bootstrap intervals of ECE, MCE and Brier (binary models with probabilities). Costs rows × resamples.',
+      ),
+    robustness: robustnessSchema
+      .optional()
+      .describe(
+        'test-robustness: invariance under perturbations (flip rates with intervals, metric degradation), directional expectations, minimal flipping perturbations, stress inputs, determinism; on a seeded sample within a time budget.',
       ),
     comparison: comparisonSpec
       .optional()

@@ -19,6 +19,7 @@ import {
   tableLines,
 } from './common.js'
 import { escapeMarkdownCell, formatDelta, formatNumber } from './escape.js'
+import { listedChecks, robustnessCommentLines } from './robustness.js'
 
 /** The hidden line that identifies an action's comment, so a re-run edits it instead of adding another. */
 export function commentMarker(action: string = DEFAULT_ACTION): string {
@@ -53,7 +54,13 @@ export interface CommentOptions {
 export function renderComment(result: ValidationResult, opts: CommentOptions): string {
   const limit = opts.limit ?? COMMENT_MAX_CHARS
   const head = [opts.marker, `### ${headline(result, opts.title ?? DEFAULT_ACTION)}`]
-  const body = [...comparisonLines(result), ...checkLines(result), ...metricLines(result), footer(result, opts.summaryUrl)]
+  const body = [
+    ...comparisonLines(result),
+    ...(result.robustness ? robustnessCommentLines(result.robustness) : []),
+    ...checkLines(result),
+    ...metricLines(result),
+    footer(result, opts.summaryUrl),
+  ]
   const full = [...head, '', ...body].join('\n')
   if (fits(full, limit)) return full
   return truncate(head, body, limit, truncationNotice(opts.summaryUrl))
@@ -75,13 +82,15 @@ function comparisonLines(result: ValidationResult): string[] {
 }
 
 function checkLines(result: ValidationResult): string[] {
-  const flagged = orderedChecks(result.checks).filter((c) => c.status === 'fail' || c.status === 'warn')
-  const passed = countChecks(result.checks, 'pass')
-  const skipped = countChecks(result.checks, 'skipped')
+  const checks = listedChecks(result)
+  // The robustness lines already account for their tests' checks.
+  if (checks.length === 0 && result.robustness) return []
+  const flagged = orderedChecks(checks).filter((c) => c.status === 'fail' || c.status === 'warn')
+  const passed = countChecks(checks, 'pass')
+  const skipped = countChecks(checks, 'skipped')
   const tally =
-    `${formatNumber(passed)} of ${formatNumber(result.checks.length)} checks passed` +
-    (skipped > 0 ? `, ${formatNumber(skipped)} skipped.` : '.')
-  if (flagged.length === 0) return [result.checks.length === 0 ? 'No checks were configured.' : tally, '']
+    `${formatNumber(passed)} of ${formatNumber(checks.length)} checks passed` + (skipped > 0 ? `, ${formatNumber(skipped)} skipped.` : '.')
+  if (flagged.length === 0) return [checks.length === 0 ? 'No checks were configured.' : tally, '']
   const rows = flagged.map((check) => checkRow(check, MESSAGE_MAX, comparisonOf(result, check)))
   return [tally, '', ...tableLines(CHECK_TABLE_HEADER, rows, ['c', 'l', 'r', 'l', 'r', 'r', 'l']), '']
 }

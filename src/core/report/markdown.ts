@@ -33,6 +33,7 @@ import {
   tableLines,
 } from './common.js'
 import { escapeHtml, escapeMarkdownCell, escapeMermaidLabel, formatBytes, formatDelta, formatNumber } from './escape.js'
+import { listedChecks, robustnessSummaryParts, type RobustnessPart } from './robustness.js'
 
 /** GitHub refuses job summaries over 1 MiB. */
 export const SUMMARY_MAX_BYTES = 1024 * 1024
@@ -70,11 +71,13 @@ const DROP_RANK = {
   perClass: 2,
   confusion: 3,
   reliability: 4,
+  robustnessExamples: 5,
   contractExamples: 5,
   parityExamples: 6,
   signature: 7,
   reliabilityChart: 8,
   chart: 9,
+  robustnessChart: 9,
 } as const
 
 /** The job summary: every fact of the result, as GitHub-flavoured Markdown under `maxBytes`. */
@@ -88,6 +91,7 @@ function summaryBlocks(result: ValidationResult, opts: SummaryOptions): Block[] 
   if (result.status === 'error') blocks.push({ text: `> [!CAUTION]\n> ${escapeMarkdownCell(errorText(result))}` })
   if (result.comparisons && result.comparisons.length > 0) blocks.push(...comparisonBlocks(result.comparisons))
   blocks.push(...checksBlocks(result))
+  if (result.robustness) blocks.push(...robustnessSummaryParts(result.robustness).map(robustnessBlock))
   for (const dataset of result.data) blocks.push(...datasetBlocks(result, dataset))
   if (result.slices && result.slices.length > 0) blocks.push(...sliceBlocks(result.slices))
   for (const fairness of result.fairness ?? []) blocks.push(...fairnessBlocks(fairness))
@@ -114,9 +118,20 @@ function metaLine(result: ValidationResult, opts: SummaryOptions): string {
 }
 
 function checksBlocks(result: ValidationResult): Block[] {
-  if (result.checks.length === 0) return [{ text: '### Checks' }, { text: '_No checks were configured._' }]
-  const rows = orderedChecks(result.checks).map((check) => checkRow(check, MESSAGE_MAX, comparisonOf(result, check)))
+  const checks = listedChecks(result)
+  // A robustness section lists its own tests; the table then holds only the checks it does not.
+  if (checks.length === 0 && result.robustness) return []
+  if (checks.length === 0) return [{ text: '### Checks' }, { text: '_No checks were configured._' }]
+  const rows = orderedChecks(checks).map((check) => checkRow(check, MESSAGE_MAX, comparisonOf(result, check)))
   return [{ text: '### Checks' }, { text: tableLines(CHECK_TABLE_HEADER, rows, ['c', 'l', 'r', 'l', 'r', 'r', 'l']).join('\n') }]
+}
+
+function robustnessBlock(part: RobustnessPart): Block {
+  if (!part.optional) return { text: part.text }
+  const { what, collapse } = part.optional
+  return collapse
+    ? { text: details(what, part.text), drop: { rank: DROP_RANK.robustnessExamples, what: escapeMarkdownCell(what) } }
+    : { text: part.text, drop: { rank: DROP_RANK.robustnessChart, what: escapeMarkdownCell(what) } }
 }
 
 /** The reviewer's question first: is the challenger better than the champion, and how sure are we? */

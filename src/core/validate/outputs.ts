@@ -17,11 +17,14 @@ export function checkOutputPaths(
   if (paths.summaryPath && names.summary) checkOutputPath(paths.summaryPath, names.summary)
 }
 
-/** The file sinks every face shares: the result JSON (the source of all other sinks) and JUnit XML. */
-export function writeReportFiles(result: ValidationResult, paths: OutputPaths): string[] {
+/**
+ * The file sinks every face shares: the result JSON (the source of all other sinks) and JUnit XML,
+ * whose suite is named after `action` (validate-model unless given).
+ */
+export function writeReportFiles(result: ValidationResult, paths: OutputPaths, opts: { action?: string } = {}): string[] {
   const files: [string, () => string][] = []
   if (paths.reportPath) files.push([paths.reportPath, () => `${JSON.stringify(result, null, 2)}\n`])
-  if (paths.junitPath) files.push([paths.junitPath, () => renderJUnit(result)])
+  if (paths.junitPath) files.push([paths.junitPath, () => renderJUnit(result, opts)])
   for (const [file] of files) checkOutputPath(file, 'output')
   for (const [file, render] of files) writeFileAtomic(file, render())
   return files.map(([file]) => file)

@@ -1,0 +1,21 @@
+import { createGitHubIO } from '../adapters/github/io.js'
+import { gitHubRunContext } from '../adapters/github/context.js'
+import { createGitHubCommentPort } from '../adapters/github/comment.js'
+import { createGitHubArtifactPort } from '../adapters/github/artifact.js'
+import { bundledWasmDir } from '../adapters/wasm.js'
+import type { ActionDeps } from './shared.js'
+
+/** Runs an action's logic on a GitHub runner: wires the GitHub adapters in and sets the exit code. */
+export async function runOnGitHub(action: (deps: ActionDeps) => Promise<number>): Promise<void> {
+  const { owner, repo, ...context } = gitHubRunContext()
+  const code = await action({
+    io: createGitHubIO(),
+    workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
+    context,
+    runnerEnv: { wasmDir: bundledWasmDir() },
+    comments: (token) =>
+      owner && repo && context.pullRequest ? createGitHubCommentPort({ token, owner, repo, issueNumber: context.pullRequest }) : undefined,
+    artifacts: process.env.ACTIONS_RUNTIME_TOKEN ? createGitHubArtifactPort() : undefined,
+  })
+  process.exitCode = code
+}

@@ -1,0 +1,168 @@
+import path from 'node:path'
+import { errorText, isUserError, EXIT_INVALID_INPUT } from '../core/errors.js'
+import { resolveSettings, type Overrides, type Settings } from '../core/settings.js'
+import { checkOutputPaths, writeReportFiles } from '../core/validate/outputs.js'
+import { exitCodeFor } from '../core/gates/evaluate.js'
+import { parseBoolean, parseLines } from '../core/options.js'
+import { readOverrides, type OptionSource } from '../core/overrides.js'
+import type { RunnerEnvironment } from '../core/runners/index.js'
+import type { RunContext, ValidationResult } from '../core/result/types.js'
+import { renderSummary } from '../core/report/markdown.js'
+import { renderComment, commentMarker } from '../core/report/comment.js'
+import { annotationsFor } from '../core/report/annotations.js'
+import type { ActionIO } from '../ports/io.js'
+import type { ArtifactPort, CommentPort } from '../ports/sinks.js'
+
+/*
+ * What every modelgate action does around its own core call: read the common inputs, resolve the
+ * settings, write the report and JUnit, the job summary, annotations, outputs, the sticky comment and the
+ * artifact, and turn errors into one message and an exit code.
+ */
+
+/** The inputs every action shares, parsed once into one typed object (actions/checkout's pattern). */
+export interface ActionInputs {
+  overrides: Overrides
+  reportPath: string
+  junitPath?: string
+  comment: boolean
+  githubToken?: string
+  artifactName?: string
+}
+
+/** The action's inputs as an OptionSource: `io.getInput`, trimmed, empty as unset. */
+export function inputSource(io: ActionIO): OptionSource {
+  return {
+    value: (name) => io.getInput(name).trim() || undefined,
+    lines: (name) => parseLines(io.getInput(name)),
+    label: (name) => `input ${name}`,
+  }
+}
+
+export function readActionInputs(io: ActionIO): ActionInputs {
+  const src = inputSource(io)
+  const token = src.value('github-token')
+  if (token) io.setSecret(token)
+  const overrides = readOverrides(src)
+  for (const v of Object.values(overrides.headers ?? {})) if (v) io.setSecret(v)
+  return {
+    overrides,
+    reportPath: src.value('report-path') ?? 'modelgate-report.json',
+    junitPath: src.value('junit-path'),
+    comment: parseBoolean(src.value('comment'), 'input comment') ?? true,
+    githubToken: token,
+    artifactName: src.value('artifact-name'),
+  }
+}
+
+export interface ActionDeps {
+  io: ActionIO
+  /** Where relative inputs are resolved: GITHUB_WORKSPACE on a runner. */
+  workspace: string
+  context: Omit<RunContext, 'startedAt' | 'durationSeconds'>
+  runnerEnv?: RunnerEnvironment
+  /** Builds the PR comment port; undefined when the run is not for a pull request or has no token. */
+  comments?: (token: string) => CommentPort | undefined
+  artifacts?: ArtifactPort
+}
+
+/** What makes one action itself: its name, its inputs beyond the common ones, its core call and outputs. */
+export interface ActionSpec<I extends ActionInputs> {
+  name: string
+  readInputs(io: ActionIO): I
+  /** Lays the action's own inputs over the resolved settings. */
+  settings?(settings: Settings, inputs: I): Settings
+  run(
+    settings: Settings,
+    opts: { context: ActionDeps['context']; runnerEnv: RunnerEnvironment; log: (line: string) => void },
+  ): Promise<ValidationResult>
+  /** Outputs beyond `status`, `passed` and `report-path`. */
+  outputs(result: ValidationResult): Record<string, string>
+}
+
+/** An action as a step: inputs → its core call → every sink. Returns the exit code. */
+export async function runModelgateAction<I extends ActionInputs>(deps: ActionDeps, spec: ActionSpec<I>): Promise<number> {
+  const { io } = deps
+  const action = spec.name
+  try {
+    const inputs = spec.readInputs(io)
+    const resolved = resolveSettings(inputs.overrides, deps.workspace)
+    const settings = spec.settings ? spec.settings(resolved, inputs) : resolved
+    const reportPath = path.resolve(deps.workspace, inputs.reportPath)
+    const junitPath = inputs.junitPath ? path.resolve(deps.workspace, inputs.junitPath) : undefined
+    checkOutputPaths({ reportPath, junitPath }, { report: 'input report-path', junit: 'input junit-path' })
+    const result = await spec.run(settings, {
+      context: deps.context,
+      runnerEnv: { ...deps.runnerEnv, mask: (s) => io.setSecret(s) },
+      log: (line) => io.info(line),
+    })
+    const written = writeReportFiles(result, { reportPath, junitPath }, { action })
+
+    await io.appendSummary(renderSummary(result, { title: `modelgate ${action}: ${result.model.name}`, detailsUrl: deps.context.runUrl }))
+    for (const a of annotationsFor(result, { action })) io.annotate(a.level, a.message, a.title)
+    setOutputs(io, result, reportPath, spec.outputs(result))
+
+    if (inputs.comment && inputs.githubToken && deps.comments) {
+      const port = deps.comments(inputs.githubToken)
+      if (port) await postComment(io, port, result, action, deps.context.runUrl)
+    }
+    if (inputs.artifactName && deps.artifacts) {
+      const uploaded = await deps.artifacts.upload(inputs.artifactName, written, commonFolder(written))
+      io.info(`report uploaded as artifact "${inputs.artifactName}" (${uploaded.location})`)
+    } else if (inputs.artifactName) {
+      io.warning(
+        `artifact-name is set but this run has no Actions artifact service (ACTIONS_RUNTIME_TOKEN): the report stays at ${reportPath}`,
+      )
+    }
+
+    const code = exitCodeFor(result.status, settings.failOn)
+    if (code !== 0) {
+      const failed = result.checks.filter((c) => c.status === 'fail' || (settings.failOn === 'warn' && c.status === 'warn'))
+      io.setFailed(`${action}: ${failed.length} check(s) failed: ${failed.map((c) => c.id).join(', ')}`, code)
+    }
+    return code
+  } catch (e) {
+    const message = errorText(e)
+    io.setOutput('status', 'error')
+    io.setOutput('passed', 'false')
+    await io.appendSummary(`## 💥 modelgate ${action}: error\n\n${'```'}text\n${message.replace(/`/g, "'")}\n${'```'}\n`).catch(() => {})
+    if (isUserError(e)) {
+      io.setFailed(message, EXIT_INVALID_INPUT)
+      return EXIT_INVALID_INPUT
+    }
+    // Not the user's doing: a bug or a broken environment. Say so, with the stack, to be reported.
+    io.setFailed(`${action}: internal error: ${message}\n${(e as Error)?.stack ?? ''}`, 1)
+    return 1
+  }
+}
+
+/** The deepest folder holding every file, so the artifact keeps their relative layout. */
+export function commonFolder(files: string[]): string {
+  let root = path.dirname(path.resolve(files[0]))
+  for (const f of files.slice(1)) {
+    while (path.relative(root, path.resolve(f)).startsWith('..')) root = path.dirname(root)
+  }
+  return root
+}
+
+function setOutputs(io: ActionIO, result: ValidationResult, reportPath: string, extra: Record<string, string>): void {
+  io.setOutput('status', result.status)
+  io.setOutput('passed', String(result.status === 'pass' || result.status === 'warn'))
+  for (const [name, value] of Object.entries(extra)) io.setOutput(name, value)
+  io.setOutput('report-path', reportPath)
+}
+
+async function postComment(io: ActionIO, port: CommentPort, result: ValidationResult, action: string, runUrl?: string): Promise<void> {
+  const marker = commentMarker(action)
+  try {
+    const outcome = await port.upsert(renderComment(result, { marker, summaryUrl: runUrl, title: action }), marker)
+    if (outcome.action === 'skipped') {
+      io.warning(`No pull-request comment: ${outcome.reason ?? 'not permitted'}. The full report is in the job summary.`)
+      await io.appendSummary(`> [!NOTE]\n> No pull-request comment was posted: ${outcome.reason ?? 'not permitted'}.\n`)
+    } else {
+      io.info(`pull-request comment ${outcome.action}${outcome.url ? `: ${outcome.url}` : ''}`)
+    }
+  } catch (e) {
+    // A comment is a convenience: failing to post one must not hide the verdict.
+    io.warning(`Could not post the pull-request comment: ${errorText(e)}`)
+  }
+}

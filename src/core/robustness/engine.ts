@@ -1,0 +1,353 @@
+import { performance } from 'node:perf_hooks'
+import { UserError } from '../errors.js'
+import type { Cell } from '../data/types.js'
+import type { GateSpec } from '../gates/expression.js'
+import { PERFORMANCE_METRIC_NAMES, metricNames } from '../metrics/index.js'
+import type { Label } from '../metrics/labels.js'
+import type { Task } from '../result/types.js'
+import type { PredictionBatch } from '../runners/types.js'
+import { applies, defaultPerturbations } from './perturb.js'
+import { groupsOf } from './profile.js'
+import { DEFAULT_SENSITIVITY, parseDegradationGate, type RobustnessConfig, type SensitivitySpec } from './schema.js'
+import type { FeatureProfile, PerturbationSpec, RobustnessResult, RobustnessTest, SensitivityRow } from './types.js'
+import {
+  Judge,
+  ModelSession,
+  concatOutputs,
+  fmt,
+  rowCount,
+  skippedTest,
+  sliceColumns,
+  type Columns,
+  type TestContext,
+} from './tests/common.js'
+import { runDegradation } from './tests/degradation.js'
+import { runDeterminism, SINGLE_ROWS } from './tests/determinism.js'
+import { runDirectional } from './tests/directional.js'
+import { invarianceCases, runInvariance, type InvarianceCase } from './tests/invariance.js'
+import { searchFeature, sortSensitivity } from './tests/sensitivity.js'
+import { runStress, STRESS_ROWS } from './tests/stress.js'
+
+export { Judge, ModelSession } from './tests/common.js'
+export type { Columns } from './tests/common.js'
+
+/*
+ * The test-robustness engine: given a model, a sample of rows and the configuration, runs the
+ * invariance, degradation, directional, determinism, sensitivity and stress tests in that order
+ * (stress last: it may crash the model), within the time budget.
+ */
+
+export interface CleanPass {
+  outputs: PredictionBatch
+  /** Per model call. */
+  latenciesMs: number[]
+  seconds: number
+}
+
+/** Scores the sample unperturbed, in chunks of `batchSize`: the reference every test compares with. Throws what the runner throws. */
+export async function scoreClean(session: ModelSession, columns: Columns, batchSize: number): Promise<CleanPass> {
+  const n = rowCount(columns)
+  const parts: PredictionBatch[] = []
+  const latenciesMs: number[] = []
+  const t0 = performance.now()
+  for (let start = 0; start < n; start += batchSize) {
+    const t = performance.now()
+    parts.push(await session.predict(sliceColumns(columns, start, Math.min(n, start + batchSize)), start))
+    latenciesMs.push(performance.now() - t)
+  }
+  return { outputs: concatOutputs(parts), latenciesMs, seconds: (performance.now() - t0) / 1000 }
+}
+
+export interface EngineInput {
+  session: ModelSession
+  /** The sample in the model's feature order (`columns[j][i]`), and its labels. */
+  columns: Columns
+  labels: Cell[]
+  /** 1-based row of each sample row in the data file, for messages. */
+  rowNumbers: number[]
+  rowsAvailable: number
+  profiles: FeatureProfile[]
+  config: RobustnessConfig
+  /** Reads the model's outputs (see buildJudge). */
+  judge: Judge
+  batchSize: number
+  clean: CleanPass
+  /** The clean metrics (computeMetrics on the clean pass). */
+  cleanMetrics: Record<string, number>
+  /** The manifest, for messages about the configuration. */
+  manifestPath?: string
+  /** Millisecond clock of the time budget (performance.now by default), and when the run started on it. */
+  now?: () => number
+  startedAt?: number
+}
+
+export interface EngineOutput {
+  robustness: RobustnessResult
+  notes: string[]
+}
+
+export async function runEngine(input: EngineInput): Promise<EngineOutput> {
+  const { config, profiles } = input
+  const now = input.now ?? (() => performance.now())
+  const startedAt = input.startedAt ?? now()
+  const n = rowCount(input.columns)
+  const notes: string[] = []
+  const specs = resolvePerturbations(config, profiles, input.manifestPath)
+  checkDirectional(config, profiles, input.manifestPath)
+  const sensitivity = resolveSensitivity(config, profiles, input.manifestPath)
+
+  const judge = input.judge
+  const gates = resolveDegradation(config, judge.task, input.manifestPath)
+  if (judge.task === 'regression') {
+    notes.push(
+      `Regression: an output counts as flipped when it moves by more than ${fmt(judge.tolerance)} (${config['regression-tolerance']} × the label's sd in the sample).`,
+    )
+  }
+  const ctx: TestContext = {
+    session: input.session,
+    judge,
+    columns: input.columns,
+    profiles,
+    rowNumbers: input.rowNumbers,
+    clean: input.clean.outputs,
+    cleanDecisions: judge.decisions(input.clean.outputs),
+    cleanMetrics: input.cleanMetrics,
+    batchSize: input.batchSize,
+    seed: config.seed,
+    probe: sliceColumns(input.columns, 0, Math.min(STRESS_ROWS, n)),
+  }
+
+  // The clean pass tells what a row and a call cost; tests whose estimate does not fit are skipped.
+  const perRow = input.clean.seconds / Math.max(1, n)
+  const perCall = Math.min(...input.clean.latenciesMs) / 1000
+  const deadline = startedAt + config['time-budget'] * 1000
+  const left = () => (deadline - now()) / 1000
+  let budgetExhausted = false
+  const fits = (rows: number, calls: number) => rows * perRow + calls * perCall <= left()
+  const overBudget = (rows: number, calls: number) => {
+    budgetExhausted = true
+    return `the time budget (${config['time-budget']} s) would be exceeded: about ${fmt(rows * perRow + calls * perCall)} s needed, ${fmt(Math.max(0, left()))} s left`
+  }
+  const chunks = Math.ceil(n / input.batchSize)
+  const tests: RobustnessTest[] = []
+
+  // Invariance: as many cases as fit, all in the same model calls.
+  const cases = invarianceCases(specs)
+  let fitting = cases.length
+  while (fitting > 0 && !fits(fitting * n, chunks)) fitting--
+  const outcomes = fitting > 0 ? await runInvariance(ctx, cases.slice(0, fitting), flipThresholds(config)) : []
+  tests.push(...outcomes.map((o) => o.test))
+  if (fitting < cases.length) {
+    const why = overBudget((cases.length - fitting) * n, chunks)
+    tests.push(...cases.slice(fitting).map((c) => skippedInvariance(c, why)))
+  }
+  tests.push(...runDegradation(ctx, gates, outcomes))
+
+  const directional = config.directional
+  if (directional.length > 0) {
+    if (fits(directional.length * n, chunks)) tests.push(...(await runDirectional(ctx, directional)))
+    else {
+      const why = overBudget(directional.length * n, chunks)
+      tests.push(
+        ...directional.map((e) =>
+          skippedTest(
+            {
+              id: `directional/${e.feature}/${e.direction}`,
+              kind: 'directional',
+              parameters: { feature: e.feature, direction: e.direction, step: e.step },
+            },
+            why,
+          ),
+        ),
+      )
+    }
+  }
+
+  if (config.determinism) {
+    const single = Math.min(SINGLE_ROWS, n)
+    const rows = Math.min(input.batchSize, n) + single
+    if (fits(rows, 1 + single)) tests.push(...(await runDeterminism(ctx)))
+    else {
+      const why = overBudget(rows, 1 + single)
+      tests.push(skippedTest({ id: 'determinism', kind: 'determinism', parameters: {} }, why))
+      tests.push(skippedTest({ id: 'batch-consistency', kind: 'batch-consistency', parameters: {} }, why))
+    }
+  }
+
+  let sensitivityRows: SensitivityRow[] | undefined
+  if (sensitivity) {
+    const rows: SensitivityRow[] = []
+    const unsearched: string[] = []
+    for (const feature of sensitivity.features) {
+      const searched = Math.min(sensitivity.spec.rows, n)
+      if (!fits(searched * sensitivity.spec.budget, sensitivity.spec.budget)) {
+        unsearched.push(feature)
+        continue
+      }
+      const outcome = await searchFeature(ctx, feature, sensitivity.spec)
+      rows.push(outcome.row)
+      if (outcome.error) notes.push(`Sensitivity of ${feature} stopped early: the model failed: ${outcome.error}`)
+    }
+    if (unsearched.length > 0) {
+      budgetExhausted = true
+      const why = `the time budget (${config['time-budget']} s) ran out before ${unsearched.length} of ${sensitivity.features.length} features (${unsearched.join(', ')})`
+      if (rows.length === 0) tests.push(skippedTest({ id: 'sensitivity', kind: 'sensitivity', parameters: { features: unsearched } }, why))
+      else notes.push(`Sensitivity: ${why}; they are not in the table.`)
+    }
+    if (rows.length > 0) sensitivityRows = sortSensitivity(rows)
+  }
+
+  if (config.stress) {
+    const stress = await runStress(ctx, () => fits(STRESS_ROWS * 12, 12))
+    if (stress.untested.length > 0 && ctx.session.dead === undefined) budgetExhausted = true
+    if (stress.tests.length === 0)
+      tests.push(skippedTest({ id: 'stress', kind: 'stress', parameters: {} }, ctx.session.dead ?? overBudget(STRESS_ROWS * 12, 12)))
+    tests.push(...stress.tests)
+  }
+
+  if (judge.task === 'multiclass' && directional.length > 0) {
+    notes.push("Directional tests on a multiclass model compare the probability of each row's clean predicted class.")
+  }
+  return {
+    robustness: {
+      seed: config.seed,
+      rows: n,
+      rowsAvailable: input.rowsAvailable,
+      profiles,
+      clean: input.cleanMetrics,
+      tests,
+      sensitivity: sensitivityRows,
+      cost: {
+        modelCalls: input.session.modelCalls,
+        rowsScored: input.session.rowsScored,
+        cleanPassRows: n,
+        seconds: (now() - startedAt) / 1000,
+        budgetExhausted,
+      },
+    },
+    notes,
+  }
+}
+
+export interface JudgeInput {
+  task: Task
+  /** The sample's labels, as read. */
+  labels: Cell[]
+  /** Classes in probability-column order. */
+  classes?: Label[]
+  /** Binary: the positive class (default: the last class) and the decision threshold on its probability. */
+  positiveClass?: Label
+  threshold: number
+  eceBins?: number
+  config: RobustnessConfig
+}
+
+/** How every test reads outputs; for regression a flip is a move beyond regression-tolerance × the label's sd. */
+export function buildJudge(o: JudgeInput): Judge {
+  return new Judge({
+    task: o.task,
+    yTrue: o.labels,
+    classes: o.classes,
+    positiveClass: o.positiveClass,
+    threshold: o.threshold,
+    tolerance: o.task === 'regression' ? o.config['regression-tolerance'] * labelSd(o.labels) : 0,
+    eceBins: o.eceBins,
+  })
+}
+
+function flipThresholds(config: RobustnessConfig): { fail: number; major: number } {
+  return { fail: config['flip-fail'], major: config['flip-major'] }
+}
+
+function skippedInvariance(c: InvarianceCase, why: string): RobustnessTest {
+  return skippedTest(
+    { id: c.id, kind: 'invariance', perturbation: c.spec.kind, parameters: { severity: c.spec.severity, features: c.spec.features } },
+    why,
+  )
+}
+
+/** Population sd of numeric labels (1 when it is 0 or undefined, so the tolerance stays meaningful). */
+function labelSd(labels: Cell[]): number {
+  const ys = labels.map(Number).filter((y) => Number.isFinite(y))
+  if (ys.length === 0) return 1
+  const mean = ys.reduce((s, y) => s + y, 0) / ys.length
+  const sd = Math.sqrt(ys.reduce((s, y) => s + (y - mean) ** 2, 0) / ys.length)
+  return sd > 0 ? sd : 1
+}
+
+function configError(manifestPath: string | undefined, field: string, message: string): UserError {
+  return new UserError(`${manifestPath ? `${manifestPath}: ` : ''}${field}: ${message}`, { file: manifestPath, field })
+}
+
+/**
+ * The invariance suite: the manifest's perturbations (one spec per severity), each on the features it
+ * names or else on every feature it applies to; or the defaults chosen from the profiles.
+ */
+export function resolvePerturbations(config: RobustnessConfig, profiles: FeatureProfile[], manifestPath?: string): PerturbationSpec[] {
+  if (config.perturbations === undefined) return defaultPerturbations(profiles)
+  const names = new Set(profiles.map((p) => p.name))
+  const groups = groupsOf(profiles)
+  return config.perturbations.flatMap((entry, i) => {
+    const field = `robustness.perturbations[${i}]`
+    const unknown = (entry.features ?? []).filter((f) => !names.has(f))
+    if (unknown.length > 0)
+      throw configError(manifestPath, `${field}.features`, `${unknown.map((f) => `"${f}"`).join(', ')} not among the model's features`)
+    const tensor = entry.kind === 'tensor_noise' || entry.kind === 'brightness' || entry.kind === 'contrast'
+    if (tensor && (entry.group === undefined || !groups.has(entry.group))) {
+      const known = [...groups.keys()]
+      throw configError(
+        manifestPath,
+        `${field}.group`,
+        `${entry.kind} needs a tensor group${entry.group ? `; "${entry.group}" is not one` : ''} (${known.length ? `groups: ${known.join(', ')}` : 'declare one with robustness.features.<name>.group'})`,
+      )
+    }
+    const eligible = profiles
+      .filter((p) => !p.immutable && applies(entry.kind, p) && (!tensor || p.group === entry.group))
+      .map((p) => p.name)
+    const features = entry.features ?? eligible
+    const severities = Array.isArray(entry.severity) ? entry.severity : [entry.severity]
+    return severities.map((severity) =>
+      tensor ? { kind: entry.kind, severity, features, group: entry.group } : { kind: entry.kind, severity, features },
+    )
+  })
+}
+
+function resolveDegradation(config: RobustnessConfig, task: Task, manifestPath?: string): GateSpec[] {
+  const known = metricNames(task).filter((m) => !PERFORMANCE_METRIC_NAMES.includes(m))
+  return config.degradation.map((line, i) => {
+    const gate = parseDegradationGate(line)
+    if (typeof gate === 'string') throw configError(manifestPath, `robustness.degradation[${i}]`, gate)
+    if (!known.includes(gate.metric)) {
+      throw configError(
+        manifestPath,
+        `robustness.degradation[${i}]`,
+        `"${line}": unknown metric "${gate.metric}" for a ${task} model; known: ${known.join(', ')}`,
+      )
+    }
+    return gate
+  })
+}
+
+function numericFeature(profiles: FeatureProfile[], name: string, manifestPath: string | undefined, field: string): FeatureProfile {
+  const p = profiles.find((q) => q.name === name)
+  if (p === undefined) throw configError(manifestPath, field, `"${name}" is not among the model's features`)
+  if (p.kind !== 'numeric') throw configError(manifestPath, field, `"${name}" is ${p.kind}, not numeric`)
+  return p
+}
+
+function checkDirectional(config: RobustnessConfig, profiles: FeatureProfile[], manifestPath?: string): void {
+  config.directional.forEach((e, i) => numericFeature(profiles, e.feature, manifestPath, `robustness.directional[${i}].feature`))
+}
+
+function resolveSensitivity(
+  config: RobustnessConfig,
+  profiles: FeatureProfile[],
+  manifestPath?: string,
+): { spec: SensitivitySpec; features: string[] } | undefined {
+  if (config.sensitivity === false) return undefined
+  const spec = config.sensitivity === true ? DEFAULT_SENSITIVITY : config.sensitivity
+  const features =
+    spec.features?.map((f, i) => numericFeature(profiles, f, manifestPath, `robustness.sensitivity.features[${i}]`).name) ??
+    profiles.filter((p) => p.kind === 'numeric' && !p.immutable).map((p) => p.name)
+  return features.length > 0 ? { spec, features } : undefined
+}

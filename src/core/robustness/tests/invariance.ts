@@ -1,0 +1,138 @@
+import type { MetricsResult } from '../../metrics/index.js'
+import { describePerturbation, perturb } from '../perturb.js'
+import type { PerturbationSpec, RobustnessTest } from '../types.js'
+import { HEADLINE_METRIC, failedCallTest, fmt, percent, rngFor, scoreCopies, wilson, type TestContext } from './common.js'
+
+/** One invariance test to run: a perturbation at one severity, with its stable id. */
+export interface InvarianceCase {
+  id: string
+  spec: PerturbationSpec
+}
+
+export interface FlipThresholds {
+  fail: number
+  major: number
+}
+
+export interface InvarianceOutcome {
+  test: RobustnessTest
+  /** Every metric under the perturbation, for the degradation gates; undefined when the model failed. */
+  metrics?: MetricsResult
+}
+
+/** `invariance/<kind>/<severity>`, made unique with `#2`, `#3` when the manifest repeats one. */
+export function invarianceCases(specs: PerturbationSpec[]): InvarianceCase[] {
+  const seen = new Map<string, number>()
+  return specs.map((spec) => {
+    const base = `invariance/${spec.kind}/${spec.severity}`
+    const n = (seen.get(base) ?? 0) + 1
+    seen.set(base, n)
+    return { id: n === 1 ? base : `${base}#${n}`, spec }
+  })
+}
+
+/**
+ * Flip rates of every case over the whole sample, all cases in the same model calls (see scoreCopies).
+ * Each case perturbs with its own seeded stream, so its result does not depend on the other cases.
+ */
+export async function runInvariance(ctx: TestContext, cases: InvarianceCase[], flips: FlipThresholds): Promise<InvarianceOutcome[]> {
+  const streams = cases.map((c) => rngFor(ctx.seed, c.id))
+  const results = await scoreCopies(
+    ctx,
+    cases.map((c, k) => (chunk) => perturb(chunk, ctx.profiles, c.spec, streams[k])),
+  )
+  return cases.map((c, k) => {
+    const r = results[k]
+    const base = {
+      id: c.id,
+      kind: 'invariance' as const,
+      perturbation: c.spec.kind,
+      parameters: parametersOf(c.spec),
+    }
+    if (!r.ok) return { test: failedCallTest(base, r.failure, `the perturbed rows (${describePerturbation(c.spec)})`) }
+    return judgeFlips(ctx, c, base, r.out, flips)
+  })
+}
+
+function parametersOf(spec: PerturbationSpec): RobustnessTest['parameters'] {
+  const p: RobustnessTest['parameters'] = { severity: spec.severity, features: spec.features }
+  if (spec.group !== undefined) p.group = spec.group
+  return p
+}
+
+function judgeFlips(
+  ctx: TestContext,
+  c: InvarianceCase,
+  base: Pick<RobustnessTest, 'id' | 'kind' | 'perturbation' | 'parameters'>,
+  out: Parameters<TestContext['judge']['decisions']>[0],
+  flips: FlipThresholds,
+): InvarianceOutcome {
+  const judge = ctx.judge
+  const decisions = judge.decisions(out)
+  const n = out.length
+  const examples: { row: number; message: string }[] = []
+  let flipped = 0
+  for (let i = 0; i < n; i++) {
+    if (!judge.flipped(ctx.cleanDecisions, decisions, i)) continue
+    flipped++
+    if (examples.length < 5) {
+      examples.push({
+        row: ctx.rowNumbers[i],
+        message: `row ${ctx.rowNumbers[i]}: ${describeDecision(ctx.cleanDecisions[i])} → ${describeDecision(decisions[i])}`,
+      })
+    }
+  }
+  const rate = flipped / n
+  const interval = wilson(flipped, n)
+  let metrics: MetricsResult | undefined
+  try {
+    metrics = judge.metrics(out)
+  } catch {
+    metrics = undefined
+  }
+  const name = HEADLINE_METRIC[judge.task]
+  const cleanValue = ctx.cleanMetrics[name]
+  const perturbed = metrics?.metrics[name]
+  const metric =
+    cleanValue !== undefined && perturbed !== undefined
+      ? {
+          name,
+          clean: cleanValue,
+          perturbed,
+          absolute: perturbed - cleanValue,
+          relative: cleanValue === 0 ? 0 : (perturbed - cleanValue) / Math.abs(cleanValue),
+        }
+      : undefined
+  // Point estimate decides; a warning when flips were seen and the interval cannot rule out the threshold.
+  const status = rate >= flips.fail ? 'fail' : flipped > 0 && interval.high >= flips.fail ? 'warn' : 'pass'
+  const level = status === 'fail' ? (rate >= flips.major ? 'major' : 'minor') : undefined
+  const what = judge.task === 'regression' ? 'moved beyond the tolerance' : 'changed label'
+  const metricText = metric
+    ? `; ${name} ${fmt(metric.clean)} → ${fmt(metric.perturbed)} (${metric.absolute >= 0 ? '+' : ''}${fmt(metric.absolute)}, ${metric.relative >= 0 ? '+' : ''}${percent(metric.relative)})`
+    : ''
+  const verdict =
+    status === 'fail'
+      ? ` — ${level} (fails at ${percent(flips.fail)}${level === 'major' ? `, major at ${percent(flips.major)}` : ''})`
+      : status === 'warn'
+        ? ` — the 95% interval reaches the ${percent(flips.fail)} threshold`
+        : ''
+  return {
+    metrics,
+    test: {
+      ...base,
+      rows: n,
+      flipRate: rate,
+      flipInterval: interval,
+      metric,
+      violations: flipped,
+      examples,
+      status,
+      level,
+      message: `${describePerturbation(c.spec)}: ${flipped} of ${n} rows ${what} (${percent(rate)}, 95% CI ${percent(interval.low)}–${percent(interval.high)})${metricText}${verdict}`,
+    },
+  }
+}
+
+function describeDecision(d: unknown): string {
+  return typeof d === 'number' ? fmt(d) : JSON.stringify(d)
+}
