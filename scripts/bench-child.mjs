@@ -55,6 +55,11 @@ if (mode === 'bare') {
   const lib = await import('../dist/lib/index.js')
   const seconds = mode === 'compare' ? lib.benchmarkCompare(n, resamples) : lib.benchmarkNaiveBootstrap(n, resamples)
   done({ seconds })
+} else if (mode === 'robustness') {
+  // K seeded noise perturbations of the same rows, batched: the cost of K perturbations against one clean pass.
+  const [model, csv, features, label, k, rows] = args
+  const { benchmarkRobustness } = await import('../dist/lib/index.js')
+  done(await benchmarkRobustness(model, csv, features.split(','), label, Number(k), Number(rows)))
 } else {
   throw new Error(`unknown mode ${mode}`)
 }

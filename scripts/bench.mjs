@@ -131,3 +131,32 @@ console.log(`| run | seconds | vs naive bootstrap |`)
 console.log(`|---|---:|---:|`)
 console.log(`| naive paired bootstrap, percentile only (baseline) | ${naive.seconds.toFixed(3)} | 1.00× |`)
 console.log(`| modelgate comparison (BCa, McNemar, DeLong) | ${fast.seconds.toFixed(3)} | ${(fast.seconds / naive.seconds).toFixed(2)}× |`)
+
+// test-robustness: K perturbations are batched so that they cost about K clean passes.
+const ROB_ROWS = 20_000
+console.log(`\ntest-robustness, ${fmt(ROB_ROWS)} rows, K gaussian-noise perturbations (median of ${REPEAT}):`)
+console.log(
+  `| K | clean pass (s) | K perturbations (s) | model time per perturbation vs clean pass | wall time per perturbation vs clean pass | model calls | rows scored |`,
+)
+console.log(`|---:|---:|---:|---:|---:|---:|---:|`)
+for (const k of [5, 10]) {
+  const rs = []
+  for (let i = 0; i < REPEAT; i++) {
+    rs.push(
+      child([
+        path.join(root, 'scripts/bench-child.mjs'),
+        'robustness',
+        model,
+        csv,
+        features.join(','),
+        'target',
+        String(k),
+        String(ROB_ROWS),
+      ]),
+    )
+  }
+  const r = [...rs].sort((a, b) => a.ratioPerPerturbation - b.ratioPerPerturbation)[Math.floor(rs.length / 2)]
+  console.log(
+    `| ${k} | ${r.cleanSeconds.toFixed(3)} | ${r.perturbedSeconds.toFixed(3)} | ${r.ratioPerPerturbation.toFixed(2)}× | ${fmt(r.modelCalls)} | ${fmt(r.rowsScored)} |`,
+  )
+}

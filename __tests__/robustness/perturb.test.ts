@@ -5,26 +5,10 @@ import type { Cell } from '../../src/core/data/types.js'
 import { profileFeatures, type FeatureOverride } from '../../src/core/robustness/profile.js'
 import { defaultPerturbations, describePerturbation, perturb, stressValues, UNSEEN_CATEGORY } from '../../src/core/robustness/perturb.js'
 import { TYPO_MIN_WORD } from '../../src/core/robustness/text.js'
-import type { FeatureProfile, PerturbationKind, PerturbationSpec } from '../../src/core/robustness/types.js'
+import { PERTURBATION_KINDS, type FeatureProfile, type PerturbationKind, type PerturbationSpec } from '../../src/core/robustness/types.js'
 import { createRng } from '../../src/core/stats/random.js'
 
-const ALL_KINDS: PerturbationKind[] = [
-  'gaussian_noise',
-  'shift',
-  'drift',
-  'quantize',
-  'missing',
-  'category_swap',
-  'unseen_category',
-  'typo',
-  'case',
-  'punctuation',
-  'whitespace',
-  'accents',
-  'tensor_noise',
-  'brightness',
-  'contrast',
-]
+const ALL_KINDS: readonly PerturbationKind[] = PERTURBATION_KINDS
 
 /** The 30 digits rows as numbers, pixels declared as the group "pixels" with bounds [0, 16]. */
 function digits(): { columns: Cell[][]; profiles: FeatureProfile[]; names: string[] } {

@@ -159,6 +159,11 @@ function expandHeaders(headers: Record<string, string>): Record<string, string> 
   return out
 }
 
+/** A message with the workspace's absolute prefix removed, so paths read as the user wrote them. */
+export function stripWorkspace(text: string, workspace: string): string {
+  return text.split(`${path.resolve(workspace)}${path.sep}`).join('')
+}
+
 /** Paths in messages: relative to the workspace when inside it, so they read like the user wrote them. */
 export function displayPath(p: string, cwd: string): string {
   const rel = path.relative(cwd, p)

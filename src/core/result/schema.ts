@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { ValidationResult } from './types.js'
+import { PERTURBATION_KINDS } from '../robustness/types.js'
 
 /*
  * The published JSON Schema of the result (schemas/result.schema.json) is generated from this zod schema.
@@ -100,23 +101,7 @@ const calibrationSchema = z.object({
   intervals: z.object({ ece: interval, mce: interval, brier: interval }),
 })
 
-const perturbationKind = z.enum([
-  'gaussian_noise',
-  'shift',
-  'drift',
-  'quantize',
-  'missing',
-  'category_swap',
-  'unseen_category',
-  'typo',
-  'case',
-  'punctuation',
-  'whitespace',
-  'accents',
-  'tensor_noise',
-  'brightness',
-  'contrast',
-])
+const perturbationKind = z.enum(PERTURBATION_KINDS)
 
 const robustnessSchema = z.object({
   seed: z.number(),

@@ -1,4 +1,3 @@
-import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { CellError, UserError } from '../errors.js'
 import { digestFile, inferFormat, openTable } from '../data/open.js'
@@ -8,9 +7,10 @@ import type { MetricsResult } from '../metrics/index.js'
 import { sortedLabels, type Label } from '../metrics/labels.js'
 import { latencyStats } from '../metrics/performance.js'
 import { createRunner, type RunnerEnvironment } from '../runners/index.js'
-import type { ModelRunner, PredictionBatch } from '../runners/types.js'
-import { RESULT_SCHEMA_VERSION, type CheckResult, type RunContext, type Task, type ValidationResult } from '../result/types.js'
-import { displayPath, type Settings } from '../settings.js'
+import type { ModelRunner } from '../runners/types.js'
+import { RESULT_SCHEMA_VERSION, type CheckResult, type RunContext, type ValidationResult } from '../result/types.js'
+import { displayPath, stripWorkspace, type Settings } from '../settings.js'
+import { decideTask } from '../evaluation/task.js'
 import { createRng } from '../stats/random.js'
 import { buildJudge, ModelSession, runEngine, scoreClean, type Columns } from './engine.js'
 import { profileFeatures, profileNotes, type FeatureOverride } from './profile.js'
@@ -37,10 +37,6 @@ export async function runRobustness(settings: Settings, opts: RobustnessOptions)
       throw new UserError(stripWorkspace(e.message, settings.workspace), { file: e.file, field: e.field, cause: e.cause })
     throw e
   }
-}
-
-function stripWorkspace(text: string, workspace: string): string {
-  return text.split(`${path.resolve(workspace)}${path.sep}`).join('')
 }
 
 async function runRaw(settings: Settings, opts: RobustnessOptions): Promise<ValidationResult> {
@@ -72,7 +68,17 @@ async function runRaw(settings: Settings, opts: RobustnessOptions): Promise<Vali
     log(`model: ${displayPath(info.source, settings.workspace)} (${info.runner})`)
     const session = new ModelSession(runner, features, open)
     const clean = await cleanPass(session, sample, settings.batchSize, data.path)
-    const task = decideTask(settings, clean.outputs, sample.labels)
+    const task = decideTask(
+      settings.task,
+      settings.classes,
+      {
+        values: !!clean.outputs.values,
+        labels: !!clean.outputs.labels,
+        probabilities: !!clean.outputs.probabilities,
+        classes: clean.outputs.classes,
+      },
+      [...sample.labels, ...(clean.outputs.labels ?? [])],
+    )
     const classes =
       task === 'regression' ? undefined : (settings.classes ?? clean.outputs.classes ?? sortedLabels({ labels: sample.labels as Label[] }))
     if (task === 'regression') checkNumericLabels(sample.labels, settings.label, data.path)
@@ -270,16 +276,6 @@ async function cleanPass(session: ModelSession, sample: Sample, batchSize: numbe
     }
     throw e
   }
-}
-
-/** The task the user set, else what the model's outputs say, else what the labels look like (as validate decides). */
-function decideTask(settings: Settings, out: PredictionBatch, labels: Cell[]): Task {
-  if (settings.task) return settings.task
-  if (out.values && !out.labels && !out.probabilities) return 'regression'
-  const classes = settings.classes ?? out.classes
-  if (classes) return classes.length <= 2 ? 'binary' : 'multiclass'
-  const distinct = new Set([...labels, ...(out.labels ?? [])].map(String))
-  return distinct.size <= 2 ? 'binary' : 'multiclass'
 }
 
 function checkNumericLabels(labels: Cell[], label: string, file: string): void {

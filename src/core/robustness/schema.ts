@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { GATE_SYNTAX, parseGate, type GateSpec } from '../gates/expression.js'
 import { featureOverrideSchema } from './profile.js'
-import type { PerturbationKind } from './types.js'
+import { PERTURBATION_KINDS } from './types.js'
 
 /*
  * The manifest's `robustness:` key (test-robustness, issue 4). Keys are kebab-case like the rest of
@@ -9,24 +9,6 @@ import type { PerturbationKind } from './types.js'
  */
 
 export const DEFAULT_ROBUSTNESS_SEED = 20261126
-
-const PERTURBATION_KINDS = [
-  'gaussian_noise',
-  'shift',
-  'drift',
-  'quantize',
-  'missing',
-  'category_swap',
-  'unseen_category',
-  'typo',
-  'case',
-  'punctuation',
-  'whitespace',
-  'accents',
-  'tensor_noise',
-  'brightness',
-  'contrast',
-] as const satisfies readonly PerturbationKind[]
 
 /** `clean` plays the part `baseline` plays in validate's gates: the metric on the unperturbed rows. */
 export const DEGRADATION_SYNTAX = GATE_SYNTAX.replaceAll('baseline', 'clean')

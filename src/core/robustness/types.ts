@@ -28,22 +28,26 @@ export interface FeatureProfile {
   group?: string
 }
 
-export type PerturbationKind =
-  | 'gaussian_noise'
-  | 'shift'
-  | 'drift'
-  | 'quantize'
-  | 'missing'
-  | 'category_swap'
-  | 'unseen_category'
-  | 'typo'
-  | 'case'
-  | 'punctuation'
-  | 'whitespace'
-  | 'accents'
-  | 'tensor_noise'
-  | 'brightness'
-  | 'contrast'
+/** Every perturbation kind, in the order reports list them. */
+export const PERTURBATION_KINDS = [
+  'gaussian_noise',
+  'shift',
+  'drift',
+  'quantize',
+  'missing',
+  'category_swap',
+  'unseen_category',
+  'typo',
+  'case',
+  'punctuation',
+  'whitespace',
+  'accents',
+  'tensor_noise',
+  'brightness',
+  'contrast',
+] as const
+
+export type PerturbationKind = (typeof PERTURBATION_KINDS)[number]
 
 /** One perturbation at one severity, on some features. */
 export interface PerturbationSpec {

@@ -1,4 +1,3 @@
-import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { CellError, UserError } from '../errors.js'
 import { openTable, digestFile, inferFormat } from '../data/open.js'
@@ -23,10 +22,11 @@ import {
   type Task,
   type ValidationResult,
 } from '../result/types.js'
-import { displayPath, type ResolvedData, type ResolvedModel, type Settings } from '../settings.js'
+import { displayPath, stripWorkspace, type ResolvedData, type ResolvedModel, type Settings } from '../settings.js'
 import { PredictionAccumulator } from './accumulate.js'
 import { ParityCounter } from './parity.js'
 import { buildScoredRows, type ModelPredictions } from '../evaluation/build.js'
+import { decideTask } from '../evaluation/task.js'
 import { analyse, checkAnalysisColumns, checkAnalysisMetrics, keptColumns, wantsAnalysis } from './analysis.js'
 
 export interface ValidateOptions {
@@ -67,10 +67,6 @@ export async function validate(settings: Settings, opts: ValidateOptions): Promi
       throw new UserError(stripWorkspace(e.message, settings.workspace), { file: e.file, field: e.field, cause: e.cause })
     throw e
   }
-}
-
-function stripWorkspace(text: string, workspace: string): string {
-  return text.split(`${path.resolve(workspace)}${path.sep}`).join('')
 }
 
 function relativePaths(result: ValidationResult, workspace: string): ValidationResult {
@@ -127,7 +123,13 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
       runs.push(await scoreDataset(settings, data, candidate, baselineRunner, reference, keptColumns(settings), log))
     }
 
-    const task = decideTask(settings, runs[0].candidate.acc)
+    const acc0 = runs[0].candidate.acc
+    const task = decideTask(
+      settings.task,
+      settings.classes,
+      { values: acc0.hasValues, labels: acc0.hasLabels, probabilities: acc0.hasProbabilities, classes: acc0.classes },
+      [...acc0.yTrue, ...acc0.labels],
+    )
     checkGateMetrics(settings, task)
     checkAnalysisMetrics(settings, task)
 
@@ -401,16 +403,6 @@ function checkLength(pred: PredictionBatch, batch: Batch, runner: ModelRunner, m
 
 function unique<T>(xs: T[]): T[] {
   return [...new Set(xs)]
-}
-
-/** The task the user set, else what the model's outputs say, else what the labels look like. */
-function decideTask(settings: Settings, acc: PredictionAccumulator): Task {
-  if (settings.task) return settings.task
-  if (acc.hasValues && !acc.hasLabels && !acc.hasProbabilities) return 'regression'
-  const classes = settings.classes ?? acc.classes
-  if (classes) return classes.length <= 2 ? 'binary' : 'multiclass'
-  const distinct = new Set([...acc.yTrue, ...acc.labels].map(String))
-  return distinct.size <= 2 ? 'binary' : 'multiclass'
 }
 
 interface MetricsOut {
