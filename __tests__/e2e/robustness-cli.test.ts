@@ -103,6 +103,24 @@ describe('modelgate robustness on the breast-cancer example', () => {
     expect(existsSync(out)).toBe(false)
   })
 
+  it('refuses a predictions file as the model, with exit 2 and one message', async () => {
+    const r = await cli([
+      'robustness',
+      '--model',
+      'examples/breast-cancer/reference-predictions.csv',
+      '--data',
+      'examples/breast-cancer/data/test.csv',
+      '--label',
+      'target',
+      '--features',
+      'mean_radius',
+    ])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toEqual([
+      'modelgate: model: test-robustness needs a model it can call (onnx, command or http); a predictions file cannot score perturbed rows',
+    ])
+  })
+
   it('documents itself: its usage, and the top-level usage names both commands', async () => {
     const help = await cli(['robustness', '--help'])
     expect(help.code).toBe(0)

@@ -43,6 +43,12 @@ async function runRaw(settings: Settings, opts: RobustnessOptions): Promise<Vali
   const started = new Date()
   const t0 = performance.now()
   const log = opts.log ?? (() => {})
+  if (settings.model.runner === 'predictions') {
+    throw new UserError(
+      `${settings.manifestPath ? `${settings.manifestPath}: ` : ''}model: test-robustness needs a model it can call (onnx, command or http); a predictions file cannot score perturbed rows`,
+      { file: settings.manifestPath, field: 'model' },
+    )
+  }
   const config = settings.robustness ?? robustnessDefaults()
   const data = settings.data[0]
   const shownData = displayPath(data.path, settings.workspace)
