@@ -6,6 +6,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync, write
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { mulberry32 } from './mulberry32.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000)
@@ -18,18 +19,6 @@ const features = readFileSync(path.join(example, 'data/test.csv'), 'utf8')
   .split(',')
   .filter((c) => c !== 'target')
 if (features.length !== 30) throw new Error(`expected 30 features in the example, found ${features.length}`)
-
-// mulberry32: small, seeded, and the same on every machine.
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // Each feature ~ N(class mean, (SPREAD·sd)²) of the real training column: wider than the real data, so
 // that the classes overlap and the metrics are not trivially perfect.
@@ -49,7 +38,7 @@ async function generate(file) {
       return { mean, sd }
     })
   })
-  const rand = rng(20261126)
+  const rand = mulberry32(20261126)
   const normal = () => Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand())
   const out = createWriteStream(file)
   out.write(`${[...features, 'target'].join(',')}\n`)
