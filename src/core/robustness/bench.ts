@@ -6,6 +6,7 @@ import { buildJudge, ModelSession, runEngine, scoreClean } from './engine.js'
 import { profileFeatures } from './profile.js'
 import { readSample } from './run.js'
 import { robustnessDefaults } from './schema.js'
+import { decideTask } from '../evaluation/task.js'
 
 /**
  * What K perturbations cost against one clean pass, on an ONNX model and a CSV file: the clean pass
@@ -59,12 +60,8 @@ export async function benchmarkRobustness(
     for (let i = 0; i < 4; i++) passes.push(await scoreClean(session, sample.columns, batchSize))
     const clean = passes.slice(1).sort((a, b) => a.seconds - b.seconds)[1]
     const classes = clean.outputs.classes ?? sortedLabels({ labels: sample.labels as Label[] })
-    const task =
-      clean.outputs.values && !clean.outputs.labels && !clean.outputs.probabilities
-        ? 'regression'
-        : classes.length <= 2
-          ? 'binary'
-          : 'multiclass'
+    const out = clean.outputs
+    const task = decideTask(undefined, classes, { values: !!out.values, labels: !!out.labels, probabilities: !!out.probabilities }, [])
     const judge = buildJudge({ task, labels: sample.labels, classes: task === 'regression' ? undefined : classes, threshold: 0.5, config })
     const profiles = profileFeatures(sample.columns, features)
     const before = { calls: session.modelCalls, rows: session.rowsScored }
