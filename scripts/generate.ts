@@ -143,6 +143,7 @@ export function readmeSections(): Record<string, string> {
   return {
     'validate-model': actionTables('validate-model'),
     'test-robustness': actionTables('test-robustness'),
+    'register-version': actionTables('register-version'),
     manifest: manifestTable(),
     metrics: metricsTable(),
     'dist-size': distSize(),

@@ -4,12 +4,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { digestArtifact } from '../../src/core/registry/digest.js'
 import { UserError } from '../../src/core/errors.js'
-import {
-  VERSION_RECORD_SCHEMA,
-  type RegistryBackend,
-  type VersionRecord,
-  type RegistrationPlan,
-} from '../../src/core/registry/types.js'
+import { VERSION_RECORD_SCHEMA, type RegistryBackend, type VersionRecord, type RegistrationPlan } from '../../src/core/registry/types.js'
 
 /*
  * What every registry backend must do, run against each one (local, git, oci) by its own test file:

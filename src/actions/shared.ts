@@ -121,18 +121,23 @@ export async function runModelgateAction<I extends ActionInputs>(deps: ActionDep
     }
     return code
   } catch (e) {
-    const message = errorText(e)
-    io.setOutput('status', 'error')
-    io.setOutput('passed', 'false')
-    await io.appendSummary(`## 💥 modelgate ${action}: error\n\n${'```'}text\n${message.replace(/`/g, "'")}\n${'```'}\n`).catch(() => {})
-    if (isUserError(e)) {
-      io.setFailed(message, EXIT_INVALID_INPUT)
-      return EXIT_INVALID_INPUT
-    }
-    // Not the user's doing: a bug or a broken environment. Say so, with the stack, to be reported.
-    io.setFailed(`${action}: internal error: ${message}\n${(e as Error)?.stack ?? ''}`, 1)
-    return 1
+    return reportActionError(io, action, e)
   }
+}
+
+/** Any action's failure as one message and an exit code: 2 for the user's input, 1 (with the stack) for a bug. */
+export async function reportActionError(io: ActionIO, action: string, e: unknown): Promise<number> {
+  const message = errorText(e)
+  io.setOutput('status', 'error')
+  io.setOutput('passed', 'false')
+  await io.appendSummary(`## 💥 modelgate ${action}: error\n\n${'```'}text\n${message.replace(/`/g, "'")}\n${'```'}\n`).catch(() => {})
+  if (isUserError(e)) {
+    io.setFailed(message, EXIT_INVALID_INPUT)
+    return EXIT_INVALID_INPUT
+  }
+  // Not the user's doing: a bug or a broken environment. Say so, with the stack, to be reported.
+  io.setFailed(`${action}: internal error: ${message}\n${(e as Error)?.stack ?? ''}`, 1)
+  return 1
 }
 
 /** The deepest folder holding every file, so the artifact keeps their relative layout. */

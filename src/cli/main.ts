@@ -12,6 +12,7 @@ import { renderSummary } from '../core/report/markdown.js'
 import { writeFileAtomic } from '../core/files.js'
 import { renderText } from './text.js'
 import { TOOL, VERSION } from '../version.js'
+import { runRegister, runRegistry } from './registry.js'
 
 /** The flags every command shares, in two runs around each command's own. */
 const MODEL_FLAGS = `  --config <file>                 manifest (default: modelgate.yml if present)
@@ -63,6 +64,8 @@ export const USAGE = `Usage: modelgate <command> [options]
 Commands:
   validate     metrics, gates and a report for a model on evaluation data
   robustness   perturbation, invariance, sensitivity and stress tests of a model
+  register     record a version of a model, with its evidence, in a registry
+  registry     list, show, promote or deprecate registered versions
 
 Run modelgate <command> --help for its options. Exit codes: 0 passed, 1 a check failed, 2 invalid input.`
 
@@ -142,6 +145,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       io.stdout(VERSION)
       return 0
     }
+    if (command === 'register') return await runRegister(rest, io, (d) => (debug = d))
+    if (command === 'registry') return await runRegistry(rest, io, (d) => (debug = d))
     const spec = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined
     if (!spec) throw new UserError(`unknown command "${command}"; try: modelgate --help`)
     return await runCommand(command, spec, rest, io, (d) => (debug = d))

@@ -127,6 +127,40 @@ const comparisonSpec = z
   })
   .strict()
 
+const stageName = z
+  .string()
+  .regex(/^[a-zA-Z0-9]([a-zA-Z0-9-_]*[a-zA-Z0-9])?$/, 'a stage name: letters, digits, - and _')
+
+export const registrySchema = z
+  .object({
+    uri: z
+      .string()
+      .min(1)
+      .default('local:.modelgate/registry')
+      .describe(
+        'Where versions are recorded: `local:<folder>`, `git` (GTO tags in this repository) or `git:<repository folder>`, `oci://<registry>/<repository>` (e.g. oci://ghcr.io/owner/models/name).',
+      ),
+    name: z
+      .string()
+      .regex(/^[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?$/, "GTO's artifact name grammar: letters, digits, -, _ and /")
+      .optional()
+      .describe('Name of the model in the registry. Default: the manifest name.'),
+    stages: z.array(stageName).default([]).describe('Declared stages; another stage name is refused. Empty: any name.'),
+    promotion: z
+      .array(stageName)
+      .default([])
+      .describe('Promotion order, e.g. [dev, staging, prod]: a version reaches a stage only after holding the one before it.'),
+    require: z
+      .record(stageName, z.array(z.enum(['validate-model', 'test-robustness'])))
+      .default({})
+      .describe('Per stage, the reports a version must carry as passing evidence, e.g. {prod: [validate-model, test-robustness]}.'),
+    labels: z.record(z.string(), z.string()).default({}).describe('Labels recorded with every version (team, owner, …).'),
+    description: z.string().optional().describe('Description recorded with every version and shown in its model card.'),
+  })
+  .strict()
+
+export type RegistryConfig = z.infer<typeof registrySchema>
+
 export const manifestSchema = z
   .object({
     $schema: z.string().optional(),
@@ -203,6 +237,9 @@ export const manifestSchema = z
       .describe(
         'Champion/challenger: deltas with paired-bootstrap intervals, McNemar and DeLong tests, superiority and non-inferiority verdicts.',
       ),
+    registry: registrySchema
+      .optional()
+      .describe('register-version: where versions are recorded, the stages, their promotion order and the evidence each requires.'),
     'fail-on': z.enum(['fail', 'warn', 'never']).default('fail').describe('Which check status makes the run exit non-zero.'),
     'batch-size': z.number().int().min(1).max(1_000_000).default(1024).describe('Rows per model call.'),
     'ece-bins': z.number().int().min(1).max(1000).default(10).describe('Equal-width bins for calibration error.'),

@@ -87,7 +87,8 @@ export interface VersionRecord {
   metrics: Record<string, number>
   evidence: EvidenceSummary[]
   datasets: DatasetDigest[]
-  git?: { commit?: string; ref?: string; repository?: string }
+  /** `path`: the artifact's POSIX path from the repository root at `commit` (git registry). */
+  git?: { commit?: string; ref?: string; repository?: string; path?: string }
   run?: { id?: string; url?: string }
   /** The version this one was bumped from. */
   parent?: string
@@ -132,9 +133,7 @@ export interface VersionPayload {
  * registered (a no-op), or a new record with its files. Called by a backend inside its lock or
  * compare-and-swap loop, so it may run more than once; it must not have side effects.
  */
-export type RegistrationPlan =
-  | { kind: 'existing'; record: VersionRecord }
-  | { kind: 'new'; record: VersionRecord; payload: VersionPayload }
+export type RegistrationPlan = { kind: 'existing'; record: VersionRecord } | { kind: 'new'; record: VersionRecord; payload: VersionPayload }
 
 export interface StoredVersion {
   record: VersionRecord

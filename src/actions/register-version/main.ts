@@ -1,0 +1,51 @@
+import path from 'node:path'
+import { checkOutputPath, writeFileAtomic } from '../../core/files.js'
+import { registerModel } from '../../core/registry/register.js'
+import { readRegisterOptions, resolveRegistrySettings } from '../../core/registry/settings.js'
+import { openRegistry } from '../../core/registry/open.js'
+import { renderRegisterSummary } from '../../core/report/register.js'
+import { inputSource, reportActionError, type ActionDeps } from '../shared.js'
+
+export const ACTION = 'register-version'
+
+/** register-version as a step: inputs → hash, evidence, policy → the registry → outputs and summary. */
+export async function runRegisterAction(deps: ActionDeps): Promise<number> {
+  const { io } = deps
+  try {
+    const src = inputSource(io)
+    const token = src.value('token')
+    if (token) io.setSecret(token)
+    const settings = resolveRegistrySettings(src, deps.workspace)
+    const opts = readRegisterOptions(src, settings)
+    const reportPath = path.resolve(deps.workspace, src.value('report-path') ?? 'modelgate-register.json')
+    checkOutputPath(reportPath, 'input report-path')
+    const backend = await openRegistry(settings.registry, { token, username: src.value('username') })
+    const ctx = deps.context
+    const result = await registerModel(
+      {
+        name: settings.name,
+        ...opts,
+        labels: settings.labels,
+        description: settings.description,
+        task: settings.task,
+        policy: settings.policy,
+        context: { commit: ctx.sha, ref: ctx.ref, repository: ctx.repository, runId: ctx.runId, runUrl: ctx.runUrl },
+      },
+      backend,
+      (line) => io.info(line),
+    )
+    writeFileAtomic(reportPath, `${JSON.stringify(result, null, 2)}\n`)
+    for (const w of result.warnings) io.warning(w)
+    await io.appendSummary(renderRegisterSummary(result))
+    io.setOutput('version', result.version)
+    io.setOutput('digest', result.digest)
+    io.setOutput('uri', result.uri)
+    io.setOutput('tag', result.tag)
+    io.setOutput('created', String(result.created))
+    io.setOutput('stage', result.stage?.stage ?? '')
+    io.setOutput('report-path', reportPath)
+    return 0
+  } catch (e) {
+    return reportActionError(io, ACTION, e)
+  }
+}

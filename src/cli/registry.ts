@@ -1,0 +1,196 @@
+import { parseArgs } from 'node:util'
+import { UserError, errorText } from '../core/errors.js'
+import { checkOutputPath, writeFileAtomic } from '../core/files.js'
+import type { OptionSource } from '../core/overrides.js'
+import { parseVersion } from '../core/registry/bump.js'
+import { openRegistry } from '../core/registry/open.js'
+import { promoteVersion, registerModel } from '../core/registry/register.js'
+import { readRegisterOptions, resolveRegistrySettings, type RegistrySettings } from '../core/registry/settings.js'
+import type { RegistryBackend } from '../core/registry/types.js'
+import { renderRegisterText, renderVersionList } from '../core/report/register.js'
+import { renderModelCard } from '../core/registry/card.js'
+import type { CliIO } from './main.js'
+
+const REGISTRY_FLAGS = `  --config <file>                 manifest (default: modelgate.yml if present); its registry key sets the defaults
+  --name <name>                   model name in the registry (default: registry.name, else the manifest name)
+  --registry <uri>                local:<folder> | git | git:<repo folder> | oci://<host>/<repository>
+                                  (default: registry.uri, else local:.modelgate/registry)
+  --token <token>                 registry token (default: $MODELGATE_REGISTRY_TOKEN, else $GITHUB_TOKEN for oci://ghcr.io)
+  --username <name>               registry user name, for registries that want one with the token`
+
+export const REGISTER_USAGE = `Usage: modelgate register [options]
+
+Records a new version of a model with its evidence. The version is the digest's: registering the same
+model again returns the existing version. Options override the manifest's registry key.
+
+  --model <file|folder>           the model artifact (default: the manifest's model)
+  --version <x.y.z>               explicit version; or
+  --bump <auto|major|minor|patch> step from the newest version (default auto: read from the signature)
+  --stage <stage>                 also assign this stage (checked against the promotion order and required evidence)
+  --evidence <report.json>        repeatable: validate / robustness reports (--report) to attach
+  --label key=value               repeatable: labels
+  --description <text>
+${REGISTRY_FLAGS}
+  --report <file.json>            write the result JSON
+  --json                          print the result JSON
+  --quiet, --debug, -h, --help
+
+Exit codes: 0 registered (or already registered), 2 invalid input (nothing written).`
+
+export const REGISTRY_USAGE = `Usage: modelgate registry <list|show|promote|deprecate> [args] [options]
+
+  list                            versions, their digests, stages and evidence
+  show <version|stage>            one version's record (--json) or model card
+  promote <version> <stage>       assign a stage (promotion order and required evidence are enforced)
+  deprecate <version>             deregister a version: kept in history, never resolved or promoted again
+
+${REGISTRY_FLAGS}
+  --json                          machine-readable output
+  --debug, -h, --help
+
+Exit codes: 0 done, 2 invalid input or refused by the policy (nothing changed).`
+
+const SHARED = {
+  config: { type: 'string' },
+  name: { type: 'string' },
+  registry: { type: 'string' },
+  token: { type: 'string' },
+  username: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  debug: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+type Values = Record<string, string | string[] | boolean | undefined>
+
+function parse(
+  args: string[],
+  options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>,
+  command: string,
+) {
+  try {
+    const parsed = parseArgs({ args, options, allowPositionals: true })
+    return { values: parsed.values as Values, positionals: parsed.positionals }
+  } catch (e) {
+    throw new UserError(`${errorText(e).replace(/\. To specify.*$/s, '')}; see modelgate ${command} --help`)
+  }
+}
+
+function source(values: Values, repeatable: Record<string, string> = {}): OptionSource {
+  const flag = (input: string) => repeatable[input] ?? input
+  return {
+    value: (input) => (values[flag(input)] as string | undefined) || undefined,
+    lines: (input) => values[flag(input)] as string[] | undefined,
+    label: (input) => `--${flag(input)}`,
+  }
+}
+
+/** The token: the flag, else the environment (so it need not appear in shell history or process lists). */
+function tokenFrom(values: Values, settings: RegistrySettings): string | undefined {
+  const fromEnv =
+    process.env.MODELGATE_REGISTRY_TOKEN ||
+    (settings.registry.kind === 'oci' && /^oci:\/\/ghcr\.io\//.test(settings.registry.reference) ? process.env.GITHUB_TOKEN : undefined)
+  return settings.token ?? (fromEnv || undefined)
+}
+
+async function open(values: Values, settings: RegistrySettings): Promise<RegistryBackend> {
+  return openRegistry(settings.registry, { token: tokenFrom(values, settings), username: values.username as string | undefined })
+}
+
+/** `modelgate register`. */
+export async function runRegister(args: string[], io: CliIO, setDebug: (d: boolean) => void): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      ...SHARED,
+      model: { type: 'string' },
+      version: { type: 'string' },
+      bump: { type: 'string' },
+      stage: { type: 'string' },
+      evidence: { type: 'string', multiple: true },
+      label: { type: 'string', multiple: true },
+      description: { type: 'string' },
+      report: { type: 'string' },
+    },
+    'register',
+  )
+  setDebug(Boolean(values.debug))
+  if (values.help) {
+    io.stdout(REGISTER_USAGE)
+    return 0
+  }
+  if (positionals.length > 0) throw new UserError(`unexpected argument '${positionals[0]}'; see modelgate register --help`)
+  const src = source(values, { labels: 'label' })
+  const settings = resolveRegistrySettings(src, io.cwd)
+  const opts = readRegisterOptions(src, settings)
+  const report = values.report as string | undefined
+  if (report) checkOutputPath(report, '--report')
+  const backend = await open(values, settings)
+  const ctx = io.context ?? {}
+  const result = await registerModel(
+    {
+      name: settings.name,
+      ...opts,
+      labels: settings.labels,
+      description: settings.description,
+      task: settings.task,
+      policy: settings.policy,
+      context: { commit: ctx.sha, ref: ctx.ref, repository: ctx.repository, runId: ctx.runId, runUrl: ctx.runUrl },
+    },
+    backend,
+    values.quiet || values.json ? undefined : (line) => io.stderr(line),
+  )
+  if (report) writeFileAtomic(report, `${JSON.stringify(result, null, 2)}\n`)
+  if (values.json) io.stdout(JSON.stringify(result, null, 2))
+  else if (!values.quiet) io.stdout(renderRegisterText(result))
+  return 0
+}
+
+/** `modelgate registry list|show|promote|deprecate`. */
+export async function runRegistry(args: string[], io: CliIO, setDebug: (d: boolean) => void): Promise<number> {
+  const { values, positionals } = parse(args, { ...SHARED }, 'registry')
+  setDebug(Boolean(values.debug))
+  const [verb, ...rest] = positionals
+  if (values.help || verb === undefined) {
+    io.stdout(REGISTRY_USAGE)
+    return verb === undefined && !values.help ? 2 : 0
+  }
+  const settings = resolveRegistrySettings(source(values), io.cwd)
+  const arity: Record<string, number> = { list: 0, show: 1, promote: 2, deprecate: 1 }
+  if (!(verb in arity)) throw new UserError(`unknown registry command '${verb}'; use list, show, promote or deprecate`)
+  if (rest.length !== arity[verb])
+    throw new UserError(`modelgate registry ${verb} takes ${arity[verb]} argument(s); see modelgate registry --help`)
+  const backend = await open(values, settings)
+  const name = settings.name
+  switch (verb) {
+    case 'list': {
+      const [records, stages] = await Promise.all([backend.list(name), backend.stages(name)])
+      io.stdout(values.json ? JSON.stringify({ name, versions: records, stages }, null, 2) : renderVersionList(name, records, stages))
+      return 0
+    }
+    case 'show': {
+      const ref = rest[0]!
+      const stages = await backend.stages(name)
+      const version = stages.current[ref] ?? parseVersion(ref, 'version')
+      const found = await backend.get(name, version)
+      if (!found) throw new UserError(`${backend.location}: ${name} has no version ${ref}`, { field: 'version' })
+      io.stdout(values.json ? JSON.stringify(found, null, 2) : `${renderModelCard(found.record)}\nuri: ${found.uri}\ntag: ${found.tag}`)
+      return 0
+    }
+    case 'promote': {
+      const version = parseVersion(rest[0]!, 'version')
+      const event = await promoteVersion(backend, name, version, rest[1]!, settings.policy)
+      io.stdout(values.json ? JSON.stringify(event, null, 2) : `${name}: ${event.stage} → ${version}`)
+      return 0
+    }
+    default: {
+      const version = parseVersion(rest[0]!, 'version')
+      if (!(await backend.get(name, version)))
+        throw new UserError(`${backend.location}: ${name} has no version ${version}`, { field: 'version' })
+      await backend.deprecate(name, version)
+      io.stdout(values.json ? JSON.stringify({ name, version, deprecated: true }) : `${name} ${version} deprecated`)
+      return 0
+    }
+  }
+}

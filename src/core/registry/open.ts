@@ -1,0 +1,20 @@
+import { LocalBackend } from './backends/local.js'
+import type { RegistryLocation } from './location.js'
+import type { RegistryBackend } from './types.js'
+
+/** Credentials for remote registries: GHCR takes any user name with a GITHUB_TOKEN. */
+export interface RegistryCredentials {
+  username?: string
+  token?: string
+}
+
+/** The one place a registry location maps to its backend. */
+export async function openRegistry(location: RegistryLocation, credentials: RegistryCredentials = {}): Promise<RegistryBackend> {
+  switch (location.kind) {
+    case 'local':
+      return new LocalBackend(location.root)
+    default:
+      void credentials
+      throw new Error(`registry kind ${location.kind} not wired yet`)
+  }
+}

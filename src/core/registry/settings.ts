@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { UserError } from '../errors.js'
+import { DEFAULT_MANIFEST, loadManifest } from '../manifest/load.js'
+import type { Manifest } from '../manifest/schema.js'
+import { parseEnum } from '../options.js'
+import type { OptionSource } from '../overrides.js'
+import { displayPath } from '../settings.js'
+import type { Task } from '../result/types.js'
+import { parseVersion, type Step } from './bump.js'
+import { DEFAULT_REGISTRY, parseRegistryUri, type RegistryLocation } from './location.js'
+import type { StagePolicy } from './policy.js'
+
+/** What every registry command shares: the manifest (optional), the registry, the model name and the policy. */
+export interface RegistrySettings {
+  workspace: string
+  manifestPath?: string
+  name: string
+  registry: RegistryLocation
+  policy: StagePolicy
+  token?: string
+  labels: Record<string, string>
+  description?: string
+  /** The manifest's model, when it names a file or folder. */
+  modelPath?: string
+  task?: Task
+}
+
+export const BUMPS = ['auto', 'major', 'minor', 'patch'] as const
+
+/**
+ * Reads the manifest when there is one (`config`, or modelgate.yml in the workspace) and lays the
+ * inputs/flags over its `registry:` key. The manifest is optional: a registration can be all inputs.
+ */
+export function resolveRegistrySettings(src: OptionSource, workspace: string): RegistrySettings {
+  const config = src.value('config')
+  const manifestFile = path.resolve(workspace, config ?? DEFAULT_MANIFEST)
+  let manifest: Manifest | undefined
+  const shown = displayPath(manifestFile, workspace)
+  if (config || existsSync(manifestFile)) manifest = loadManifest(manifestFile, shown)
+  const baseDir = manifest ? path.dirname(manifestFile) : workspace
+  const reg = manifest?.registry
+
+  const name = src.value('name') ?? reg?.name ?? manifest?.name
+  if (!name)
+    throw new UserError(`no model name: give ${src.label('name')} or a manifest (${DEFAULT_MANIFEST}) with name`, { field: 'name' })
+
+  const registryInput = src.value('registry')
+  const registry = registryInput
+    ? parseRegistryUri(registryInput, workspace, src.label('registry'))
+    : parseRegistryUri(
+        reg?.uri ?? DEFAULT_REGISTRY,
+        baseDir,
+        manifest ? 'registry.uri' : src.label('registry'),
+        manifest ? shown : undefined,
+      )
+
+  let modelPath: string | undefined
+  if (manifest) {
+    const m = manifest.model
+    const p = typeof m === 'string' ? m : m.path
+    if (p && !/^https?:\/\//i.test(p) && (typeof m === 'string' || !m.runner || m.runner === 'onnx')) modelPath = path.resolve(baseDir, p)
+  }
+  const labels = { ...(reg?.labels ?? {}), ...parseLabels(src.lines('labels'), src.label('labels')) }
+  return {
+    workspace,
+    ...(manifest ? { manifestPath: shown } : {}),
+    name,
+    registry,
+    policy: { stages: reg?.stages ?? [], order: reg?.promotion ?? [], require: reg?.require ?? {} },
+    token: src.value('token'),
+    labels,
+    description: src.value('description') ?? reg?.description,
+    modelPath,
+    task: manifest?.task,
+  }
+}
+
+/** register-version's own options on top of the shared ones. */
+export interface RegisterOptions {
+  modelPath: string
+  version?: string
+  bump: 'auto' | Step
+  stage?: string
+  evidence: string[]
+}
+
+export function readRegisterOptions(src: OptionSource, settings: RegistrySettings): RegisterOptions {
+  const model = src.value('model')
+  const modelPath = model ? path.resolve(settings.workspace, model) : settings.modelPath
+  if (!modelPath) {
+    throw new UserError(`no model to register: give ${src.label('model')} (a file or folder) or a manifest whose model is a file`, {
+      field: 'model',
+    })
+  }
+  const versionText = src.value('version')
+  const bump = parseEnum(src.value('bump'), BUMPS, src.label('bump'))
+  if (versionText && bump && bump !== 'auto') {
+    throw new UserError(`${src.label('version')} and ${src.label('bump')} both given: use one (an explicit version, or a bump)`, {
+      field: 'version',
+    })
+  }
+  return {
+    modelPath,
+    version: versionText ? parseVersion(versionText, src.label('version')) : undefined,
+    bump: bump ?? 'auto',
+    stage: src.value('stage'),
+    evidence: (src.lines('evidence') ?? []).map((e) => path.resolve(settings.workspace, e)),
+  }
+}
+
+/** `key=value` lines (or repeated flags). */
+export function parseLabels(lines: string[] | undefined, where: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const line of lines ?? []) {
+    const at = line.indexOf('=')
+    if (at <= 0) throw new UserError(`${where}: '${line}' is not key=value`, { field: where })
+    out[line.slice(0, at).trim()] = line.slice(at + 1).trim()
+  }
+  return out
+}
