@@ -51,7 +51,7 @@ export async function runAction(action: string, inputs: Record<string, string>, 
   }
   const inputEnv: Record<string, string> = {}
   for (const [name, spec] of Object.entries(meta.inputs)) {
-    const def = (spec.default ?? '').replace('${{ github.token }}', 'ghs_test_token_from_default')
+    const def = (spec.default ?? '').replace('${{ github.token }}', 'ghs_test_token_from_default').replace('${{ github.actor }}', 'octocat')
     inputEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = def
   }
   for (const [name, value] of Object.entries(inputs)) inputEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
