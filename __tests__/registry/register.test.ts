@@ -6,6 +6,8 @@ import { LocalBackend } from '../../src/core/registry/backends/local.js'
 import { registerModel, promoteVersion, type RegisterRequest } from '../../src/core/registry/register.js'
 import { EMPTY_POLICY, type StagePolicy } from '../../src/core/registry/policy.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
+import { goldenForRegistration, type GoldenRequests } from '../../src/core/registry/golden.js'
+import { resolveSettings } from '../../src/core/settings.js'
 import { tmp } from './conformance.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -172,5 +174,32 @@ describe('registerModel on a local registry', () => {
     await registerModel(request({ modelPath: BASELINE }), reg)
     const r = await registerModel(request(), reg)
     expect(r.record).toMatchObject({ version: '1.0.1', parent: '1.0.0', bump: { kind: 'patch', reasons: ['signature unchanged'] } })
+  })
+
+  it('stores golden requests: the first 20 rows with the answers of this very model', async () => {
+    const reg = new LocalBackend(tmp())
+    const golden = (digest: string) =>
+      goldenForRegistration({ manifest: 'examples/breast-cancer/modelgate.yml', modelPath: MODEL, workspace: ROOT, digest }, resolveSettings)
+    const r = await registerModel(request({ golden }), reg)
+    expect(r.record.evidence.map((e) => e.kind)).toEqual(['golden-requests'])
+    const stored = JSON.parse((await reg.readEvidence('breast-cancer', '1.0.0', 'golden-requests.json')).toString()) as GoldenRequests
+    expect(stored.modelDigest).toBe(r.digest)
+    expect(stored.rows).toHaveLength(20)
+    expect(stored.features).toHaveLength(30)
+    expect(stored.source.data).toBe('examples/breast-cancer/data/test.csv')
+    // The trainer's float64 predictions of the same rows: the ONNX model's float32 answers agree to 1e-6.
+    const reference = readFileSync(path.join(EXAMPLE, 'reference-predictions.csv'), 'utf8').trim().split('\n').slice(1, 21)
+    reference.forEach((line, i) => {
+      const [label, p0, p1] = line.split(',').map(Number)
+      expect(stored.expected.labels![i]).toBe(label)
+      expect(Math.abs(stored.expected.probabilities![i]![0]! - p0!)).toBeLessThan(1e-6)
+      expect(Math.abs(stored.expected.probabilities![i]![1]! - p1!)).toBeLessThan(1e-6)
+    })
+    // Without a manifest there is nothing to make them from: registered all the same, with a note.
+    const bare = await registerModel(
+      request({ modelPath: BASELINE, golden: (d) => goldenForRegistration({ modelPath: BASELINE, workspace: ROOT, digest: d }, resolveSettings) }),
+      reg,
+    )
+    expect(bare.warnings).toEqual(['no golden requests: no manifest names the data to make them from'])
   })
 })

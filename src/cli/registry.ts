@@ -3,6 +3,8 @@ import { UserError, errorText } from '../core/errors.js'
 import { checkOutputPath, writeFileAtomic } from '../core/files.js'
 import type { OptionSource } from '../core/overrides.js'
 import { parseVersion } from '../core/registry/bump.js'
+import { goldenForRegistration } from '../core/registry/golden.js'
+import { resolveSettings } from '../core/settings.js'
 import { openRegistry } from '../core/registry/open.js'
 import { promoteVersion, registerModel } from '../core/registry/register.js'
 import { readRegisterOptions, resolveRegistrySettings, type RegistrySettings } from '../core/registry/settings.js'
@@ -136,6 +138,8 @@ export async function runRegister(args: string[], io: CliIO, setDebug: (d: boole
       description: settings.description,
       task: settings.task,
       policy: settings.policy,
+      golden: (digest) =>
+        goldenForRegistration({ manifest: settings.manifestPath, modelPath: opts.modelPath, workspace: io.cwd, digest }, resolveSettings, io.runnerEnv),
       context: { commit: ctx.sha, ref: ctx.ref, repository: ctx.repository, runId: ctx.runId, runUrl: ctx.runUrl },
     },
     backend,

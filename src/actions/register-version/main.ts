@@ -2,6 +2,8 @@ import path from 'node:path'
 import { checkOutputPath, writeFileAtomic } from '../../core/files.js'
 import { registerModel } from '../../core/registry/register.js'
 import { readRegisterOptions, resolveRegistrySettings } from '../../core/registry/settings.js'
+import { goldenForRegistration } from '../../core/registry/golden.js'
+import { resolveSettings } from '../../core/settings.js'
 import { openRegistry } from '../../core/registry/open.js'
 import { renderRegisterSummary } from '../../core/report/register.js'
 import { inputSource, reportActionError, type ActionDeps } from '../shared.js'
@@ -29,6 +31,8 @@ export async function runRegisterAction(deps: ActionDeps): Promise<number> {
         description: settings.description,
         task: settings.task,
         policy: settings.policy,
+        golden: (digest) =>
+          goldenForRegistration({ manifest: settings.manifestPath, modelPath: opts.modelPath, workspace: deps.workspace, digest }, resolveSettings, deps.runnerEnv),
         context: { commit: ctx.sha, ref: ctx.ref, repository: ctx.repository, runId: ctx.runId, runUrl: ctx.runUrl },
       },
       backend,

@@ -1,14 +1,17 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { UserError } from '../errors.js'
 import type { Task } from '../result/types.js'
 import { chooseVersion, type Step } from './bump.js'
 import { renderModelCard } from './card.js'
-import { digestArtifact } from './digest.js'
-import { evidenceDatasets, loadEvidence } from './evidence.js'
+import { digestArtifact, sha256Bytes } from './digest.js'
+import { GOLDEN_FILE, GOLDEN_KIND, type GoldenRequests } from './golden.js'
+import { evidenceDatasets, loadEvidence, type LoadedEvidence } from './evidence.js'
 import { checkModelName } from './names.js'
 import { checkPromotion, checkStageName, type StagePolicy } from './policy.js'
 import { onnxSignature } from './signature.js'
-import { VERSION_RECORD_SCHEMA, type RegistryBackend, type Signature, type StageEvent, type VersionRecord } from './types.js'
+import { VERSION_RECORD_SCHEMA, type ArtifactDigest, type RegistryBackend, type Signature, type StageEvent, type VersionRecord } from './types.js'
 
 /** Everything one registration needs, resolved once from the inputs/flags and the manifest. */
 export interface RegisterRequest {
@@ -23,6 +26,8 @@ export interface RegisterRequest {
   description?: string
   task?: Task
   policy: StagePolicy
+  /** Rows with the model's answers, stored with the version for deploy-model to check the server against. */
+  golden?: (digest: string) => Promise<{ golden?: GoldenRequests; note?: string }>
   context: { commit?: string; ref?: string; repository?: string; runId?: string; runUrl?: string }
 }
 
@@ -60,11 +65,38 @@ export async function registerModel(
   const format = artifact.kind === 'directory' ? 'directory' : path.extname(artifact.name).slice(1).toLowerCase() || 'file'
   const signature: Signature | undefined = format === 'onnx' ? onnxSignature(req.modelPath) : undefined
   const evidence = loadEvidence(req.evidence, artifact.digest)
+  const warnings: string[] = []
+  const made = req.golden ? await req.golden(artifact.digest) : {}
+  if (made.note) warnings.push(made.note)
+  const scratch = made.golden ? mkdtempSync(path.join(tmpdir(), 'modelgate-golden-')) : undefined
+  if (made.golden && scratch) {
+    const text = `${JSON.stringify(made.golden)}\n`
+    const file = path.join(scratch, GOLDEN_FILE)
+    writeFileSync(file, text)
+    evidence.push({
+      summary: { kind: GOLDEN_KIND, file: GOLDEN_FILE, digest: sha256Bytes(text), size: Buffer.byteLength(text), status: 'pass', passed: true, metrics: {} },
+      path: file,
+      report: {},
+    })
+    log(`golden requests: ${made.golden.rows.length} rows of ${made.golden.source.data} with the model's answers`)
+  }
+  try {
+    return await registerWith(req, backend, log, { artifact, format, signature, evidence, warnings })
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true })
+  }
+}
+
+async function registerWith(
+  req: RegisterRequest,
+  backend: RegistryBackend,
+  log: (line: string) => void,
+  prepared: { artifact: ArtifactDigest; format: string; signature?: Signature; evidence: LoadedEvidence[]; warnings: string[] },
+): Promise<RegisterResult> {
+  const { artifact, format, signature, evidence, warnings } = prepared
   const validateReport = evidence.find((e) => e.summary.kind === 'validate-model')?.report
   const task = req.task ?? (validateReport?.task as Task | undefined) ?? (evidence[0]?.report.task as Task | undefined)
   log(`model ${artifact.name}: ${artifact.digest} (${artifact.size} bytes, ${format})`)
-
-  const warnings: string[] = []
   const draft = (existing: VersionRecord[]) => {
     const choice = chooseVersion(existing, { signature, format }, { version: req.version, bump: req.bump })
     const record: VersionRecord = {
@@ -101,11 +133,13 @@ export async function registerModel(
     checkPromotion(req.policy, known ?? draft(existing).record, req.stage, state)
   }
 
+  // The plan may run more than once (a lost race re-reads the registry): keep the last attempt's warnings.
+  let choiceWarnings: string[] = []
   const outcome = await backend.register(req.name, (existing) => {
     const known = existing.find((r) => r.digest === artifact.digest)
     if (known) return { kind: 'existing', record: known }
     const { record, warnings: w } = draft(existing)
-    warnings.splice(0, warnings.length, ...w)
+    choiceWarnings = w
     return {
       kind: 'new',
       record,
@@ -116,6 +150,7 @@ export async function registerModel(
       },
     }
   })
+  warnings.push(...choiceWarnings)
   if (!outcome.created) {
     log(`${req.name}: digest already registered as ${outcome.record.version}; nothing written`)
     if (req.version && req.version !== outcome.record.version) {
