@@ -48,6 +48,6 @@ describe('local backend: crash safety', () => {
     mkdirSync(path.join(dir, 'm'), { recursive: true })
     const { hostname } = await import('node:os')
     writeFileSync(path.join(dir, 'm', '.lock'), JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() }))
-    await expect(reg.register('m', await planFor(writeArtifact(tmp(), 'x'), 'm'))).rejects.toThrow(/registry busy: m is locked by process/)
+    await expect(reg.register('m', await planFor(writeArtifact(tmp(), 'x'), 'm'))).rejects.toThrow(/registry m is busy: locked by process/)
   })
 })

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, openSync, closeSync, writeSync, readFileSync, readdirSync, rmSync, renameSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, renameSync } from 'node:fs'
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
-import { hostname } from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import semver from 'semver'
 import { UserError, errorText } from '../../errors.js'
 import { writeFileAtomic } from '../../files.js'
+import { acquireFileLock } from '../../lock.js'
 import { sha256File } from '../digest.js'
 import { checkModelName, versionTag } from '../names.js'
 import type {
@@ -36,12 +36,6 @@ export interface LocalBackendOptions {
   lockTimeoutMs?: number
   /** A lock whose owner cannot be checked (another host) is taken over after this long (default 10 min). */
   staleMs?: number
-}
-
-interface LockOwner {
-  pid: number
-  host: string
-  at: string
 }
 
 export class LocalBackend implements RegistryBackend {
@@ -189,68 +183,18 @@ export class LocalBackend implements RegistryBackend {
   /** Runs `fn` holding the model's lock; removes scratch a killed writer left behind. */
   private async locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const dir = this.modelDir(name)
-    mkdirSync(dir, { recursive: true })
-    const lock = path.join(dir, '.lock')
-    const deadline = Date.now() + (this.opts.lockTimeoutMs ?? 60_000)
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const fd = openSync(lock, 'wx')
-        writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() } satisfies LockOwner))
-        closeSync(fd)
-        break
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new UserError(`${this.location}: cannot write the registry (${errorText(e)})`, { file: lock })
-        }
-      }
-      const owner = readOwner(lock)
-      if (owner && this.isStale(owner, lock)) {
-        // Moved aside, not deleted: if another writer already replaced it, only one rename succeeds.
-        try {
-          renameSync(lock, `${lock}.stale-${randomBytes(4).toString('hex')}`)
-        } catch {
-          // Someone else took it over first.
-        }
-        continue
-      }
-      if (Date.now() > deadline) {
-        throw new UserError(
-          `${this.location}: registry busy: ${name} is locked${owner ? ` by process ${owner.pid} on ${owner.host} since ${owner.at}` : ''} (${lock})`,
-          { file: lock },
-        )
-      }
-      await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random())))
-    }
+    const release = await acquireFileLock(path.join(dir, '.lock'), {
+      what: `${this.location}: registry ${name}`,
+      timeoutMs: this.opts.lockTimeoutMs,
+      staleMs: this.opts.staleMs,
+    })
     try {
       rmSync(path.join(dir, '.tmp'), { recursive: true, force: true })
       for (const f of readdirSync(dir)) if (f.startsWith('.lock.stale-')) rmSync(path.join(dir, f), { force: true })
       return await fn()
     } finally {
-      rmSync(lock, { force: true })
+      release()
     }
-  }
-
-  private isStale(owner: LockOwner, lock: string): boolean {
-    if (owner.host === hostname()) {
-      try {
-        process.kill(owner.pid, 0)
-        return false
-      } catch (e) {
-        return (e as NodeJS.ErrnoException).code === 'ESRCH'
-      }
-    }
-    let age = Date.now() - Date.parse(owner.at)
-    if (!Number.isFinite(age)) age = Date.now() - statSync(lock).mtimeMs
-    return age > (this.opts.staleMs ?? 600_000)
-  }
-}
-
-function readOwner(lock: string): LockOwner | undefined {
-  try {
-    return JSON.parse(readFileSync(lock, 'utf8')) as LockOwner
-  } catch {
-    // Being written or already gone: look again on the next turn.
-    return undefined
   }
 }
 
