@@ -1,0 +1,617 @@
+import { createHash } from 'node:crypto'
+import { createReadStream, createWriteStream, rmSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { UserError, errorText } from '../../errors.js'
+import { sha256Bytes } from '../digest.js'
+import { authorize, authHint, refused, type OciCredentials } from './auth.js'
+import { drain, header, isUnreachable, readBody, send, TransportError, type Body, type RawResponse } from './http.js'
+import type { OciReference } from './reference.js'
+
+/*
+ * A small OCI distribution client (opencontainers/distribution-spec): blobs (HEAD before upload,
+ * chunked uploads streamed from disk that resume after a dropped connection, verified downloads),
+ * manifests (exact bytes), tags with pagination, and referrers with the tag-schema fallback for
+ * registries without the API (distribution 2.8, GHCR).
+ */
+
+export const MEDIA = {
+  manifest: 'application/vnd.oci.image.manifest.v1+json',
+  index: 'application/vnd.oci.image.index.v1+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  empty: 'application/vnd.oci.empty.v1+json',
+} as const
+
+/** Distribution 2.8 answers 404 for an OCI manifest unless Accept names the OCI types. */
+const MANIFEST_ACCEPT = [MEDIA.manifest, MEDIA.index, MEDIA.dockerManifest, MEDIA.dockerList].join(', ')
+
+export interface Descriptor {
+  mediaType: string
+  digest: string
+  size: number
+  artifactType?: string
+  annotations?: Record<string, string>
+  data?: string
+}
+
+export interface ImageManifest {
+  schemaVersion: 2
+  mediaType: string
+  artifactType?: string
+  config: Descriptor
+  layers: Descriptor[]
+  subject?: Descriptor
+  annotations?: Record<string, string>
+}
+
+export interface ImageIndex {
+  schemaVersion: 2
+  mediaType: string
+  manifests: Descriptor[]
+  annotations?: Record<string, string>
+}
+
+/** The empty JSON blob `{}` and its descriptor (image-spec "empty descriptor"). */
+export const EMPTY_JSON = Buffer.from('{}')
+export const EMPTY_DESCRIPTOR: Descriptor = {
+  mediaType: MEDIA.empty,
+  digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+  size: 2,
+  data: 'e30=',
+}
+
+export type BlobSource = { digest: string; size: number; file: string } | { digest: string; size: number; bytes: Buffer }
+
+export interface ManifestResult {
+  bytes: Buffer
+  digest: string
+  mediaType: string
+  etag?: string
+}
+
+export interface OciClientOptions {
+  credentials?: OciCredentials
+  /** PATCH chunk size for uploads larger than one chunk (default 16 MiB). */
+  chunkSize?: number
+  /** Retries after a network error, 5xx or 429, per request or per upload (default 4). */
+  retries?: number
+  /** First backoff delay; doubles per retry (default 250 ms). */
+  retryBaseMs?: number
+  timeoutMs?: number
+}
+
+/** A registry's refusal, with its HTTP status and the spec's error codes (`MANIFEST_UNKNOWN`, …). */
+export class RegistryError extends UserError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly codes: string[],
+  ) {
+    super(message, { field: 'registry' })
+    this.name = 'RegistryError'
+  }
+}
+
+/** A status worth retrying (429, 5xx); internal to the retry loops. */
+class RetryableStatus extends Error {
+  constructor(
+    readonly status: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(`HTTP ${status}`)
+  }
+}
+
+const MAX_RETRY_AFTER_MS = 60_000
+const OCTET = 'application/octet-stream'
+
+export class OciClient {
+  readonly registry: string
+  private readonly base: string
+  private readonly creds: OciCredentials
+  readonly chunkSize: number
+  private readonly retries: number
+  private readonly retryBaseMs: number
+  private readonly timeoutMs?: number
+  /** `Authorization` per repository: bearer tokens are scoped to one. */
+  private readonly auth = new Map<string, string>()
+  /** Once the registry has answered, a refused connection is a blip to retry rather than a wrong address. */
+  private contacted = false
+  /** Upload recoveries, for logs and tests: resumed from the registry's offset, or restarted. */
+  readonly stats = { resumes: 0, restarts: 0 }
+
+  constructor(ref: Pick<OciReference, 'registry' | 'base'>, opts: OciClientOptions = {}) {
+    this.registry = ref.registry
+    this.base = ref.base
+    this.creds = opts.credentials ?? {}
+    this.chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? 16 * 1024 * 1024))
+    this.retries = opts.retries ?? 4
+    this.retryBaseMs = opts.retryBaseMs ?? 250
+    this.timeoutMs = opts.timeoutMs
+  }
+
+  url(repo: string, rest: string): URL {
+    return new URL(`${this.base}/v2/${repo}/${rest}`)
+  }
+
+  /**
+   * One request with authentication (anonymous first, then the challenge's scheme, re-authenticating
+   * once on a 401 with a cached token) and, unless `retry` is false, retries of network errors, 5xx
+   * and 429 (honouring Retry-After). A 403 becomes a UserError saying what to check.
+   */
+  async call(
+    repo: string,
+    method: string,
+    target: URL,
+    opts: { headers?: Record<string, string>; body?: Body; retry?: boolean; redirects?: boolean } = {},
+  ): Promise<RawResponse> {
+    let fresh = false
+    for (let attempt = 0; ;) {
+      const headers = { ...(opts.headers ?? {}) }
+      const auth = this.auth.get(repo)
+      if (auth) headers.Authorization = auth
+      let res: RawResponse
+      try {
+        res = await send(method, target, { headers, body: opts.body, redirects: opts.redirects, timeoutMs: this.timeoutMs })
+      } catch (e) {
+        if (!(e instanceof TransportError)) throw e
+        if (isUnreachable(e) && !this.contacted)
+          throw new UserError(`registry ${this.registry} unreachable: ${e.message}`, { field: 'registry' })
+        if (opts.retry === false) throw e
+        if (attempt >= this.retries) throw this.transportFailure(e)
+        await sleep(this.backoff(attempt++))
+        continue
+      }
+      this.contacted = true
+      if (res.status === 401) {
+        drain(res)
+        if (fresh) throw refused(this.registry, `HTTP 401 to ${method} ${target.pathname} with the token it issued`, this.creds)
+        this.auth.set(repo, await authorize(this.registry, header(res, 'www-authenticate'), repo, this.creds, this.timeoutMs))
+        fresh = true
+        continue
+      }
+      if (res.status === 403) {
+        const detail = (await this.errors(res)).text
+        throw new RegistryError(
+          `registry ${this.registry}: access to ${repo} denied (${method}${detail ? `: ${detail}` : ''}): ${authHint(this.registry, Boolean(this.creds.token))}`,
+          403,
+          [],
+        )
+      }
+      if ((res.status === 429 || res.status >= 500) && opts.retry !== false && attempt < this.retries) {
+        const wait = this.retryWait(res, attempt++)
+        drain(res)
+        await sleep(wait)
+        continue
+      }
+      return res
+    }
+  }
+
+  private backoff(attempt: number): number {
+    return Math.min(this.retryBaseMs * 2 ** attempt, 10_000) * (0.75 + Math.random() / 2)
+  }
+
+  private retryWait(res: RawResponse, attempt: number): number {
+    const after = parseRetryAfter(header(res, 'retry-after'))
+    if (after !== undefined && after > MAX_RETRY_AFTER_MS) {
+      drain(res)
+      throw new RegistryError(
+        `registry ${this.registry}: rate limited; it asks to retry after ${Math.round(after / 1000)} s`,
+        res.status,
+        [],
+      )
+    }
+    return after ?? this.backoff(attempt)
+  }
+
+  private transportFailure(e: TransportError): UserError {
+    if (isUnreachable(e)) return new UserError(`registry ${this.registry} unreachable: ${e.message}`, { field: 'registry' })
+    return new UserError(`registry ${this.registry}: ${e.message} (after ${this.retries} retries)`, { field: 'registry' })
+  }
+
+  /** The spec's error body of an answer, read (at most 64 KiB) and made readable. */
+  private async errors(res: RawResponse): Promise<{ text: string; codes: string[] }> {
+    try {
+      return describeErrors((await readBody(res, 64 * 1024)).toString('utf8'))
+    } catch {
+      return { text: '', codes: [] }
+    }
+  }
+
+  /** Throws the registry's answer as a readable error: `registry host: what: HTTP 400 MANIFEST_INVALID: …`. */
+  async fail(res: RawResponse, what: string): Promise<never> {
+    const { text, codes } = await this.errors(res)
+    throw new RegistryError(`registry ${this.registry}: ${what}: HTTP ${res.status}${text ? ` ${text}` : ''}`, res.status, codes)
+  }
+
+  // ---- blobs
+
+  async hasBlob(repo: string, digest: string): Promise<boolean> {
+    const res = await this.call(repo, 'HEAD', this.url(repo, `blobs/${digest}`))
+    drain(res)
+    if (res.status === 200) return true
+    if (res.status === 404) return false
+    return this.fail(res, `HEAD blob ${digest}`)
+  }
+
+  /** Uploads a blob unless the registry has it; returns whether it was sent. */
+  async pushBlob(repo: string, src: BlobSource): Promise<boolean> {
+    if (await this.hasBlob(repo, src.digest)) return false
+    if ('bytes' in src || src.size <= this.chunkSize) await this.uploadWhole(repo, src)
+    else await this.uploadChunked(repo, src)
+    return true
+  }
+
+  /** Pushes small bytes (configs, records, cards) and returns their descriptor. */
+  async pushBytes(repo: string, bytes: Buffer, mediaType: string, annotations?: Record<string, string>): Promise<Descriptor> {
+    const digest = sha256Bytes(bytes)
+    await this.pushBlob(repo, { digest, size: bytes.length, bytes })
+    return { mediaType, digest, size: bytes.length, ...(annotations ? { annotations } : {}) }
+  }
+
+  private async startUpload(repo: string): Promise<{ loc: URL; minChunk: number }> {
+    const res = await this.call(repo, 'POST', this.url(repo, 'blobs/uploads/'))
+    if (res.status !== 202) return this.fail(res, 'starting a blob upload')
+    drain(res)
+    const loc = header(res, 'location')
+    if (!loc) throw new RegistryError(`registry ${this.registry}: upload started without a Location`, 202, [])
+    return { loc: new URL(loc, res.url), minChunk: Number(header(res, 'oci-chunk-min-length')) || 0 }
+  }
+
+  /** POST, then one PUT with the whole body: for bytes and blobs of at most one chunk. */
+  private async uploadWhole(repo: string, src: BlobSource): Promise<void> {
+    const body: Body = 'bytes' in src ? src.bytes : fileRange(src.file, 0, src.size - 1)
+    for (let failures = 0; ;) {
+      try {
+        const { loc } = await this.startUpload(repo)
+        const res = await this.call(repo, 'PUT', withDigest(loc, src.digest), { headers: { 'Content-Type': OCTET }, body, retry: false })
+        if (res.status === 201) return drain(res)
+        if (res.status === 429 || res.status >= 500) throw new RetryableStatus(res.status, parseRetryAfter(header(res, 'retry-after')))
+        return await this.fail(res, `upload of blob ${src.digest}`)
+      } catch (e) {
+        await this.recover(e, ++failures, src.digest)
+        this.stats.restarts++
+      }
+    }
+  }
+
+  /**
+   * POST, PATCH one chunk at a time from a fresh file range (memory stays at one socket buffer), then
+   * PUT `?digest=`. After a dropped connection or a 5xx, asks the session where it stands
+   * (`GET <Location>` → `Range`) and resumes there, or opens a new session if the old one is gone.
+   */
+  private async uploadChunked(repo: string, src: { digest: string; size: number; file: string }): Promise<void> {
+    const started = await this.startUpload(repo)
+    let loc = started.loc
+    const chunk = Math.max(this.chunkSize, started.minChunk)
+    let offset = 0
+    let resumed = false
+    for (let failures = 0; ;) {
+      try {
+        if (offset < src.size) {
+          const end = Math.min(offset + chunk, src.size) - 1
+          const res = await this.call(repo, 'PATCH', loc, {
+            headers: { 'Content-Type': OCTET, 'Content-Range': `${offset}-${end}` },
+            body: fileRange(src.file, offset, end),
+            retry: false,
+          })
+          if (res.status === 202) {
+            drain(res)
+            loc = new URL(header(res, 'location') ?? loc.href, res.url)
+            offset = rangeEnd(header(res, 'range')) ?? end + 1
+            continue
+          }
+          // A session that lost track (416, unknown upload) is resynchronised like a dropped connection.
+          if (res.status === 429 || res.status >= 500 || res.status === 416 || res.status === 404) {
+            throw new RetryableStatus(res.status, parseRetryAfter(header(res, 'retry-after')))
+          }
+          return await this.fail(res, `upload of blob ${src.digest}`)
+        }
+        const res = await this.call(repo, 'PUT', withDigest(loc, src.digest), { retry: false })
+        if (res.status === 201) return drain(res)
+        if (res.status === 429 || res.status >= 500) throw new RetryableStatus(res.status, parseRetryAfter(header(res, 'retry-after')))
+        if (res.status === 400 && resumed) {
+          // Some registries append a resumed chunk where it lands rather than where Content-Range says: start over.
+          drain(res)
+          ;({ loc } = await this.startUpload(repo))
+          offset = 0
+          this.stats.restarts++
+          throw new RetryableStatus(400)
+        }
+        return await this.fail(res, `upload of blob ${src.digest} (${src.file} may have changed since it was hashed)`)
+      } catch (e) {
+        await this.recover(e, ++failures, src.digest)
+        resumed = true
+        ;({ loc, offset } = await this.resync(repo, loc))
+      }
+    }
+  }
+
+  /** Waits before another try, or gives up with a readable error after the allowed retries. */
+  private async recover(e: unknown, failures: number, digest: string): Promise<void> {
+    if (!(e instanceof TransportError) && !(e instanceof RetryableStatus)) throw e
+    if (failures > this.retries) {
+      if (e instanceof TransportError) throw this.transportFailure(e)
+      throw new RegistryError(
+        `registry ${this.registry}: upload of blob ${digest} failed: HTTP ${e.status} (after ${this.retries} retries)`,
+        e.status,
+        [],
+      )
+    }
+    const wait = e instanceof RetryableStatus && e.retryAfterMs !== undefined ? e.retryAfterMs : this.backoff(failures - 1)
+    if (wait > MAX_RETRY_AFTER_MS) throw new RegistryError(`registry ${this.registry}: rate limited during an upload`, 429, [])
+    await sleep(wait)
+  }
+
+  private async resync(repo: string, loc: URL): Promise<{ loc: URL; offset: number }> {
+    const res = await this.call(repo, 'GET', loc)
+    drain(res)
+    if (res.status === 204 || res.status === 200) {
+      this.stats.resumes++
+      // `0-0` is ambiguous in distribution (nothing, or one byte): take nothing; a wrong guess ends in a restart.
+      const range = header(res, 'range')
+      const end = range === '0-0' ? undefined : rangeEnd(range)
+      return { loc: new URL(header(res, 'location') ?? loc.href, res.url), offset: end ?? 0 }
+    }
+    this.stats.restarts++
+    return { loc: (await this.startUpload(repo)).loc, offset: 0 }
+  }
+
+  /** Downloads a blob to `dest`, hashing while writing; a wrong digest or size removes the file and throws. */
+  async downloadBlob(repo: string, digest: string, dest: string, expectedSize?: number): Promise<void> {
+    await mkdir(path.dirname(dest), { recursive: true })
+    for (let failures = 0; ;) {
+      const res = await this.call(repo, 'GET', this.url(repo, `blobs/${digest}`))
+      if (res.status !== 200) return this.fail(res, `download of blob ${digest}`)
+      const hash = createHash('sha256')
+      let size = 0
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hash.update(chunk)
+          size += chunk.length
+          cb(null, chunk)
+        },
+      })
+      try {
+        await pipeline(res.stream, tap, createWriteStream(dest))
+      } catch (e) {
+        rmSync(dest, { force: true })
+        if (++failures > this.retries) throw this.transportFailure(new TransportError(errorText(e), 'EIO'))
+        await sleep(this.backoff(failures - 1))
+        continue
+      }
+      const got = `sha256:${hash.digest('hex')}`
+      if (got !== digest || (expectedSize !== undefined && size !== expectedSize)) {
+        rmSync(dest, { force: true })
+        throw new UserError(
+          `registry ${this.registry}: blob ${digest} of ${repo} arrived as ${got} (${size} bytes): refused, the stored copy is corrupted or was tampered with`,
+          { field: 'digest' },
+        )
+      }
+      return
+    }
+  }
+
+  /** A small blob (a record, an event log, an evidence file) read whole and verified. */
+  async readBlob(repo: string, digest: string, limit = 256 * 1024 * 1024): Promise<Buffer> {
+    const res = await this.call(repo, 'GET', this.url(repo, `blobs/${digest}`))
+    if (res.status !== 200) return this.fail(res, `download of blob ${digest}`)
+    const bytes = await readBody(res, limit)
+    if (sha256Bytes(bytes) !== digest) {
+      throw new UserError(`registry ${this.registry}: blob ${digest} of ${repo} does not match its digest: refused`, { field: 'digest' })
+    }
+    return bytes
+  }
+
+  // ---- manifests and tags
+
+  /** PUTs the exact bytes given (their sha256 is the manifest's identity); `subject` tells whether the registry indexed a referrer. */
+  async putManifest(
+    repo: string,
+    reference: string,
+    bytes: Buffer,
+    mediaType: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ digest: string; subject: boolean }> {
+    let res: RawResponse
+    for (let attempt = 0; ; attempt++) {
+      res = await this.call(repo, 'PUT', this.url(repo, `manifests/${reference}`), {
+        headers: { 'Content-Type': mediaType, ...headers },
+        body: bytes,
+      })
+      if (res.status === 201) break
+      if (res.status !== 400 || attempt >= this.retries) return this.fail(res, `PUT manifest ${reference}`)
+      // Distribution 2.8 rewrites a repository's blob link in place when two writers upload the same
+      // blob at once (the empty `{}` of every new repository): for a moment the blob reads as unknown.
+      const { text, codes } = await this.errors(res)
+      if (!codes.includes('MANIFEST_BLOB_UNKNOWN'))
+        throw new RegistryError(`registry ${this.registry}: PUT manifest ${reference}: HTTP 400 ${text}`, 400, codes)
+      await sleep(this.backoff(attempt))
+    }
+    drain(res)
+    const digest = sha256Bytes(bytes)
+    const stated = header(res, 'docker-content-digest')
+    if (stated && stated.startsWith('sha256:') && stated !== digest) {
+      throw new RegistryError(`registry ${this.registry}: stored manifest ${reference} as ${stated}, expected ${digest}`, 201, [])
+    }
+    return { digest, subject: Boolean(header(res, 'oci-subject')) }
+  }
+
+  async getManifest(repo: string, reference: string): Promise<ManifestResult | undefined> {
+    const res = await this.call(repo, 'GET', this.url(repo, `manifests/${reference}`), { headers: { Accept: MANIFEST_ACCEPT } })
+    if (res.status === 404) {
+      drain(res)
+      return undefined
+    }
+    if (res.status !== 200) return this.fail(res, `GET manifest ${reference}`)
+    const bytes = await readBody(res)
+    const digest = sha256Bytes(bytes)
+    const expected = reference.startsWith('sha256:') ? reference : header(res, 'docker-content-digest')
+    if (expected?.startsWith('sha256:') && expected !== digest) {
+      throw new UserError(`registry ${this.registry}: manifest ${repo}:${reference} does not match its digest ${expected}: refused`, {
+        field: 'digest',
+      })
+    }
+    const mediaType = header(res, 'content-type')?.split(';')[0].trim() || parseMediaType(bytes)
+    return { bytes, digest, mediaType, etag: header(res, 'etag') }
+  }
+
+  async headManifest(repo: string, reference: string): Promise<{ digest?: string; mediaType?: string } | undefined> {
+    const res = await this.call(repo, 'HEAD', this.url(repo, `manifests/${reference}`), { headers: { Accept: MANIFEST_ACCEPT } })
+    drain(res)
+    if (res.status === 404) return undefined
+    if (res.status !== 200) return this.fail(res, `HEAD manifest ${reference}`)
+    return { digest: header(res, 'docker-content-digest'), mediaType: header(res, 'content-type') }
+  }
+
+  /** Every tag of `repo`, following `Link: <…>; rel="next"`; none for a repository that does not exist yet. */
+  async listTags(repo: string): Promise<string[]> {
+    const tags: string[] = []
+    let next: URL | undefined = this.url(repo, 'tags/list?n=1000')
+    for (let page = 0; next && page < 10_000; page++) {
+      const res: RawResponse = await this.call(repo, 'GET', next)
+      if (res.status === 404) {
+        drain(res)
+        return tags
+      }
+      if (res.status !== 200) return this.fail(res, 'tags list')
+      const json = parseJson(await readBody(res), `${repo} tags list`) as { tags?: string[] | null }
+      tags.push(...(json.tags ?? []))
+      next = nextLink(header(res, 'link'), res.url)
+    }
+    return tags
+  }
+
+  // ---- referrers
+
+  /**
+   * The manifests whose `subject` is `digest`: the referrers API when the registry has it, else the
+   * `sha256-<hex>` tag index of the OCI referrers tag schema.
+   */
+  async referrers(repo: string, digest: string, artifactType?: string): Promise<Descriptor[]> {
+    const out: Descriptor[] = []
+    let next: URL | undefined = this.url(
+      repo,
+      `referrers/${digest}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`,
+    )
+    for (let page = 0; next && page < 1000; page++) {
+      // GHCR redirects this URL to a rate-limited endpoint; only a direct 200 index counts as support.
+      const res: RawResponse = await this.call(repo, 'GET', next, { headers: { Accept: MEDIA.index }, redirects: false })
+      if (res.status !== 200 || !header(res, 'content-type')?.includes(MEDIA.index)) {
+        drain(res)
+        if (page > 0) break
+        return (await this.fallbackIndex(repo, digest)).manifests.filter((d) => !artifactType || d.artifactType === artifactType)
+      }
+      const index = parseJson(await readBody(res), `referrers of ${digest}`) as ImageIndex
+      out.push(...(index.manifests ?? []))
+      next = nextLink(header(res, 'link'), res.url)
+    }
+    return out.filter((d) => !artifactType || d.artifactType === artifactType)
+  }
+
+  async fallbackIndex(repo: string, digest: string): Promise<{ manifests: Descriptor[]; etag?: string }> {
+    const found = await this.getManifest(repo, referrersTag(digest))
+    if (!found) return { manifests: [] }
+    const index = parseJson(found.bytes, `referrers index ${referrersTag(digest)}`) as Partial<ImageIndex>
+    return { manifests: Array.isArray(index.manifests) ? index.manifests : [], etag: found.etag }
+  }
+
+  /**
+   * Adds referrers to the fallback tag index of `subject` (GET it or start empty, append, PUT with
+   * `If-Match` when the registry gave an ETag; re-read and try again when it answers 412).
+   */
+  async addToFallbackIndex(repo: string, subject: string, descriptors: Descriptor[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const { manifests, etag } = await this.fallbackIndex(repo, subject)
+      const fresh = descriptors.filter((d) => !manifests.some((m) => m.digest === d.digest))
+      if (fresh.length === 0) return
+      const index: ImageIndex = { schemaVersion: 2, mediaType: MEDIA.index, manifests: [...manifests, ...fresh] }
+      try {
+        await this.putManifest(
+          repo,
+          referrersTag(subject),
+          Buffer.from(JSON.stringify(index)),
+          MEDIA.index,
+          etag ? { 'If-Match': etag } : {},
+        )
+        return
+      } catch (e) {
+        if (!(e instanceof RegistryError && e.status === 412) || attempt >= this.retries) throw e
+      }
+    }
+  }
+}
+
+/** The referrers tag schema: `sha256:<hex>` → `sha256-<hex>` (truncated to the tag limit). */
+export function referrersTag(digest: string): string {
+  return digest.replace(':', '-').slice(0, 128)
+}
+
+function fileRange(file: string, start: number, end: number): Body {
+  return { length: end - start + 1, open: () => createReadStream(file, { start, end }) }
+}
+
+/** Appends `digest=` to an upload Location, keeping its own query (opaque state) byte for byte. */
+function withDigest(loc: URL, digest: string): URL {
+  return new URL(`${loc.href}${loc.search ? '&' : '?'}digest=${encodeURIComponent(digest)}`)
+}
+
+/** `0-1023` → 1024 (the next offset). */
+function rangeEnd(range: string | undefined): number | undefined {
+  const m = range ? /^(?:bytes=)?(\d+)-(\d+)$/.exec(range.trim()) : null
+  return m ? Number(m[2]) + 1 : undefined
+}
+
+function parseRetryAfter(value: string | undefined): number | undefined {
+  if (!value) return undefined
+  if (/^\d+$/.test(value.trim())) return Number(value) * 1000
+  const at = Date.parse(value)
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined
+}
+
+function nextLink(link: string | undefined, base: URL): URL | undefined {
+  const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null
+  return m ? new URL(m[1], base) : undefined
+}
+
+function parseMediaType(bytes: Buffer): string {
+  try {
+    return String((JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType ?? '')
+  } catch {
+    return ''
+  }
+}
+
+export function parseJson(bytes: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'))
+  } catch (e) {
+    throw new UserError(`${what}: not JSON (${errorText(e)})`)
+  }
+}
+
+/** `{errors:[{code,message,detail}]}` → `MANIFEST_INVALID: manifest invalid; …`, or the raw text's start. */
+export function describeErrors(text: string): { text: string; codes: string[] } {
+  try {
+    const json = JSON.parse(text) as { errors?: { code?: string; message?: string; detail?: unknown }[] }
+    if (Array.isArray(json.errors) && json.errors.length > 0) {
+      const parts = json.errors.map((e) => {
+        const detail =
+          e.detail === undefined || e.detail === null ? '' : ` (${typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)})`
+        return `${e.code ?? 'ERROR'}: ${e.message ?? ''}${detail}`.trim()
+      })
+      return { text: parts.join('; ').slice(0, 500), codes: json.errors.map((e) => e.code ?? 'ERROR') }
+    }
+  } catch {
+    // Not the spec's error body.
+  }
+  return { text: text.trim().slice(0, 200), codes: [] }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
