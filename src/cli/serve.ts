@@ -1,0 +1,70 @@
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { rmSync } from 'node:fs'
+import { UserError, errorText } from '../core/errors.js'
+import { writeFileAtomic } from '../core/files.js'
+import { parsePositiveInt } from '../core/options.js'
+import { startInferenceServer } from '../core/serve/server.js'
+import type { CliIO } from './main.js'
+
+export const SERVE_USAGE = `Usage: modelgate serve --state <file> [options]
+
+Serves the versions an environment's state file names over the Open Inference Protocol (KServe V2),
+hot-swapping when the file changes and splitting traffic for a canary. deploy-model's local target
+writes the state file and starts this server itself; run it by hand to serve an environment yourself.
+
+  --state <file>                  the environment state (.modelgate/environments/<name>/<env>/state.json)
+  --port <n>                      port (default 8080; 0: any free port)
+  --host <address>                address to listen on (default 127.0.0.1)
+  --info <file>                   write {pid, port, url} here once listening (removed on exit)
+  --debug, -h, --help
+
+Endpoints: /v2/health/{live,ready}, /v2/models/<name>[/versions/<v>][/ready|/infer], and
+/v2/models/<name>/modelgate (applied generation, digest and traffic share per version).`
+
+/** `modelgate serve`: runs until SIGTERM or SIGINT, then drains requests in progress. */
+export async function runServe(args: string[], io: CliIO, setDebug: (d: boolean) => void): Promise<number> {
+  let values: Record<string, string | boolean | undefined>
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        state: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        info: { type: 'string' },
+        debug: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values
+  } catch (e) {
+    throw new UserError(`${errorText(e).replace(/\. To specify.*$/s, '')}; see modelgate serve --help`)
+  }
+  setDebug(Boolean(values.debug))
+  if (values.help) {
+    io.stdout(SERVE_USAGE)
+    return 0
+  }
+  if (!values.state) throw new UserError('--state is required; see modelgate serve --help', { field: '--state' })
+  const portText = values.port as string | undefined
+  const port = portText === '0' ? 0 : (parsePositiveInt(portText, '--port') ?? 8080)
+  const stateFile = path.resolve(io.cwd, values.state as string)
+  const server = await startInferenceServer({
+    stateFile,
+    port,
+    host: (values.host as string | undefined) ?? '127.0.0.1',
+    wasmDir: io.runnerEnv?.wasmDir,
+    log: (line) => io.stderr(line),
+  })
+  const info = values.info ? path.resolve(io.cwd, values.info as string) : undefined
+  if (info) writeFileAtomic(info, `${JSON.stringify({ pid: process.pid, port: server.port, url: server.url })}\n`)
+  io.stderr(`modelgate serve: ${server.url} (state ${stateFile})`)
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve()
+    process.once('SIGTERM', stop)
+    process.once('SIGINT', stop)
+  })
+  if (info) rmSync(info, { force: true })
+  await server.close()
+  return 0
+}
