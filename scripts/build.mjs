@@ -67,6 +67,7 @@ const stub = (dir, body, shebang = false) => {
 stub('validate-model', "import { runValidateModel } from '../lib/index.js'\nawait runValidateModel()")
 stub('test-robustness', "import { runTestRobustness } from '../lib/index.js'\nawait runTestRobustness()")
 stub('register-version', "import { runRegisterVersion } from '../lib/index.js'\nawait runRegisterVersion()")
+stub('deploy-model', "import { runDeployModel } from '../lib/index.js'\nawait runDeployModel()")
 stub('cli', "import { runModelgateCli } from '../lib/index.js'\nawait runModelgateCli()", true)
 
 const size = (dir) =>

@@ -179,7 +179,10 @@ describe('registerModel on a local registry', () => {
   it('stores golden requests: the first 20 rows with the answers of this very model', async () => {
     const reg = new LocalBackend(tmp())
     const golden = (digest: string) =>
-      goldenForRegistration({ manifest: 'examples/breast-cancer/modelgate.yml', modelPath: MODEL, workspace: ROOT, digest }, resolveSettings)
+      goldenForRegistration(
+        { manifest: 'examples/breast-cancer/modelgate.yml', modelPath: MODEL, workspace: ROOT, digest },
+        resolveSettings,
+      )
     const r = await registerModel(request({ golden }), reg)
     expect(r.record.evidence.map((e) => e.kind)).toEqual(['golden-requests'])
     const stored = JSON.parse((await reg.readEvidence('breast-cancer', '1.0.0', 'golden-requests.json')).toString()) as GoldenRequests
@@ -197,7 +200,10 @@ describe('registerModel on a local registry', () => {
     })
     // Without a manifest there is nothing to make them from: registered all the same, with a note.
     const bare = await registerModel(
-      request({ modelPath: BASELINE, golden: (d) => goldenForRegistration({ modelPath: BASELINE, workspace: ROOT, digest: d }, resolveSettings) }),
+      request({
+        modelPath: BASELINE,
+        golden: (d) => goldenForRegistration({ modelPath: BASELINE, workspace: ROOT, digest: d }, resolveSettings),
+      }),
       reg,
     )
     expect(bare.warnings).toEqual(['no golden requests: no manifest names the data to make them from'])

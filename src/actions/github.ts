@@ -2,7 +2,8 @@ import { createGitHubIO } from '../adapters/github/io.js'
 import { gitHubRunContext } from '../adapters/github/context.js'
 import { createGitHubCommentPort } from '../adapters/github/comment.js'
 import { createGitHubArtifactPort } from '../adapters/github/artifact.js'
-import { bundledWasmDir } from '../adapters/wasm.js'
+import { bundledCliCommand, bundledWasmDir } from '../adapters/wasm.js'
+import { createGitHubDeploymentLedger } from '../adapters/github/deployments.js'
 import type { ActionDeps } from './shared.js'
 
 /** Runs an action's logic on a GitHub runner: wires the GitHub adapters in and sets the exit code. */
@@ -16,6 +17,8 @@ export async function runOnGitHub(action: (deps: ActionDeps) => Promise<number>)
     comments: (token) =>
       owner && repo && context.pullRequest ? createGitHubCommentPort({ token, owner, repo, issueNumber: context.pullRequest }) : undefined,
     artifacts: process.env.ACTIONS_RUNTIME_TOKEN ? createGitHubArtifactPort() : undefined,
+    deployments: (token) => createGitHubDeploymentLedger({ token, owner, repo, sha: context.sha ?? '', runId: context.runId }),
+    cliCommand: bundledCliCommand(),
   })
   process.exitCode = code
 }

@@ -12,6 +12,7 @@ import { renderComment, commentMarker } from '../core/report/comment.js'
 import { annotationsFor } from '../core/report/annotations.js'
 import type { ActionIO } from '../ports/io.js'
 import type { ArtifactPort, CommentPort } from '../ports/sinks.js'
+import type { DeploymentLedger } from '../core/deploy/types.js'
 
 /*
  * What every modelgate action does around its own core call: read the common inputs, resolve the
@@ -63,6 +64,10 @@ export interface ActionDeps {
   /** Builds the PR comment port; undefined when the run is not for a pull request or has no token. */
   comments?: (token: string) => CommentPort | undefined
   artifacts?: ArtifactPort
+  /** GitHub Deployments for deploy-model; undefined outside Actions. */
+  deployments?: (token: string) => DeploymentLedger
+  /** argv of the bundled CLI, for the processes deploy-model's local target starts. */
+  cliCommand?: string[]
 }
 
 /** What makes one action itself: its name, its inputs beyond the common ones, its core call and outputs. */

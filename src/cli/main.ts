@@ -13,6 +13,8 @@ import { writeFileAtomic } from '../core/files.js'
 import { renderText } from './text.js'
 import { TOOL, VERSION } from '../version.js'
 import { runRegister, runRegistry } from './registry.js'
+import { runServe } from './serve.js'
+import { runDeploy } from './deploy.js'
 
 /** The flags every command shares, in two runs around each command's own. */
 const MODEL_FLAGS = `  --config <file>                 manifest (default: modelgate.yml if present)
@@ -66,6 +68,8 @@ Commands:
   robustness   perturbation, invariance, sensitivity and stress tests of a model
   register     record a version of a model, with its evidence, in a registry
   registry     list, show, promote or deprecate registered versions
+  deploy       put a registered version in an environment, verify it, roll back on failure
+  serve        serve an environment's versions over the Open Inference Protocol (the local target)
 
 Run modelgate <command> --help for its options. Exit codes: 0 passed, 1 a check failed, 2 invalid input.`
 
@@ -147,6 +151,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
     if (command === 'register') return await runRegister(rest, io, (d) => (debug = d))
     if (command === 'registry') return await runRegistry(rest, io, (d) => (debug = d))
+    if (command === 'serve') return await runServe(rest, io, (d) => (debug = d))
+    if (command === 'deploy') return await runDeploy(rest, io, (d) => (debug = d))
     const spec = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined
     if (!spec) throw new UserError(`unknown command "${command}"; try: modelgate --help`)
     return await runCommand(command, spec, rest, io, (d) => (debug = d))

@@ -5,6 +5,7 @@ import type { OptionSource } from '../core/overrides.js'
 import { parseVersion } from '../core/registry/bump.js'
 import { goldenForRegistration } from '../core/registry/golden.js'
 import { resolveSettings } from '../core/settings.js'
+import { registryToken } from '../core/registry/token.js'
 import { openRegistry } from '../core/registry/open.js'
 import { promoteVersion, registerModel } from '../core/registry/register.js'
 import { readRegisterOptions, resolveRegistrySettings, type RegistrySettings } from '../core/registry/settings.js'
@@ -88,16 +89,13 @@ function source(values: Values, repeatable: Record<string, string> = {}): Option
   }
 }
 
-/** The token: the flag, else the environment (so it need not appear in shell history or process lists). */
-function tokenFrom(values: Values, settings: RegistrySettings): string | undefined {
-  const fromEnv =
-    process.env.MODELGATE_REGISTRY_TOKEN ||
-    (settings.registry.kind === 'oci' && /^oci:\/\/ghcr\.io\//.test(settings.registry.reference) ? process.env.GITHUB_TOKEN : undefined)
-  return settings.token ?? (fromEnv || undefined)
+/** The token: the flag, else $MODELGATE_REGISTRY_TOKEN (kept out of shell history); $GITHUB_TOKEN only for ghcr.io. */
+function tokenFrom(settings: RegistrySettings): string | undefined {
+  return registryToken(settings.registry, settings.token ?? process.env.MODELGATE_REGISTRY_TOKEN, process.env.GITHUB_TOKEN)
 }
 
 async function open(values: Values, settings: RegistrySettings): Promise<RegistryBackend> {
-  return openRegistry(settings.registry, { token: tokenFrom(values, settings), username: values.username as string | undefined })
+  return openRegistry(settings.registry, { token: tokenFrom(settings), username: values.username as string | undefined })
 }
 
 /** `modelgate register`. */
@@ -139,7 +137,11 @@ export async function runRegister(args: string[], io: CliIO, setDebug: (d: boole
       task: settings.task,
       policy: settings.policy,
       golden: (digest) =>
-        goldenForRegistration({ manifest: settings.manifestPath, modelPath: opts.modelPath, workspace: io.cwd, digest }, resolveSettings, io.runnerEnv),
+        goldenForRegistration(
+          { manifest: settings.manifestPath, modelPath: opts.modelPath, workspace: io.cwd, digest },
+          resolveSettings,
+          io.runnerEnv,
+        ),
       context: { commit: ctx.sha, ref: ctx.ref, repository: ctx.repository, runId: ctx.runId, runUrl: ctx.runUrl },
     },
     backend,

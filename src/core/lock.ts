@@ -36,7 +36,8 @@ export async function acquireFileLock(lock: string, opts: LockOptions): Promise<
       closeSync(fd)
       return () => rmSync(lock, { force: true })
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UserError(`${lock}: cannot take the lock (${errorText(e)})`, { file: lock })
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new UserError(`${lock}: cannot take the lock (${errorText(e)})`, { file: lock })
     }
     const owner = readOwner(lock)
     if (owner && isStale(owner, lock, opts.staleMs ?? 600_000)) {
@@ -49,9 +50,12 @@ export async function acquireFileLock(lock: string, opts: LockOptions): Promise<
       continue
     }
     if (Date.now() > deadline) {
-      throw new UserError(`${opts.what} is busy: locked${owner ? ` by process ${owner.pid} on ${owner.host} since ${owner.at}` : ''} (${lock})`, {
-        file: lock,
-      })
+      throw new UserError(
+        `${opts.what} is busy: locked${owner ? ` by process ${owner.pid} on ${owner.host} since ${owner.at}` : ''} (${lock})`,
+        {
+          file: lock,
+        },
+      )
     }
     await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random())))
   }

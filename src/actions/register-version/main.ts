@@ -4,6 +4,7 @@ import { registerModel } from '../../core/registry/register.js'
 import { readRegisterOptions, resolveRegistrySettings } from '../../core/registry/settings.js'
 import { goldenForRegistration } from '../../core/registry/golden.js'
 import { resolveSettings } from '../../core/settings.js'
+import { registryToken } from '../../core/registry/token.js'
 import { openRegistry } from '../../core/registry/open.js'
 import { renderRegisterSummary } from '../../core/report/register.js'
 import { inputSource, reportActionError, type ActionDeps } from '../shared.js'
@@ -15,9 +16,9 @@ export async function runRegisterAction(deps: ActionDeps): Promise<number> {
   const { io } = deps
   try {
     const src = inputSource(io)
-    const token = src.value('token')
-    if (token) io.setSecret(token)
+    for (const secret of [src.value('token'), src.value('github-token')]) if (secret) io.setSecret(secret)
     const settings = resolveRegistrySettings(src, deps.workspace)
+    const token = registryToken(settings.registry, src.value('token'), src.value('github-token'))
     const opts = readRegisterOptions(src, settings)
     const reportPath = path.resolve(deps.workspace, src.value('report-path') ?? 'modelgate-register.json')
     checkOutputPath(reportPath, 'input report-path')
@@ -32,7 +33,11 @@ export async function runRegisterAction(deps: ActionDeps): Promise<number> {
         task: settings.task,
         policy: settings.policy,
         golden: (digest) =>
-          goldenForRegistration({ manifest: settings.manifestPath, modelPath: opts.modelPath, workspace: deps.workspace, digest }, resolveSettings, deps.runnerEnv),
+          goldenForRegistration(
+            { manifest: settings.manifestPath, modelPath: opts.modelPath, workspace: deps.workspace, digest },
+            resolveSettings,
+            deps.runnerEnv,
+          ),
         context: { commit: ctx.sha, ref: ctx.ref, repository: ctx.repository, runId: ctx.runId, runUrl: ctx.runUrl },
       },
       backend,

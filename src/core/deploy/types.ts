@@ -53,8 +53,11 @@ export interface DeployTarget {
   lock(): Promise<() => Promise<void>>
   /** What the target serves now, when it can tell: the rollback target of last resort. */
   current(): Promise<TrafficPlan | undefined>
-  /** Applies a traffic plan. With `dryRun`, renders and checks everything and applies nothing. */
-  apply(plan: TrafficPlan, opts: { dryRun: boolean; log: (line: string) => void }): Promise<ApplyOutcome>
+  /**
+   * Applies a traffic plan. With `dryRun`, renders and checks everything and applies nothing.
+   * `rollback` marks the return to the last good version: a target may then restart what died.
+   */
+  apply(plan: TrafficPlan, opts: { dryRun: boolean; log: (line: string) => void; rollback?: boolean }): Promise<ApplyOutcome>
   /** Waits until the target serves `plan` and says it is ready; throws a DeployFailure after `timeoutMs`. */
   waitReady(plan: TrafficPlan, timeoutMs: number): Promise<void>
   /**
@@ -83,9 +86,13 @@ export interface DeploymentLedger {
    * Starts (or attaches to) the deployment of `ref` to `environment` and marks it in progress.
    * Returns its id and URL; undefined when no ledger is configured.
    */
-  start(opts: { environment: string; ref: string; description: string; payload: Record<string, unknown>; logUrl?: string }): Promise<
-    { id: number; url?: string; attached: boolean } | undefined
-  >
+  start(opts: {
+    environment: string
+    ref: string
+    description: string
+    payload: Record<string, unknown>
+    logUrl?: string
+  }): Promise<{ id: number; url?: string; attached: boolean } | undefined>
   finish(id: number, opts: { state: DeploymentState; environmentUrl?: string; logUrl?: string; description: string }): Promise<void>
   /** The version of the environment's most recent successful deployment, read from its payload. */
   lastSuccessful(environment: string, name: string): Promise<{ version: string; digest?: string } | undefined>

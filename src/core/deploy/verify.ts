@@ -22,7 +22,13 @@ export interface VerifySpec {
   timeoutSeconds: number
 }
 
-export const DEFAULT_VERIFY: Omit<VerifySpec, 'golden'> = { burst: 50, concurrency: 4, maxErrorRate: 0, p95LatencyMs: 1000, timeoutSeconds: 10 }
+export const DEFAULT_VERIFY: Omit<VerifySpec, 'golden'> = {
+  burst: 50,
+  concurrency: 4,
+  maxErrorRate: 0,
+  p95LatencyMs: 1000,
+  timeoutSeconds: 10,
+}
 
 export interface VerifyCheck {
   id: 'ready' | 'identity' | 'golden' | 'burst'
@@ -58,7 +64,11 @@ interface ServedIdentity {
 }
 
 /** Verifies one endpoint against the version (and digest) that should answer it. */
-export async function verifyEndpoint(endpoint: Endpoint, expected: { version: string; digest: string }, spec: VerifySpec): Promise<VerifyResult> {
+export async function verifyEndpoint(
+  endpoint: Endpoint,
+  expected: { version: string; digest: string },
+  spec: VerifySpec,
+): Promise<VerifyResult> {
   const checks: VerifyCheck[] = []
   const url = inferenceUrl(endpoint)
   const result: VerifyResult = { url, version: expected.version, passed: false, checks }
@@ -101,7 +111,11 @@ export async function verifyEndpoint(endpoint: Endpoint, expected: { version: st
           `p95 ${burst.p95Ms.toFixed(1)} ms (budget ${spec.p95LatencyMs} ms)${burst.firstError ? `; first error: ${burst.firstError}` : ''}`,
       })
     } else {
-      checks.push({ id: 'golden', status: 'skipped', message: 'the version has no golden requests (register it with a manifest that names its data)' })
+      checks.push({
+        id: 'golden',
+        status: 'skipped',
+        message: 'the version has no golden requests (register it with a manifest that names its data)',
+      })
       checks.push({ id: 'burst', status: 'skipped', message: 'no golden requests to send' })
     }
   } finally {
@@ -116,7 +130,8 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`
 /** The inference URL the http runner takes: a version's own route when the endpoint names one. */
 export function inferenceUrl(e: Endpoint): string {
   const base = e.url.replace(/\/+$/, '')
-  if (e.protocol === 'v2') return `${base}/v2/models/${encodeURIComponent(e.model)}${e.version ? `/versions/${encodeURIComponent(e.version)}` : ''}`
+  if (e.protocol === 'v2')
+    return `${base}/v2/models/${encodeURIComponent(e.model)}${e.version ? `/versions/${encodeURIComponent(e.version)}` : ''}`
   if (e.protocol === 'v1') return `${base}/v1/models/${encodeURIComponent(e.model)}:predict`
   return /\/invocations$/.test(base) ? base : `${base}/invocations`
 }
@@ -165,7 +180,12 @@ async function servedIdentity(e: Endpoint): Promise<ServedIdentity | undefined> 
   // modelgate serve's extension: the digest behind each version and the applied generation.
   const ext = await getJson(`${base}/v2/models/${m}/modelgate`, e.headers).catch(() => undefined)
   if (ext?.status === 200 && typeof ext.body === 'object' && ext.body !== null) {
-    const body = ext.body as { versions?: { version: string; digest: string }[]; generation?: number; latestGeneration?: number; error?: string }
+    const body = ext.body as {
+      versions?: { version: string; digest: string }[]
+      generation?: number
+      latestGeneration?: number
+      error?: string
+    }
     identity.digests = Object.fromEntries((body.versions ?? []).map((v) => [v.version, v.digest]))
     identity.generation = body.generation
     identity.latestGeneration = body.latestGeneration
@@ -182,19 +202,35 @@ async function checkIdentity(e: Endpoint, expected: { version: string; digest: s
     return { id: 'identity', status: 'fail', message: `cannot read the model metadata: ${errorText(err)}` }
   }
   if (!id?.versions) {
-    return { id: 'identity', status: 'skipped', message: `the ${e.protocol} endpoint does not say which version it serves: identity rests on the golden requests` }
+    return {
+      id: 'identity',
+      status: 'skipped',
+      message: `the ${e.protocol} endpoint does not say which version it serves: identity rests on the golden requests`,
+    }
   }
   if (!id.versions.includes(expected.version)) {
-    return { id: 'identity', status: 'fail', message: `the server serves ${id.versions.join(', ') || 'no version'}, not ${expected.version}` }
+    return {
+      id: 'identity',
+      status: 'fail',
+      message: `the server serves ${id.versions.join(', ') || 'no version'}, not ${expected.version}`,
+    }
   }
   if (id.digests) {
     if (id.error) return { id: 'identity', status: 'fail', message: `the server refused the deployment: ${id.error}` }
     if (id.generation !== id.latestGeneration) {
-      return { id: 'identity', status: 'fail', message: `the server applies generation ${id.generation}, not the latest (${id.latestGeneration})` }
+      return {
+        id: 'identity',
+        status: 'fail',
+        message: `the server applies generation ${id.generation}, not the latest (${id.latestGeneration})`,
+      }
     }
     const digest = id.digests[expected.version]
     if (digest !== expected.digest) {
-      return { id: 'identity', status: 'fail', message: `version ${expected.version} is served with digest ${digest}, not ${expected.digest}` }
+      return {
+        id: 'identity',
+        status: 'fail',
+        message: `version ${expected.version} is served with digest ${digest}, not ${expected.digest}`,
+      }
     }
     return { id: 'identity', status: 'pass', message: `serves ${expected.version} with digest ${expected.digest.slice(0, 19)}…` }
   }
@@ -216,7 +252,8 @@ export function compareGolden(g: GoldenRequests, out: PredictionBatch): { mismat
   for (let i = 0; i < g.rows.length; i++) {
     const reasons: string[] = []
     const label = g.expected.labels?.[i]
-    if (label !== undefined && out.labels && String(out.labels[i]) !== String(label)) reasons.push(`label ${String(out.labels[i])}, expected ${String(label)}`)
+    if (label !== undefined && out.labels && String(out.labels[i]) !== String(label))
+      reasons.push(`label ${String(out.labels[i])}, expected ${String(label)}`)
     const probs = g.expected.probabilities?.[i]
     if (probs && out.probabilities) {
       probs.forEach((p, c) => {
@@ -244,7 +281,12 @@ export function compareGolden(g: GoldenRequests, out: PredictionBatch): { mismat
 async function checkGolden(runner: ModelRunner, g: GoldenRequests): Promise<{ check: VerifyCheck; stats?: VerifyResult['golden'] }> {
   let out: PredictionBatch
   try {
-    out = await runner.predict(goldenBatch(g, g.rows.map((_, i) => i)))
+    out = await runner.predict(
+      goldenBatch(
+        g,
+        g.rows.map((_, i) => i),
+      ),
+    )
   } catch (e) {
     return { check: { id: 'golden', status: 'fail', message: `the golden requests failed: ${errorText(e)}` } }
   }
@@ -252,12 +294,20 @@ async function checkGolden(runner: ModelRunner, g: GoldenRequests): Promise<{ ch
   const stats = { rows: g.rows.length, mismatches: cmp.mismatches, maxAbsDiff: cmp.maxAbsDiff }
   if (cmp.mismatches > 0) {
     return {
-      check: { id: 'golden', status: 'fail', message: `${cmp.mismatches} of ${g.rows.length} golden rows answered differently from the registered model (${cmp.first})` },
+      check: {
+        id: 'golden',
+        status: 'fail',
+        message: `${cmp.mismatches} of ${g.rows.length} golden rows answered differently from the registered model (${cmp.first})`,
+      },
       stats,
     }
   }
   return {
-    check: { id: 'golden', status: 'pass', message: `${g.rows.length} golden rows answered as registered (largest difference ${cmp.maxAbsDiff.toExponential(1)}, tolerance ${g.tolerance})` },
+    check: {
+      id: 'golden',
+      status: 'pass',
+      message: `${g.rows.length} golden rows answered as registered (largest difference ${cmp.maxAbsDiff.toExponential(1)}, tolerance ${g.tolerance})`,
+    },
     stats,
   }
 }

@@ -127,9 +127,7 @@ const comparisonSpec = z
   })
   .strict()
 
-const stageName = z
-  .string()
-  .regex(/^[a-zA-Z0-9]([a-zA-Z0-9-_]*[a-zA-Z0-9])?$/, 'a stage name: letters, digits, - and _')
+const stageName = z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-_]*[a-zA-Z0-9])?$/, 'a stage name: letters, digits, - and _')
 
 export const registrySchema = z
   .object({
@@ -138,7 +136,7 @@ export const registrySchema = z
       .min(1)
       .default('local:.modelgate/registry')
       .describe(
-        'Where versions are recorded: `local:<folder>`, `git` (GTO tags in this repository) or `git:<repository folder>`, `oci://<registry>/<repository>` (e.g. oci://ghcr.io/owner/models/name).',
+        'Where versions are recorded: `local:<folder>`, `git` (GTO tags in this repository) or `git:<repository folder>`, `oci://<registry>/<prefix>` (each model is the repository <prefix>/<name>, e.g. oci://ghcr.io/owner/models).',
       ),
     name: z
       .string()
@@ -160,6 +158,72 @@ export const registrySchema = z
   .strict()
 
 export type RegistryConfig = z.infer<typeof registrySchema>
+
+const deployEnvironment = z
+  .object({
+    target: z.enum(['local', 'kserve', 'webhook', 'command']).default('local').describe('Where this environment runs the model.'),
+    stage: stageName.optional().describe('Registry stage moved to the version after a successful deploy. Default: the environment name.'),
+    'requires-stage': stageName
+      .optional()
+      .describe('A version must have held this stage before it may be deployed here (e.g. prod requires staging).'),
+    'requires-evidence': z
+      .array(z.enum(['validate-model', 'test-robustness']))
+      .default([])
+      .describe('Reports the version must carry as passing evidence to be deployed here.'),
+    canary: z
+      .array(z.number().int().min(1).max(99))
+      .default([])
+      .describe('Canary traffic steps in percent before promotion, e.g. [10, 50]; each is verified and compared with the current version.'),
+    port: z.number().int().min(0).max(65535).default(0).describe('local: port of the environment’s server (0: any free port).'),
+    url: z.string().url().optional().describe('kserve, webhook, command: where the deployed model answers, for verification.'),
+    protocol: z
+      .enum(['v2', 'v1', 'mlflow'])
+      .default('v2')
+      .describe('Protocol of the endpoint: Open Inference Protocol (v2), KServe V1, MLflow.'),
+    kserve: z
+      .object({
+        name: z.string().min(1).optional().describe('InferenceService name. Default: the model name.'),
+        namespace: z.string().min(1).optional(),
+        'model-format': z.string().min(1).default('onnx'),
+        runtime: z.string().min(1).optional(),
+        kubectl: z
+          .array(z.string().min(1))
+          .optional()
+          .describe('kubectl argv, e.g. [kubectl, --context, prod]. Absent: render only (dry run).'),
+      })
+      .strict()
+      .optional(),
+    webhook: z
+      .object({
+        url: z.string().url().describe('Receives the signed deployment POST.'),
+        'status-url': z.string().url().optional().describe('Polled until it answers {"status": "ready"}.'),
+        'secret-env': z.string().min(1).default('MODELGATE_WEBHOOK_SECRET').describe('Environment variable holding the HMAC secret.'),
+      })
+      .strict()
+      .optional(),
+    command: z.array(z.string().min(1)).min(1).optional().describe('command: argv of the deploy script (run without a shell).'),
+    'ready-command': z.array(z.string().min(1)).min(1).optional().describe('command: argv of a readiness probe, run until it exits 0.'),
+  })
+  .strict()
+
+export const deploySchema = z
+  .object({
+    environments: z.record(stageName, deployEnvironment).default({}).describe('Environments by name.'),
+    timeout: z.number().positive().default(300).describe('Seconds to wait for an environment to be ready after each change.'),
+    verify: z
+      .object({
+        burst: z.number().int().min(1).max(100_000).default(50).describe('Requests in the verification burst.'),
+        concurrency: z.number().int().min(1).max(256).default(4),
+        'max-error-rate': z.number().min(0).max(1).default(0).describe('Largest share of failed requests in the burst.'),
+        'p95-latency-ms': z.number().positive().default(1000).describe('Largest 95th-percentile latency of the burst.'),
+        'request-timeout': z.number().positive().default(10).describe('Seconds per request.'),
+      })
+      .strict()
+      .default({ burst: 50, concurrency: 4, 'max-error-rate': 0, 'p95-latency-ms': 1000, 'request-timeout': 10 }),
+  })
+  .strict()
+
+export type DeployConfig = z.infer<typeof deploySchema>
 
 export const manifestSchema = z
   .object({
@@ -240,6 +304,9 @@ export const manifestSchema = z
     registry: registrySchema
       .optional()
       .describe('register-version: where versions are recorded, the stages, their promotion order and the evidence each requires.'),
+    deploy: deploySchema
+      .optional()
+      .describe('deploy-model: the environments, their targets, canary steps and requirements, and the verification budgets.'),
     'fail-on': z.enum(['fail', 'warn', 'never']).default('fail').describe('Which check status makes the run exit non-zero.'),
     'batch-size': z.number().int().min(1).max(1_000_000).default(1024).describe('Rows per model call.'),
     'ece-bins': z.number().int().min(1).max(1000).default(10).describe('Equal-width bins for calibration error.'),

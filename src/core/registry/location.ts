@@ -22,7 +22,7 @@ export function parseRegistryUri(uri: string, baseDir: string, where = 'registry
   if (text.startsWith('git:')) return { kind: 'git', repoDir: path.resolve(baseDir, text.slice('git:'.length) || '.') }
   if (text.startsWith('oci://')) {
     if (!/^oci:\/\/[^/\s]+\/[a-z0-9]/.test(text)) {
-      throw new UserError(`${where}: '${uri}' needs a repository after the host, e.g. oci://ghcr.io/owner/models/name`, {
+      throw new UserError(`${where}: '${uri}' needs a repository after the host, e.g. oci://ghcr.io/owner/models`, {
         file,
         field: where,
       })

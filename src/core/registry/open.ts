@@ -1,4 +1,6 @@
+import { GitBackend } from './backends/git.js'
 import { LocalBackend } from './backends/local.js'
+import { OciBackend } from './backends/oci.js'
 import type { RegistryLocation } from './location.js'
 import type { RegistryBackend } from './types.js'
 
@@ -13,8 +15,9 @@ export async function openRegistry(location: RegistryLocation, credentials: Regi
   switch (location.kind) {
     case 'local':
       return new LocalBackend(location.root)
-    default:
-      void credentials
-      throw new Error(`registry kind ${location.kind} not wired yet`)
+    case 'git':
+      return new GitBackend({ repoDir: location.repoDir, ...(location.remote ? { remote: location.remote } : {}) })
+    case 'oci':
+      return new OciBackend({ reference: location.reference, credentials })
   }
 }

@@ -11,7 +11,14 @@ import { evidenceDatasets, loadEvidence, type LoadedEvidence } from './evidence.
 import { checkModelName } from './names.js'
 import { checkPromotion, checkStageName, type StagePolicy } from './policy.js'
 import { onnxSignature } from './signature.js'
-import { VERSION_RECORD_SCHEMA, type ArtifactDigest, type RegistryBackend, type Signature, type StageEvent, type VersionRecord } from './types.js'
+import {
+  VERSION_RECORD_SCHEMA,
+  type ArtifactDigest,
+  type RegistryBackend,
+  type Signature,
+  type StageEvent,
+  type VersionRecord,
+} from './types.js'
 
 /** Everything one registration needs, resolved once from the inputs/flags and the manifest. */
 export interface RegisterRequest {
@@ -74,7 +81,15 @@ export async function registerModel(
     const file = path.join(scratch, GOLDEN_FILE)
     writeFileSync(file, text)
     evidence.push({
-      summary: { kind: GOLDEN_KIND, file: GOLDEN_FILE, digest: sha256Bytes(text), size: Buffer.byteLength(text), status: 'pass', passed: true, metrics: {} },
+      summary: {
+        kind: GOLDEN_KIND,
+        file: GOLDEN_FILE,
+        digest: sha256Bytes(text),
+        size: Buffer.byteLength(text),
+        status: 'pass',
+        passed: true,
+        metrics: {},
+      },
       path: file,
       report: {},
     })

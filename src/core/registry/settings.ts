@@ -23,6 +23,9 @@ export interface RegistrySettings {
   description?: string
   /** The manifest's model, when it names a file or folder. */
   modelPath?: string
+  /** The parsed manifest, when there is one, and its folder. */
+  manifest?: Manifest
+  baseDir: string
   task?: Task
 }
 
@@ -73,6 +76,8 @@ export function resolveRegistrySettings(src: OptionSource, workspace: string): R
     description: src.value('description') ?? reg?.description,
     modelPath,
     task: manifest?.task,
+    ...(manifest ? { manifest } : {}),
+    baseDir,
   }
 }
 

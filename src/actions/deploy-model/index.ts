@@ -1,0 +1,7 @@
+import { runOnGitHub } from '../github.js'
+import { runDeployAction } from './main.js'
+
+/** The deploy-model action's entry. */
+export function runDeployModel(): Promise<void> {
+  return runOnGitHub(runDeployAction)
+}

@@ -1,0 +1,346 @@
+import path from 'node:path'
+import { UserError, errorText } from '../errors.js'
+import { latestLive } from '../registry/bump.js'
+import { GOLDEN_FILE, type GoldenRequests } from '../registry/golden.js'
+import type { RegistryBackend, StageEvent, VersionRecord } from '../registry/types.js'
+import { DeployFailure, type DeployTarget, type DeploymentLedger, type ServedVersion, type TrafficPlan } from './types.js'
+import { verifyEndpoint, type VerifyResult, type VerifySpec } from './verify.js'
+
+/*
+ * deploy-model: resolve → policy → fetch and check the artifact → apply → ready → verify → canary
+ * steps → promote → move the stage. Any failure after the first change rolls the environment back
+ * to the last version that worked, verifies that too, and only then reports failure. Nothing about
+ * the input is left to find out after a change: bad input fails before the environment is touched.
+ */
+
+export interface DeployRequest {
+  name: string
+  /** Exactly one of version and stage may be given; neither: the newest version. */
+  version?: string
+  stage?: string
+  environment: string
+  /** The registry stage that follows this environment (moved only after success). */
+  envStage: string
+  requiresStage?: string
+  requiresEvidence: string[]
+  canarySteps: number[]
+  verify: Omit<VerifySpec, 'golden'>
+  timeoutMs: number
+  dryRun: boolean
+  /** Commit the deployment is recorded against (GitHub Deployments' ref). */
+  ref?: string
+  logUrl?: string
+  /** Where fetched artifacts are kept (verified against the registry). */
+  workDir: string
+}
+
+export interface DeployStep {
+  name: string
+  status: 'pass' | 'fail' | 'skipped'
+  message: string
+  durationMs: number
+  verify?: VerifyResult
+}
+
+export const DEPLOY_RESULT_SCHEMA = '1.0'
+
+export interface DeployResult {
+  schemaVersion: string
+  action: 'deploy-model'
+  name: string
+  version: string
+  digest: string
+  environment: string
+  target: { kind: string; description: string }
+  status: 'success' | 'failure' | 'dry-run'
+  rolledBack: boolean
+  /** The version the environment was returned to, when it was. */
+  rolledBackTo?: string
+  previous?: { version: string; digest: string }
+  url: string
+  steps: DeployStep[]
+  deployment?: { id: number; url?: string; attached: boolean }
+  stage?: StageEvent
+  files: string[]
+  notes: string[]
+}
+
+export interface DeployDeps {
+  backend: RegistryBackend
+  target: DeployTarget
+  ledger?: DeploymentLedger
+  log: (line: string) => void
+}
+
+/** Which version: by number, by stage, or the newest one not deprecated. */
+export async function resolveVersion(backend: RegistryBackend, name: string, version?: string, stage?: string): Promise<VersionRecord> {
+  if (version && stage) throw new UserError('give a version or a stage to deploy, not both', { field: 'version' })
+  let wanted = version
+  if (stage) {
+    wanted = (await backend.stages(name)).current[stage]
+    if (!wanted) throw new UserError(`${backend.location}: no version of ${name} holds stage ${stage}`, { field: 'stage' })
+  }
+  if (wanted) {
+    const found = await backend.get(name, wanted)
+    if (!found) throw new UserError(`${backend.location}: ${name} has no version ${wanted}`, { field: 'version' })
+    if (found.record.deprecated) throw new UserError(`${name} ${wanted} is deprecated and cannot be deployed`, { field: 'version' })
+    return found.record
+  }
+  const newest = latestLive(await backend.list(name))
+  if (!newest) throw new UserError(`${backend.location}: ${name} has no versions to deploy; register one first`, { field: 'name' })
+  return newest
+}
+
+/** The deploy policy: evidence the environment requires, and a stage the version must have held. */
+export async function checkDeployPolicy(backend: RegistryBackend, record: VersionRecord, req: DeployRequest): Promise<void> {
+  for (const kind of req.requiresEvidence) {
+    const reports = record.evidence.filter((e) => e.kind === kind)
+    if (reports.length === 0) {
+      throw new UserError(
+        `${record.name} ${record.version} cannot be deployed to ${req.environment}: it has no ${kind} report as evidence`,
+        {
+          field: 'requires-evidence',
+        },
+      )
+    }
+    const failing = reports.find((e) => !e.passed)
+    if (failing) {
+      throw new UserError(
+        `${record.name} ${record.version} cannot be deployed to ${req.environment}: its ${kind} report (${failing.file}) has status ${failing.status}`,
+        { field: 'requires-evidence' },
+      )
+    }
+  }
+  if (req.requiresStage) {
+    const held = (await backend.stages(record.name)).history.some(
+      (h) => h.action === 'assign' && h.stage === req.requiresStage && h.version === record.version,
+    )
+    if (!held) {
+      throw new UserError(
+        `${record.name} ${record.version} cannot be deployed to ${req.environment}: it has never held stage ${req.requiresStage}`,
+        { field: 'requires-stage' },
+      )
+    }
+  }
+}
+
+async function fetchServed(backend: RegistryBackend, record: VersionRecord, workDir: string): Promise<ServedVersion> {
+  const stored = await backend.get(record.name, record.version)
+  const artifactPath = await backend.fetch(record.name, record.version, path.join(workDir, 'artifacts', record.version))
+  return { name: record.name, version: record.version, digest: record.digest, uri: stored?.uri ?? '', artifactPath }
+}
+
+async function readGolden(backend: RegistryBackend, record: VersionRecord): Promise<GoldenRequests | undefined> {
+  if (!record.evidence.some((e) => e.file === GOLDEN_FILE)) return undefined
+  return JSON.parse((await backend.readEvidence(record.name, record.version, GOLDEN_FILE)).toString('utf8')) as GoldenRequests
+}
+
+/** Deploys one version to one environment. Throws UserError for bad input (nothing changed); otherwise returns the outcome. */
+export async function deployModel(req: DeployRequest, deps: DeployDeps): Promise<DeployResult> {
+  const { backend, target, log } = deps
+  const record = await resolveVersion(backend, req.name, req.version, req.stage)
+  await checkDeployPolicy(backend, record, req)
+  log(`${req.name} ${record.version} (${record.digest}) → ${req.environment} on ${target.description}`)
+  // Fetching checks every file against the registered digest: a tampered or truncated artifact stops here.
+  const candidate = await fetchServed(backend, record, req.workDir)
+  const golden = await readGolden(backend, record)
+  const spec: VerifySpec = { ...req.verify, golden }
+
+  const result: DeployResult = {
+    schemaVersion: DEPLOY_RESULT_SCHEMA,
+    action: 'deploy-model',
+    name: req.name,
+    version: record.version,
+    digest: record.digest,
+    environment: req.environment,
+    target: { kind: target.kind, description: target.description },
+    status: 'failure',
+    rolledBack: false,
+    url: '',
+    steps: [],
+    files: [],
+    notes: golden ? [] : ['this version has no golden requests: the served model is checked by its metadata and the burst only'],
+  }
+  const release = req.dryRun ? async () => {} : await target.lock()
+  try {
+    const previous = await lastKnownGood(req, deps, record)
+    if (previous) result.previous = { version: previous.version, digest: previous.digest }
+    const plans = planSteps(candidate, previous, req.canarySteps)
+    if (req.dryRun) {
+      for (const { label, plan } of plans) {
+        const out = await target.apply(plan, { dryRun: true, log })
+        result.files.push(...out.files)
+        result.steps.push({ name: label, status: 'skipped', message: `dry run: ${out.notes.join('; ') || 'rendered'}`, durationMs: 0 })
+      }
+      result.status = 'dry-run'
+      return result
+    }
+    const deployment = await deps.ledger?.start({
+      environment: req.environment,
+      ref: req.ref ?? record.git?.commit ?? 'HEAD',
+      description: `${req.name} ${record.version}`,
+      payload: { name: req.name, version: record.version, digest: record.digest, uri: candidate.uri },
+      logUrl: req.logUrl,
+    })
+    if (deployment) result.deployment = deployment
+
+    let failed: string | undefined
+    for (const { label, plan } of plans) {
+      failed = await runStep(label, plan, req, deps, spec, result, candidate)
+      if (failed) break
+    }
+    if (!failed) {
+      result.status = 'success'
+      result.url = target.endpoint()?.url ?? ''
+      result.stage = await backend.assign(req.name, record.version, req.envStage, () => {})
+      log(`${req.name}: stage ${req.envStage} → ${record.version}`)
+    } else if (previous) {
+      await rollBack(previous, req, deps, result)
+    } else {
+      result.notes.push('there is no earlier version of this environment to roll back to: the failed version was left as applied')
+    }
+    if (deployment) {
+      await deps.ledger!.finish(deployment.id, {
+        state: result.status === 'success' ? 'success' : 'failure',
+        environmentUrl: result.url || undefined,
+        logUrl: req.logUrl,
+        description:
+          result.status === 'success'
+            ? `${req.name} ${record.version} deployed and verified`
+            : `${req.name} ${record.version} failed: ${failed}${result.rolledBack ? `; rolled back to ${result.rolledBackTo}` : ''}`,
+      })
+    }
+    return result
+  } finally {
+    await release()
+  }
+}
+
+function planSteps(candidate: ServedVersion, previous: ServedVersion | undefined, steps: number[]): { label: string; plan: TrafficPlan }[] {
+  // A canary needs something to split traffic with; a first deploy, or a re-deploy of the same version, goes straight to 100%.
+  if (!previous || previous.version === candidate.version) return [{ label: 'deploy 100%', plan: { stable: candidate } }]
+  return [
+    ...steps.map((percent) => ({ label: `canary ${percent}%`, plan: { stable: previous, canary: { ...candidate, percent } } })),
+    { label: steps.length ? 'promote 100%' : 'deploy 100%', plan: { stable: candidate } },
+  ]
+}
+
+/** Applies one plan, waits for it, and verifies it; returns why it failed, or undefined. */
+async function runStep(
+  label: string,
+  plan: TrafficPlan,
+  req: DeployRequest,
+  deps: DeployDeps,
+  spec: VerifySpec,
+  result: DeployResult,
+  candidate: ServedVersion,
+): Promise<string | undefined> {
+  const { target, log } = deps
+  const start = performance.now()
+  const step = (status: DeployStep['status'], message: string, verify?: VerifyResult) =>
+    result.steps.push({ name: label, status, message, durationMs: Math.round(performance.now() - start), ...(verify ? { verify } : {}) })
+  try {
+    const out = await target.apply(plan, { dryRun: false, log })
+    result.files.push(...out.files)
+    for (const n of out.notes) log(n)
+    await target.waitReady(plan, req.timeoutMs)
+    // The candidate answers alone where the target can address it; otherwise through the split.
+    const endpoint = target.endpoint(plan.canary ? candidate.version : undefined) ?? target.endpoint()
+    if (!endpoint) throw new DeployFailure(`${target.description} gives no endpoint to verify`, 'verify')
+    const verify = await verifyEndpoint(endpoint, { version: candidate.version, digest: candidate.digest }, spec)
+    if (plan.canary && verify.passed) {
+      const stable = target.endpoint(plan.stable.version)
+      if (stable) {
+        const base = await verifyEndpoint(stable, { version: plan.stable.version, digest: plan.stable.digest }, spec)
+        const worse = canaryWorse(verify, base, spec)
+        if (worse) {
+          step('fail', worse, verify)
+          return worse
+        }
+      }
+    }
+    const failedCheck = verify.checks.find((c) => c.status === 'fail')
+    if (failedCheck) {
+      step('fail', `${failedCheck.id}: ${failedCheck.message}`, verify)
+      return `${label}: ${failedCheck.id}: ${failedCheck.message}`
+    }
+    step('pass', verify.checks.map((c) => `${c.id} ${c.status}`).join(', '), verify)
+    log(`${label}: verified`)
+    return undefined
+  } catch (e) {
+    if (e instanceof UserError && !(e instanceof DeployFailure)) throw e
+    const message = errorText(e)
+    step('fail', message)
+    return `${label}: ${message}`
+  }
+}
+
+/** The candidate against the version it would replace, between canary steps: more errors, or slower beyond the budget. */
+export function canaryWorse(candidate: VerifyResult, stable: VerifyResult, spec: VerifySpec): string | undefined {
+  const c = candidate.burst
+  const s = stable.burst
+  if (!c || !s) return undefined
+  if (c.errorRate > s.errorRate + spec.maxErrorRate) {
+    return `the candidate failed ${c.errors} of ${c.requests} requests, the current version ${s.errors} of ${s.requests}`
+  }
+  if (c.p95Ms > spec.p95LatencyMs)
+    return `the candidate's p95 latency ${c.p95Ms.toFixed(1)} ms exceeds ${spec.p95LatencyMs} ms (current version: ${s.p95Ms.toFixed(1)} ms)`
+  return undefined
+}
+
+/**
+ * The last version that worked in this environment: what the target serves as stable now, else the
+ * last successful deployment in the ledger, else the registry stage that follows the environment.
+ */
+async function lastKnownGood(req: DeployRequest, deps: DeployDeps, candidate: VersionRecord): Promise<ServedVersion | undefined> {
+  const current = await deps.target.current()
+  if (current?.stable && current.stable.version !== candidate.version) {
+    const rec = await deps.backend.get(req.name, current.stable.version)
+    if (rec && rec.record.digest === current.stable.digest) return fetchServed(deps.backend, rec.record, req.workDir)
+  }
+  if (current?.stable?.version === candidate.version) return undefined
+  const fromLedger = await deps.ledger?.lastSuccessful(req.environment, req.name).catch(() => undefined)
+  const fromStage = (await deps.backend.stages(req.name)).current[req.envStage]
+  for (const version of [fromLedger?.version, fromStage]) {
+    if (!version || version === candidate.version) continue
+    const rec = await deps.backend.get(req.name, version)
+    if (rec && !rec.record.deprecated) return fetchServed(deps.backend, rec.record, req.workDir)
+  }
+  return undefined
+}
+
+async function rollBack(previous: ServedVersion, req: DeployRequest, deps: DeployDeps, result: DeployResult): Promise<void> {
+  const { target, log } = deps
+  const start = performance.now()
+  const plan: TrafficPlan = { stable: previous }
+  log(`rolling back ${req.environment} to ${previous.version}`)
+  try {
+    await target.apply(plan, { dryRun: false, log, rollback: true })
+    await target.waitReady(plan, req.timeoutMs)
+    const endpoint = target.endpoint()
+    const golden = await readGolden(deps.backend, (await deps.backend.get(req.name, previous.version))!.record)
+    const verify = endpoint ? await verifyEndpoint(endpoint, previous, { ...req.verify, golden }) : undefined
+    const ok = verify?.passed ?? false
+    result.steps.push({
+      name: `roll back to ${previous.version}`,
+      status: ok ? 'pass' : 'fail',
+      message: ok
+        ? 'the previous version serves and is verified'
+        : `the rollback did not verify: ${verify?.checks.find((c) => c.status === 'fail')?.message ?? 'no endpoint'}`,
+      durationMs: Math.round(performance.now() - start),
+      ...(verify ? { verify } : {}),
+    })
+    result.rolledBack = ok
+    if (ok) {
+      result.rolledBackTo = previous.version
+      result.url = endpoint?.url ?? ''
+    }
+  } catch (e) {
+    result.steps.push({
+      name: `roll back to ${previous.version}`,
+      status: 'fail',
+      message: errorText(e),
+      durationMs: Math.round(performance.now() - start),
+    })
+  }
+}

@@ -1,0 +1,153 @@
+import path from 'node:path'
+import { UserError } from '../errors.js'
+import type { DeployConfig } from '../manifest/schema.js'
+import { parseBoolean, parseEnum, parseList } from '../options.js'
+import type { OptionSource } from '../overrides.js'
+import { parseVersion } from '../registry/bump.js'
+import { resolveRegistrySettings, type RegistrySettings } from '../registry/settings.js'
+import { CommandTarget } from './targets/command.js'
+import { KServeTarget } from './targets/kserve.js'
+import { LocalTarget } from './targets/local.js'
+import { WebhookTarget } from './targets/webhook.js'
+import type { DeployRequest } from './run.js'
+import type { DeployTarget, Protocol, TargetKind } from './types.js'
+
+type EnvironmentConfig = DeployConfig['environments'][string]
+
+export const TARGETS = ['local', 'kserve', 'webhook', 'command'] as const
+
+export interface DeploySettings {
+  registry: RegistrySettings
+  request: DeployRequest
+  targetKind: TargetKind
+  env: EnvironmentConfig
+}
+
+const DEFAULT_ENV: EnvironmentConfig = { target: 'local', 'requires-evidence': [], canary: [], port: 0, protocol: 'v2' }
+
+/** Steps like `10,50` or `10,50,100` (100 is the promotion itself and is dropped). */
+export function parseCanarySteps(text: string | undefined, where: string): number[] | undefined {
+  const items = parseList(text)
+  if (!items) return undefined
+  const steps = items.map((s) => Number(s.replace(/%$/, '')))
+  for (const [i, n] of steps.entries()) {
+    if (!Number.isInteger(n) || n < 1 || n > 100)
+      throw new UserError(`${where}: '${items[i]}' is not a percentage from 1 to 100`, { field: where })
+    if (i > 0 && n <= steps[i - 1]!) throw new UserError(`${where}: steps must increase (${items.join(', ')})`, { field: where })
+  }
+  return steps.filter((n) => n < 100)
+}
+
+/** Inputs/flags over the manifest's `deploy:` key, checked before anything is touched. */
+export function resolveDeploySettings(src: OptionSource, workspace: string, workDir: string): DeploySettings {
+  const registry = resolveRegistrySettings(src, workspace)
+  const environment = src.value('environment')
+  if (!environment) throw new UserError(`${src.label('environment')} is required (e.g. staging)`, { field: 'environment' })
+  const config = registry.manifest?.deploy
+  const env: EnvironmentConfig = config?.environments[environment] ?? DEFAULT_ENV
+  const targetKind = parseEnum(src.value('target'), TARGETS, src.label('target')) ?? env.target
+  const version = src.value('version')
+  const stage = src.value('stage')
+  if (version && stage)
+    throw new UserError(`${src.label('version')} and ${src.label('stage')} both given: deploy one or the other`, { field: 'version' })
+  const verify = config?.verify
+  const number = (name: string, fallback: number) => {
+    const v = src.value(name)
+    if (v === undefined) return fallback
+    const n = Number(v)
+    if (!Number.isFinite(n) || n < 0) throw new UserError(`${src.label(name)}: '${v}' is not a non-negative number`, { field: name })
+    return n
+  }
+  const maxErrorRate = number('max-error-rate', verify?.['max-error-rate'] ?? 0)
+  if (maxErrorRate > 1) throw new UserError(`${src.label('max-error-rate')}: a share from 0 to 1`, { field: 'max-error-rate' })
+  const request: DeployRequest = {
+    name: registry.name,
+    ...(version ? { version: parseVersion(version, src.label('version')) } : {}),
+    ...(stage ? { stage } : {}),
+    environment,
+    envStage: env.stage ?? environment,
+    ...(env['requires-stage'] ? { requiresStage: env['requires-stage'] } : {}),
+    requiresEvidence: env['requires-evidence'],
+    canarySteps: parseCanarySteps(src.value('canary-steps'), src.label('canary-steps')) ?? env.canary,
+    verify: {
+      burst: Math.round(number('burst', verify?.burst ?? 50)) || 1,
+      concurrency: verify?.concurrency ?? 4,
+      maxErrorRate,
+      p95LatencyMs: number('p95-latency-ms', verify?.['p95-latency-ms'] ?? 1000),
+      timeoutSeconds: verify?.['request-timeout'] ?? 10,
+    },
+    timeoutMs: number('timeout', config?.timeout ?? 300) * 1000,
+    dryRun: parseBoolean(src.value('dry-run'), src.label('dry-run')) ?? false,
+    workDir,
+  }
+  return { registry, request, targetKind, env }
+}
+
+export interface TargetContext {
+  workspace: string
+  /** argv that runs the bundled CLI (`modelgate serve` for the local target). */
+  cliCommand: string[]
+  env: NodeJS.ProcessEnv
+}
+
+/** The one place a target kind maps to its implementation. */
+export function createTarget(s: DeploySettings, ctx: TargetContext): DeployTarget {
+  const { env, request } = s
+  const name = request.name
+  const environment = request.environment
+  const dir = path.join(ctx.workspace, '.modelgate', 'environments', ...name.split('/'), environment)
+  const endpoint = () => {
+    if (!env.url)
+      throw new UserError(`deploy.environments.${environment}.url: the ${s.targetKind} target needs the URL where the model answers`, {
+        field: 'url',
+      })
+    return { url: env.url, protocol: env.protocol as Protocol, model: name }
+  }
+  switch (s.targetKind) {
+    case 'local':
+      return new LocalTarget({ name, environment, dir, port: env.port, serveCommand: ctx.cliCommand })
+    case 'kserve':
+      return new KServeTarget({
+        name: env.kserve?.name ?? name.replace(/[^a-z0-9-]/gi, '-').toLowerCase(),
+        namespace: env.kserve?.namespace,
+        modelFormat: env.kserve?.['model-format'],
+        runtime: env.kserve?.runtime,
+        protocolVersion: env.protocol === 'v1' ? 'v1' : 'v2',
+        kubectl: env.kserve?.kubectl,
+        outDir: dir,
+        url: env.url,
+      })
+    case 'webhook': {
+      const hook = env.webhook
+      if (!hook)
+        throw new UserError(`deploy.environments.${environment}.webhook: the webhook target needs url (and status-url)`, {
+          field: 'webhook',
+        })
+      const secret = ctx.env[hook['secret-env']]
+      if (!secret)
+        throw new UserError(`the webhook target signs with the secret in $${hook['secret-env']}, which is not set`, { field: 'secret-env' })
+      return new WebhookTarget({
+        url: hook.url,
+        statusUrl: hook['status-url'],
+        secret,
+        endpoint: endpoint(),
+        environment,
+        timeoutMs: request.timeoutMs,
+      })
+    }
+    case 'command': {
+      if (!env.command)
+        throw new UserError(`deploy.environments.${environment}.command: the command target needs the argv of your deploy script`, {
+          field: 'command',
+        })
+      return new CommandTarget({
+        command: env.command,
+        cwd: s.registry.baseDir,
+        endpoint: endpoint(),
+        timeoutMs: request.timeoutMs,
+        readyCommand: env['ready-command'],
+        environment,
+      })
+    }
+  }
+}
