@@ -39,8 +39,8 @@ describe('README', () => {
   })
 
   it('the manifest fragments (comparison, slices, fairness) are valid manifest sections', () => {
-    const fragments = blocks('yaml').filter((b) => /^(comparison|slices|fairness):/m.test(b) && !/^name: /m.test(b))
-    expect(fragments.length).toBeGreaterThanOrEqual(2)
+    const fragments = blocks('yaml').filter((b) => /^(comparison|slices|fairness|registry|deploy):/m.test(b) && !/^name: /m.test(b))
+    expect(fragments.length).toBeGreaterThanOrEqual(4)
     for (const f of fragments) parseManifest(`name: x\nmodel: m.onnx\nfeatures: [a]\nlabel: y\ndata: d.csv\n${f}`, 'README.md')
   })
 
@@ -52,5 +52,23 @@ describe('README', () => {
     expect(out.match(/^PASSED/gm)).toHaveLength(2)
     expect(JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')).status).toBe('pass')
     expect(readFileSync(path.join(dir, 'junit.xml'), 'utf8')).toContain('<testsuites')
+  })
+
+  it('every workflow snippet is a valid workflow', () => {
+    const schema = JSON.parse(readFileSync(path.join(ROOT, '__tests__/fixtures/schemastore/github-workflow.schema.json'), 'utf8')) as object
+    const validate = new Ajv({ strict: false }).compile(schema)
+    const workflows = blocks('yaml').filter((b) => /^on:/m.test(b))
+    expect(workflows.length).toBeGreaterThanOrEqual(2)
+    for (const w of workflows) expect([validate(parse(w)), validate.errors]).toEqual([true, null])
+  })
+
+  it('the register and registry examples run, from a copy of the repository', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mg-readme-reg-'))
+    for (const p of ['dist', 'examples/breast-cancer', 'package.json']) cpSync(path.join(ROOT, p), path.join(dir, p), { recursive: true })
+    const cli = blocks('sh').find((b) => b.includes('node dist/cli/index.js register'))!
+    const out = execFileSync('bash', ['-euo', 'pipefail', '-c', cli], { cwd: dir, encoding: 'utf8' })
+    expect(out).toContain('registered breast-cancer-logreg 1.0.0 (initial: first version)')
+    expect(out).toMatch(/^1\.0\.0\s+sha256:7d4d294826ca\s+\S+ \S+\s+staging\s+validate-model:pass,golden-requests:pass$/m)
+    expect(out).toContain('# breast-cancer-logreg 1.0.0')
   })
 })

@@ -144,6 +144,7 @@ export function readmeSections(): Record<string, string> {
     'validate-model': actionTables('validate-model'),
     'test-robustness': actionTables('test-robustness'),
     'register-version': actionTables('register-version'),
+    'deploy-model': actionTables('deploy-model'),
     manifest: manifestTable(),
     metrics: metricsTable(),
     'dist-size': distSize(),
