@@ -31,6 +31,24 @@ if (mode === 'bare') {
     for (const v of Object.values(out)) v.dispose?.()
   }
   done({ seconds: (performance.now() - t) / 1000, rows: n })
+} else if (mode === 'hash') {
+  // The baseline of the OCI push: reading the file once, hashing it (what any upload must at least do).
+  const [file] = args
+  const { createHash } = await import('node:crypto')
+  const { createReadStream } = await import('node:fs')
+  const t = performance.now()
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(file)) hash.update(chunk)
+  hash.digest('hex')
+  done({ seconds: (performance.now() - t) / 1000 })
+} else if (mode === 'push') {
+  // modelgate register to an OCI registry: hash, chunked upload from disk, manifest, tag, lock.
+  const [file, registry, name] = args
+  const t = performance.now()
+  const { runModelgateCli } = await import('../dist/lib/index.js')
+  await runModelgateCli(['register', '--model', file, '--name', name, '--registry', registry, '--quiet'])
+  if (process.exitCode) throw new Error(`register exited ${process.exitCode}`)
+  done({ seconds: (performance.now() - t) / 1000 })
 } else if (mode === 'e2e') {
   // What a user runs: the bundled CLI, process start to exit, reading the CSV and computing every metric.
   const [config] = args

@@ -1,8 +1,8 @@
 // npm run bench: end-to-end throughput and peak memory of `modelgate validate` on a generated,
 // seeded 1,000,000-row × 30-feature CSV, beside bare ONNX inference on the same rows (the baseline).
 // Figures are ratios against that baseline, measured in the same run. Uses the built dist/ (npm run build).
-import { spawnSync } from 'node:child_process'
-import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -149,4 +149,60 @@ for (const k of [5, 10]) {
   console.log(
     `| ${k} | ${r.cleanSeconds.toFixed(3)} | ${r.perturbedSeconds.toFixed(3)} | ${modelRatio.toFixed(2)}× | ${r.ratioPerPerturbation.toFixed(2)}× | ${fmt(r.modelCalls)} | ${fmt(r.rowsScored)} |`,
   )
+}
+
+// register-version to an OCI registry (Debian's docker-registry on loopback): uploads stream from disk in
+// chunks, so peak memory must not grow with the model. Seeded random weights of 64 MB and 512 MB; the
+// baseline is reading and hashing the same file once, in the same run.
+async function startRegistry() {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'mg-bench-registry-'))
+  const port = 20000 + Math.floor(Math.random() * 20000)
+  writeFileSync(
+    path.join(home, 'config.yml'),
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${home}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+  )
+  const proc = spawn('docker-registry', ['serve', path.join(home, 'config.yml')], { stdio: 'ignore' })
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/v2/`)).ok) return { port, stop: () => (proc.kill(), rmSync(home, { recursive: true, force: true })) }
+    } catch {
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  throw new Error('docker-registry did not start (apt-get install docker-registry)')
+}
+
+function weights(file, megabytes) {
+  if (existsSync(file) && statSync(file).size === megabytes << 20) return
+  const rand = mulberry32(megabytes)
+  const out = Buffer.alloc(1 << 20)
+  writeFileSync(file, '')
+  for (let m = 0; m < megabytes; m++) {
+    for (let i = 0; i < out.length; i += 4) out.writeUInt32LE(Math.floor(rand() * 2 ** 32), i)
+    writeFileSync(file, out, { flag: 'a' })
+  }
+}
+
+const registry = await startRegistry()
+try {
+  console.log(`\nregister-version to an OCI registry (docker-registry on loopback), median of ${REPEAT}:`)
+  console.log(`| model | read + hash once (s, baseline) | modelgate register (s) | vs baseline | peak RSS (MB) |`)
+  console.log(`|---:|---:|---:|---:|---:|`)
+  const peaks = []
+  for (const mb of [64, 512]) {
+    const file = path.join(dir, `weights-${mb}.bin`)
+    weights(file, mb)
+    const hashes = []
+    const pushes = []
+    for (let i = 0; i < REPEAT; i++) {
+      hashes.push(child([path.join(root, 'scripts/bench-child.mjs'), 'hash', file]))
+      pushes.push(child([path.join(root, 'scripts/bench-child.mjs'), 'push', file, `oci://127.0.0.1:${registry.port}/bench`, `m${mb}-${i}`]))
+    }
+    const [h, p] = [median(hashes), median(pushes)]
+    peaks.push(p.maxRssKb)
+    console.log(`| ${mb} MB | ${h.seconds.toFixed(2)} | ${p.seconds.toFixed(2)} | ${(p.seconds / h.seconds).toFixed(2)}× | ${(p.maxRssKb / 1024).toFixed(0)} |`)
+  }
+  console.log(`peak RSS at 512 MB vs 64 MB: ${(peaks[1] / peaks[0]).toFixed(2)}× (8× the bytes)`)
+} finally {
+  registry.stop()
 }

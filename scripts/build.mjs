@@ -68,6 +68,7 @@ stub('validate-model', "import { runValidateModel } from '../lib/index.js'\nawai
 stub('test-robustness', "import { runTestRobustness } from '../lib/index.js'\nawait runTestRobustness()")
 stub('register-version', "import { runRegisterVersion } from '../lib/index.js'\nawait runRegisterVersion()")
 stub('deploy-model', "import { runDeployModel } from '../lib/index.js'\nawait runDeployModel()")
+stub('pipeline', "import { runPipeline } from '../lib/index.js'\nawait runPipeline()")
 stub('cli', "import { runModelgateCli } from '../lib/index.js'\nawait runModelgateCli()", true)
 
 const size = (dir) =>

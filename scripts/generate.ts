@@ -48,7 +48,8 @@ interface ActionYml {
 }
 
 export function actionTables(name: string): string {
-  const action = parse(readFileSync(path.join(ROOT, 'actions', name, 'action.yml'), 'utf8')) as ActionYml
+  const file = name === '.' ? path.join(ROOT, 'action.yml') : path.join(ROOT, 'actions', name, 'action.yml')
+  const action = parse(readFileSync(file, 'utf8')) as ActionYml
   const rows = ['| input | default | description |', '|---|---|---|']
   for (const [k, v] of Object.entries(action.inputs ?? {}))
     rows.push(`| \`${k}\` | ${v.default ? `\`${cell(v.default)}\`` : ''} | ${cell(v.description)} |`)
@@ -145,6 +146,7 @@ export function readmeSections(): Record<string, string> {
     'test-robustness': actionTables('test-robustness'),
     'register-version': actionTables('register-version'),
     'deploy-model': actionTables('deploy-model'),
+    modelgate: actionTables('.'),
     manifest: manifestTable(),
     metrics: metricsTable(),
     'dist-size': distSize(),
@@ -161,23 +163,11 @@ export function renderReadme(readme: string): string {
   return out
 }
 
-/** The root action (`uses: owner/modelgate@v1`) is validate-model with its own name; #7 gives it the whole lifecycle. */
-export function rootActionYml(): string {
-  return readFileSync(path.join(ROOT, 'actions/validate-model/action.yml'), 'utf8')
-    .replace(/^name: .*$/m, "name: 'modelgate'")
-    .replace(
-      /^description: .*$/m,
-      "description: 'ML model lifecycle gates. The root action runs validate-model; every action lives in actions/.'",
-    )
-    .replace("main: '../../dist/validate-model/index.js'", "main: 'dist/validate-model/index.js'")
-}
-
 /** path (relative to the repository) → expected content. */
 export function generatedFiles(): Record<string, string> {
   return {
     'schemas/modelgate.schema.json': json(manifestJsonSchema()),
     'schemas/result.schema.json': json(resultJsonSchema()),
-    'action.yml': rootActionYml(),
     'README.md': renderReadme(readFileSync(path.join(ROOT, 'README.md'), 'utf8')),
   }
 }

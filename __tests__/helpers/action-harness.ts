@@ -40,7 +40,8 @@ export function parseFileCommands(text: string): Record<string, string> {
  * inputs as INPUT_<NAME> (upper-cased, hyphens kept), and fresh GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_STATE files.
  */
 export async function runAction(action: string, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<ActionRun> {
-  const ymlPath = path.join(ROOT, 'actions', action, 'action.yml')
+  // '.' is the root action (the lifecycle pipeline).
+  const ymlPath = action === '.' ? path.join(ROOT, 'action.yml') : path.join(ROOT, 'actions', action, 'action.yml')
   const meta = parse(readFileSync(ymlPath, 'utf8')) as { inputs: Record<string, { default?: string }>; runs: { main: string } }
   const tmp = mkdtempSync(path.join(tmpdir(), `mg-action-${action}-`))
   const files = { GITHUB_OUTPUT: 'output', GITHUB_STEP_SUMMARY: 'summary', GITHUB_STATE: 'state', GITHUB_ENV: 'env', GITHUB_PATH: 'path' }

@@ -1,0 +1,7 @@
+import { runOnGitHub } from '../github.js'
+import { runPipelineAction } from './main.js'
+
+/** The root action's entry: the lifecycle pipeline. */
+export function runPipeline(): Promise<void> {
+  return runOnGitHub(runPipelineAction)
+}
