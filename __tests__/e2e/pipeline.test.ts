@@ -63,7 +63,12 @@ describe('the root action: validate → robustness → register → deploy', () 
     ])
     const deploy = JSON.parse(readFileSync(r.outputs['deploy-report']!, 'utf8'))
     expect(deploy).toMatchObject({ version: '1.0.0', status: 'success', digest: register.digest })
-    for (const heading of ['modelgate validate-model', 'modelgate test-robustness', 'modelgate register-version', 'modelgate deploy-model']) {
+    for (const heading of [
+      'modelgate validate-model',
+      'modelgate test-robustness',
+      'modelgate register-version',
+      'modelgate deploy-model',
+    ]) {
       expect(r.summary).toContain(heading)
     }
   }, 180_000)
@@ -92,7 +97,10 @@ describe('the root action: validate → robustness → register → deploy', () 
   }, 60_000)
 
   it.each([
-    ['validate,teleport', "input stages: unknown stage 'teleport'; use validate, robustness, register, deploy (comma-separated, in that order)"],
+    [
+      'validate,teleport',
+      "input stages: unknown stage 'teleport'; use validate, robustness, register, deploy (comma-separated, in that order)",
+    ],
     ['deploy,register', "input stages: 'deploy,register' is out of order; stages run as validate → robustness → register → deploy"],
   ])('refuses stages %s with exit 2', async (stages, message) => {
     const r = await runAction('.', { stages, config: CONFIG }, { GITHUB_WORKSPACE: tmp('mg-pipeline-') })

@@ -82,7 +82,9 @@ describe('manifest', () => {
   })
 
   it('says when the manifest does not exist', () => {
-    expect(errorOf(() => loadManifest('/nonexistent/modelgate.yml')).message).toBe('/nonexistent/modelgate.yml: manifest not found')
+    expect(errorOf(() => loadManifest('/nonexistent/modelgate.yml')).message).toBe(
+      '/nonexistent/modelgate.yml: manifest not found; check the path (config input or --config), relative to the repository root',
+    )
   })
 })
 
@@ -135,6 +137,15 @@ describe('settings', () => {
   })
 
   it('fails on an explicit --config that does not exist', () => {
-    expect(errorOf(() => resolveSettings({ config: 'nope.yml' }, dir)).message).toBe('nope.yml: manifest not found')
+    expect(errorOf(() => resolveSettings({ config: 'nope.yml' }, dir)).message).toBe(
+      'nope.yml: manifest not found; check the path (config input or --config), relative to the repository root',
+    )
+  })
+
+  it('a first run with nothing at all says what to do', () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'mg-first-'))
+    expect(errorOf(() => resolveSettings({}, empty)).message).toBe(
+      `no manifest: modelgate.yml is not in ${empty}. Point to yours with --config (the config input), or create one (README, "The manifest"), or give --model, --data, --label and --features`,
+    )
   })
 })

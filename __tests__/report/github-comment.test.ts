@@ -147,7 +147,10 @@ describe('createGitHubCommentPort', () => {
     github.failure = { method: 'POST', status: 403, message: 'Resource not accessible by integration' }
     const outcome = await port().upsert(`${COMMENT_MARKER}\nbody`, COMMENT_MARKER)
     expect(outcome.action).toBe('skipped')
-    expect(outcome.reason).toContain('no permission to comment on this pull request (fork?)')
+    expect(outcome.reason).toContain('no permission to comment on this pull request')
+    expect(outcome.reason).toContain(
+      'Give the job permissions: pull-requests: write; a pull request from a fork only ever gets a read-only token',
+    )
     expect(outcome.reason).toContain('Resource not accessible by integration')
     expect(outcome.reason).toContain('403')
     expect(github.comments).toHaveLength(0)

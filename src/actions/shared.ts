@@ -109,6 +109,10 @@ export async function runModelgateAction<I extends ActionInputs>(deps: ActionDep
     if (inputs.comment && inputs.githubToken && deps.comments) {
       const port = deps.comments(inputs.githubToken)
       if (port) await postComment(io, port, result, action, deps.context.runUrl)
+    } else if (inputs.comment && !inputs.githubToken && deps.context.pullRequest) {
+      io.warning(
+        'No pull-request comment: github-token is empty (pull requests from forks get no token with write access). The report is in the job summary; to comment, set github-token and permissions: pull-requests: write.',
+      )
     }
     if (inputs.artifactName && deps.artifacts) {
       const uploaded = await deps.artifacts.upload(inputs.artifactName, written, commonFolder(written))

@@ -190,11 +190,14 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
 
   const features = overrides.features ?? manifest?.features
   const label = overrides.label ?? manifest?.label
+  const nothingGiven = !manifest && !overrides.model && !overrides.data && !overrides.label && !overrides.features
   const missing = (what: string, flag: string) =>
     new UserError(
       manifest
         ? `${file}: ${what} is required (set it in the manifest or with ${flag})`
-        : `no manifest (${DEFAULT_MANIFEST}) found and no ${flag} given: ${what} is required`,
+        : nothingGiven
+          ? `no manifest: ${DEFAULT_MANIFEST} is not in ${cwd}. Point to yours with --config (the config input), or create one (README, "The manifest"), or give --model, --data, --label and --features`
+          : `no manifest (${DEFAULT_MANIFEST}) found and no ${flag} given: ${what} is required`,
       { file, field: what },
     )
   if (!features || features.length === 0) throw missing('features', '--features / the features input')

@@ -40,7 +40,9 @@ export function parseStages(text: string | undefined): Stage[] {
   const out: Stage[] = []
   for (const item of items) {
     if (!(STAGES as readonly string[]).includes(item)) {
-      throw new UserError(`input stages: unknown stage '${item}'; use ${STAGES.join(', ')} (comma-separated, in that order)`, { field: 'stages' })
+      throw new UserError(`input stages: unknown stage '${item}'; use ${STAGES.join(', ')} (comma-separated, in that order)`, {
+        field: 'stages',
+      })
     }
     if (out.includes(item as Stage)) throw new UserError(`input stages: '${item}' is listed twice`, { field: 'stages' })
     out.push(item as Stage)
@@ -100,7 +102,10 @@ export async function runPipelineAction(deps: ActionDeps): Promise<number> {
       if (code !== 0) {
         const later = stages.slice(stages.indexOf(stage) + 1)
         io.setOutput('status', code === 2 ? 'error' : 'fail')
-        io.setFailed(`modelgate: the ${stage} stage ${code === 2 ? 'could not run (invalid input)' : 'failed'}${later.length ? `; not run: ${later.join(', ')}` : ''}`, code)
+        io.setFailed(
+          `modelgate: the ${stage} stage ${code === 2 ? 'could not run (invalid input)' : 'failed'}${later.length ? `; not run: ${later.join(', ')}` : ''}`,
+          code,
+        )
         return code
       }
     }

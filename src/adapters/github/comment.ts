@@ -62,7 +62,9 @@ export function createGitHubCommentPort(opts: GitHubCommentOptions): CommentPort
         if (status === 403 || status === 404) {
           return {
             action: 'skipped',
-            reason: `no permission to comment on this pull request (fork?): GitHub answered ${status} for ${target}: ${errorText(e)}`,
+            reason:
+              `no permission to comment on this pull request: GitHub answered ${status} for ${target} (${errorText(e)}). ` +
+              'Give the job permissions: pull-requests: write; a pull request from a fork only ever gets a read-only token',
           }
         }
         throw new Error(`Could not comment on ${target}: GitHub answered ${status ?? 'no status'}: ${errorText(e)}`, { cause: e })

@@ -8,7 +8,11 @@ export const DEFAULT_MANIFEST = 'modelgate.yml'
 
 /** Reads and validates a manifest (`displayName` is how messages name it: relative to the workspace). Every problem names the file, the path inside it, its line, and what was expected. */
 export function loadManifest(file: string, displayName: string = file): Manifest {
-  if (!existsSync(file)) throw new UserError(`${displayName}: manifest not found`, { file: displayName })
+  if (!existsSync(file)) {
+    throw new UserError(`${displayName}: manifest not found; check the path (config input or --config), relative to the repository root`, {
+      file: displayName,
+    })
+  }
   let text: string
   try {
     text = readFileSync(file, 'utf8')
