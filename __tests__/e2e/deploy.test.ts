@@ -7,6 +7,7 @@ import { ROOT, runAction } from '../helpers/action-harness.js'
 import { tmp } from '../registry/conformance.js'
 import { noisyModel, slowModel, unloadableModel } from '../helpers/faulty-models.js'
 import type { DeployResult } from '../../src/core/deploy/run.js'
+import { FakeGitHubApi } from '../helpers/github-api.js'
 
 /*
  * deploy-model for real: the bundled CLI in child processes and the bundled action, a local registry,
@@ -237,6 +238,29 @@ describe('deploy-model action (dist, as the runner runs it)', () => {
     expect(r.outputs.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect(r.summary).toContain('## 🚀 modelgate deploy-model: breast-cancer-logreg 1.0.1 deployed to action and verified')
     expect(r.summary).toContain('| ✅ | deploy 100% |')
+  }, 60_000)
+
+  it('records the deployment in GitHub Deployments: in progress, then success with the environment and log URLs', async () => {
+    const api = new FakeGitHubApi({ owner: 'acme', repo: 'models', tokens: { ghs_test_token_from_default: 'write' } })
+    await api.start()
+    try {
+      const sha = 'c'.repeat(40)
+      const r = await runAction(
+        'deploy-model',
+        { environment: 'action', version: '1.0.0', config: path.join(ws, 'modelgate.yml') },
+        { GITHUB_WORKSPACE: ws, GITHUB_API_URL: api.baseUrl, GITHUB_REPOSITORY: 'acme/models', GITHUB_SHA: sha, GITHUB_RUN_ID: '99' },
+      )
+      expect(r.stderr).toBe('')
+      expect(r.code).toBe(0)
+      expect(api.deployments).toHaveLength(1)
+      const d = api.deployments[0]!
+      expect(d).toMatchObject({ environment: 'action', sha, task: 'deploy' })
+      expect(d.payload).toMatchObject({ name: NAME, version: '1.0.0' })
+      expect(d.statuses.map((st) => st.state)).toEqual(['in_progress', 'success'])
+      expect(d.statuses[1]).toMatchObject({ environment_url: r.outputs.url, log_url: 'https://github.com/acme/models/actions/runs/99' })
+    } finally {
+      await api.stop()
+    }
   }, 60_000)
 
   it('exits 2 on bad input with one message', async () => {

@@ -87,6 +87,7 @@ describe('register-version action (dist, as the runner runs it)', () => {
     ['a version that is not SemVer', { version: 'one' }, /input version: 'one' is not a SemVer version/],
     ['version and bump together', { version: '1.0.0', bump: 'major' }, /input version and input bump both given/],
     ['a missing model', { model: 'missing.onnx' }, /missing\.onnx: model not found/],
+    ['an unreachable registry', { registry: 'oci://127.0.0.1:9/models' }, /registry 127\.0\.0\.1:9 unreachable/],
   ])('exits 2 with one message and writes nothing for %s', async (_label, over, message) => {
     const registry = tmp()
     const workspace = tmp()
