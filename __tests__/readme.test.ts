@@ -18,7 +18,7 @@ describe('README', () => {
     const quick = blocks('sh')[0]
     expect(quick).toContain('npm ci && npm run demo')
     expect(quick).toContain('npm test')
-    expect(pkg.scripts.demo).toContain('examples/breast-cancer/modelgate.yml')
+    expect(pkg.scripts.demo).toBe('node scripts/demo.mjs')
   })
 
   it('the workflow snippet is a valid workflow of under 15 lines using validate-model', () => {

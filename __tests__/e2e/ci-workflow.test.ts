@@ -6,6 +6,7 @@ import path from 'node:path'
 import { parse } from 'yaml'
 import { parseFileCommands, ROOT, runAction } from '../helpers/action-harness.js'
 import type { Job, Step } from '../helpers/workflow-refs.js'
+import { stopEnvironmentServers } from '../helpers/servers.js'
 
 /*
  * Runs ci.yml's test-action job step by step as the runner would, in a fresh workspace: the actions
@@ -66,17 +67,8 @@ async function runStep(step: Step, outputs: Map<string, Record<string, string>>)
   throw new Error(`the job runner here cannot run ${JSON.stringify(step)}`)
 }
 
-afterAll(() => {
-  // deploy-model's local target leaves modelgate serve running, as it would on a runner until the job ends.
-  const info = path.join(ws, '.modelgate/environments/breast-cancer-logreg/ci/server.json')
-  if (existsSync(info)) {
-    try {
-      process.kill((JSON.parse(readFileSync(info, 'utf8')) as { pid: number }).pid, 'SIGTERM')
-    } catch {
-      // already gone
-    }
-  }
-})
+// deploy-model's local target leaves modelgate serve running, as it would on a runner until the job ends.
+afterAll(() => stopEnvironmentServers(ws))
 
 describe('ci.yml test-action, run as the runner runs it', () => {
   it('validates, tests robustness, registers with both reports and deploys the example; every check step passes', async () => {

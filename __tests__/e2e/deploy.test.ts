@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals'
 import { execFile, spawn } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { ROOT, runAction } from '../helpers/action-harness.js'
@@ -8,6 +8,7 @@ import { tmp } from '../registry/conformance.js'
 import { noisyModel, slowModel, unloadableModel } from '../helpers/faulty-models.js'
 import type { DeployResult } from '../../src/core/deploy/run.js'
 import { FakeGitHubApi } from '../helpers/github-api.js'
+import { stopEnvironmentServers } from '../helpers/servers.js'
 
 /*
  * deploy-model for real: the bundled CLI in child processes and the bundled action, a local registry,
@@ -82,18 +83,7 @@ deploy:
   }
 }, 120_000)
 
-afterAll(async () => {
-  for (const env of ['staging', 'prod', 'action']) {
-    const file = path.join(envDir(env), 'server.json')
-    if (existsSync(file)) {
-      try {
-        process.kill((JSON.parse(readFileSync(file, 'utf8')) as { pid: number }).pid, 'SIGTERM')
-      } catch {
-        // Already gone.
-      }
-    }
-  }
-})
+afterAll(() => stopEnvironmentServers(ws))
 
 describe('modelgate deploy to the local target', () => {
   it('deploys the first version straight to 100%, verified, and moves the stage', async () => {

@@ -3,26 +3,14 @@ import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { ROOT, runAction } from '../helpers/action-harness.js'
 import { tmp } from '../registry/conformance.js'
+import { stopEnvironmentServers } from '../helpers/servers.js'
 
 /* The root action as the runner runs it: the lifecycle stages in one step, each handing its results on. */
 
 const CONFIG = path.join(ROOT, 'examples/breast-cancer/modelgate.yml')
 const workspaces: string[] = []
 
-afterAll(() => {
-  for (const ws of workspaces) {
-    for (const env of ['pipe']) {
-      const info = path.join(ws, '.modelgate/environments/breast-cancer-logreg', env, 'server.json')
-      if (existsSync(info)) {
-        try {
-          process.kill((JSON.parse(readFileSync(info, 'utf8')) as { pid: number }).pid, 'SIGTERM')
-        } catch {
-          // Gone already.
-        }
-      }
-    }
-  }
-})
+afterAll(() => workspaces.forEach(stopEnvironmentServers))
 
 describe('the root action: validate → robustness → register → deploy', () => {
   it('runs every stage, attaches both reports as evidence, deploys the version it registered', async () => {

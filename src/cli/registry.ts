@@ -3,12 +3,10 @@ import { UserError, errorText } from '../core/errors.js'
 import { checkOutputPath, writeFileAtomic } from '../core/files.js'
 import type { OptionSource } from '../core/overrides.js'
 import { parseVersion } from '../core/registry/bump.js'
-import { goldenForRegistration } from '../core/registry/golden.js'
-import { resolveSettings } from '../core/settings.js'
 import { registryToken } from '../core/registry/token.js'
 import { openRegistry } from '../core/registry/open.js'
 import { promoteVersion, registerModel } from '../core/registry/register.js'
-import { readRegisterOptions, resolveRegistrySettings, type RegistrySettings } from '../core/registry/settings.js'
+import { readRegisterOptions, registerRequest, resolveRegistrySettings, type RegistrySettings } from '../core/registry/settings.js'
 import type { RegistryBackend } from '../core/registry/types.js'
 import { renderRegisterText, renderVersionList } from '../core/report/register.js'
 import { renderModelCard } from '../core/registry/card.js'
@@ -127,23 +125,8 @@ export async function runRegister(args: string[], io: CliIO, setDebug: (d: boole
   const report = values.report as string | undefined
   if (report) checkOutputPath(report, '--report')
   const backend = await open(values, settings)
-  const ctx = io.context ?? {}
   const result = await registerModel(
-    {
-      name: settings.name,
-      ...opts,
-      labels: settings.labels,
-      description: settings.description,
-      task: settings.task,
-      policy: settings.policy,
-      golden: (digest) =>
-        goldenForRegistration(
-          { manifest: settings.manifestPath, modelPath: opts.modelPath, workspace: io.cwd, digest },
-          resolveSettings,
-          io.runnerEnv,
-        ),
-      context: { commit: ctx.sha, ref: ctx.ref, repository: ctx.repository, runId: ctx.runId, runUrl: ctx.runUrl },
-    },
+    registerRequest(settings, opts, io.context ?? {}, io.runnerEnv),
     backend,
     values.quiet || values.json ? undefined : (line) => io.stderr(line),
   )

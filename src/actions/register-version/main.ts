@@ -1,9 +1,7 @@
 import path from 'node:path'
 import { checkOutputPath, writeFileAtomic } from '../../core/files.js'
 import { registerModel } from '../../core/registry/register.js'
-import { readRegisterOptions, resolveRegistrySettings } from '../../core/registry/settings.js'
-import { goldenForRegistration } from '../../core/registry/golden.js'
-import { resolveSettings } from '../../core/settings.js'
+import { readRegisterOptions, registerRequest, resolveRegistrySettings } from '../../core/registry/settings.js'
 import { registryToken } from '../../core/registry/token.js'
 import { openRegistry } from '../../core/registry/open.js'
 import { renderRegisterSummary } from '../../core/report/register.js'
@@ -23,26 +21,7 @@ export async function runRegisterAction(deps: ActionDeps): Promise<number> {
     const reportPath = path.resolve(deps.workspace, src.value('report-path') ?? 'modelgate-register.json')
     checkOutputPath(reportPath, 'input report-path')
     const backend = await openRegistry(settings.registry, { token, username: src.value('username') })
-    const ctx = deps.context
-    const result = await registerModel(
-      {
-        name: settings.name,
-        ...opts,
-        labels: settings.labels,
-        description: settings.description,
-        task: settings.task,
-        policy: settings.policy,
-        golden: (digest) =>
-          goldenForRegistration(
-            { manifest: settings.manifestPath, modelPath: opts.modelPath, workspace: deps.workspace, digest },
-            resolveSettings,
-            deps.runnerEnv,
-          ),
-        context: { commit: ctx.sha, ref: ctx.ref, repository: ctx.repository, runId: ctx.runId, runUrl: ctx.runUrl },
-      },
-      backend,
-      (line) => io.info(line),
-    )
+    const result = await registerModel(registerRequest(settings, opts, deps.context, deps.runnerEnv), backend, (line) => io.info(line))
     writeFileAtomic(reportPath, `${JSON.stringify(result, null, 2)}\n`)
     for (const w of result.warnings) io.warning(w)
     await io.appendSummary(renderRegisterSummary(result))

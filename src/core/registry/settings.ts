@@ -5,7 +5,10 @@ import { DEFAULT_MANIFEST, loadManifest } from '../manifest/load.js'
 import type { Manifest } from '../manifest/schema.js'
 import { parseEnum } from '../options.js'
 import type { OptionSource } from '../overrides.js'
-import { displayPath } from '../settings.js'
+import { displayPath, resolveSettings } from '../settings.js'
+import type { RunnerEnvironment } from '../runners/index.js'
+import { goldenForRegistration } from './golden.js'
+import type { RegisterRequest } from './register.js'
 import type { Task } from '../result/types.js'
 import { parseVersion, type Step } from './bump.js'
 import { DEFAULT_REGISTRY, parseRegistryUri, type RegistryLocation } from './location.js'
@@ -123,4 +126,28 @@ export function parseLabels(lines: string[] | undefined, where: string): Record<
     out[line.slice(0, at).trim()] = line.slice(at + 1).trim()
   }
   return out
+}
+
+/** The registration request both faces build from the settings, the options and the run's facts. */
+export function registerRequest(
+  settings: RegistrySettings,
+  opts: RegisterOptions,
+  ctx: { sha?: string; ref?: string; repository?: string; runId?: string; runUrl?: string },
+  runnerEnv?: RunnerEnvironment,
+): RegisterRequest {
+  return {
+    name: settings.name,
+    ...opts,
+    labels: settings.labels,
+    description: settings.description,
+    task: settings.task,
+    policy: settings.policy,
+    golden: (digest) =>
+      goldenForRegistration(
+        { manifest: settings.manifestPath, modelPath: opts.modelPath, workspace: settings.workspace, digest },
+        resolveSettings,
+        runnerEnv,
+      ),
+    context: { commit: ctx.sha, ref: ctx.ref, repository: ctx.repository, runId: ctx.runId, runUrl: ctx.runUrl },
+  }
 }
