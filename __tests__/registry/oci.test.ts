@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
@@ -149,6 +149,18 @@ describe('OCI layout, read back by skopeo', () => {
     expect(placeholder.artifactType).toBe('application/vnd.modelgate.stage.v1+json')
     expect(placeholder.annotations?.['io.modelgate.stage']).toBe('prod')
     expect((await reg.stages(name)).current).toEqual({})
+  })
+
+  it('deletes its lock claims once released, so they do not pile up as untagged manifests', async () => {
+    const revisions = path.join(registry.root, 'docker/registry/v2/repositories', repo, '_manifests/revisions/sha256')
+    // A deleted manifest loses its revision link; its blob stays until the registry's garbage collection.
+    const live = readdirSync(revisions).filter((hex) => existsSync(path.join(revisions, hex, 'link')))
+    const held = live.filter((hex) => {
+      const manifest = JSON.parse(readFileSync(registry.blobPath(`sha256:${hex}`), 'utf8')) as ImageManifest
+      return manifest.annotations?.['io.modelgate.lock.state'] === 'held'
+    })
+    expect(live.length).toBeGreaterThan(3)
+    expect(held).toEqual([])
   })
 
   it('leaves the lock tag free after each write, and keeps stage history in the event log tag', async () => {

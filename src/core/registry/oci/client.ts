@@ -468,6 +468,16 @@ export class OciClient {
     return { digest: header(res, 'docker-content-digest'), mediaType: header(res, 'content-type') }
   }
 
+  /**
+   * Deletes an untagged manifest by digest, where the registry allows it (distribution with deletes
+   * enabled). True when it is gone; false when the registry refuses (405, 403: GHCR, most hosted ones).
+   */
+  async deleteManifest(repo: string, digest: string): Promise<boolean> {
+    const res = await this.call(repo, 'DELETE', this.url(repo, `manifests/${digest}`), {})
+    drain(res)
+    return res.status === 202 || res.status === 200 || res.status === 404
+  }
+
   /** Every tag of `repo`, following `Link: <…>; rel="next"`; none for a repository that does not exist yet. */
   async listTags(repo: string): Promise<string[]> {
     const tags: string[] = []

@@ -158,6 +158,9 @@ export class TagLock {
         const cur = await this.read()
         if (cur.digest !== digest) return
         await this.client.putManifest(this.repo, this.tag, FREE_MANIFEST, MEDIA.manifest)
+        // The claim is untagged now; remove it where the registry lets us, so claims do not pile up as
+        // untagged versions. GHCR refuses (its deletions go through the packages API): left in place.
+        await this.client.deleteManifest(this.repo, digest).catch(() => false)
       },
     }
   }
