@@ -2,8 +2,8 @@ import { describe, it, expect, afterAll } from '@jest/globals'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { Ajv, type AnySchemaObject } from 'ajv'
 import { parse } from 'yaml'
+import { schemaErrors } from '../helpers/kserve-schema.js'
 import { UserError } from '../../src/core/errors.js'
 import { KServeTarget, labelValue, type InferenceServiceManifest, type KServeTargetOptions } from '../../src/core/deploy/targets/kserve.js'
 import { DeployFailure, type ServedVersion, type TrafficPlan } from '../../src/core/deploy/types.js'
@@ -23,47 +23,7 @@ const freshDir = (label: string) => path.join(scratch, `${label}-${++dirs}`)
 
 // ---- schema --------------------------------------------------------------------------------------
 
-const K8S_KEYWORDS = [
-  'x-kubernetes-preserve-unknown-fields',
-  'x-kubernetes-int-or-string',
-  'x-kubernetes-list-type',
-  'x-kubernetes-list-map-keys',
-  'x-kubernetes-map-type',
-]
-
-/**
- * The API server prunes or (kubectl's default `--validate=strict`) rejects fields a structural schema
- * does not declare; JSON Schema lets them through. Closing every object that lists properties (and does
- * not preserve unknown fields) makes a misspelt field fail here as it would on a cluster.
- */
-function closeObjects(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(closeObjects)
-  if (node === null || typeof node !== 'object') return node
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(node)) {
-    out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as object).map(([p, s]) => [p, closeObjects(s)])) : closeObjects(v)
-  }
-  if (out.properties && out.additionalProperties === undefined && out['x-kubernetes-preserve-unknown-fields'] !== true) {
-    out.additionalProperties = false
-  }
-  return out
-}
-
-const schemaFile = path.join(root, '__tests__/fixtures/kserve/inferenceservice-v1beta1.schema.json')
-const crdSchema = JSON.parse(readFileSync(schemaFile, 'utf8')) as AnySchemaObject
-// code.optimize off: ajv's optimiser takes ~20 s on this 0.6 MB schema and ~4 s without it.
-const ajv = new Ajv({ strict: false, allErrors: true, code: { optimize: false } })
-for (const k of K8S_KEYWORDS) ajv.addKeyword(k)
-ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 })
-ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isSafeInteger(n) })
-ajv.addFormat('date-time', { type: 'string', validate: (s: string) => !Number.isNaN(Date.parse(s)) })
-const validate = ajv.compile(closeObjects(crdSchema) as AnySchemaObject)
-
 const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/
-
-function schemaErrors(manifest: unknown): string[] {
-  return validate(manifest) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`)
-}
 
 /** Parses a rendered manifest and checks it against the CRD and Kubernetes' label rules. */
 function checked(yamlText: string): InferenceServiceManifest {
