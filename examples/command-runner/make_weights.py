@@ -1,7 +1,9 @@
 """Fit the example's logistic regression and write weights.json.
 
-Run with a Python that has scikit-learn (e.g. Debian's /usr/bin/python3):
-    /usr/bin/python3 examples/command-runner/make_weights.py /work/shared/datasets/breast_cancer.csv
+Fitted on the training split only, so that data/test.csv stays unseen. Run with a Python that has
+scikit-learn (e.g. Debian's /usr/bin/python3):
+    /usr/bin/python3 examples/command-runner/make_weights.py examples/command-runner/data/train.csv
+(then `npx prettier --write examples/command-runner/weights.json`, as the repository formats JSON).
 The output is committed so that neither the example nor its tests need scikit-learn.
 """
 import csv

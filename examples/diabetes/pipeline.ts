@@ -82,7 +82,8 @@ export function fitOls(z: number[][], y: number[], use: boolean[]): LinearFit {
   return { coef, intercept: w[p - 1] as number }
 }
 
-export const predictOne = (fit: LinearFit, zRow: number[]): number => zRow.reduce((s, v, j) => s + v * (fit.coef[j] as number), fit.intercept)
+export const predictOne = (fit: LinearFit, zRow: number[]): number =>
+  zRow.reduce((s, v, j) => s + v * (fit.coef[j] as number), fit.intercept)
 
 export interface RegressionMetrics {
   r2: number
