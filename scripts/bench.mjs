@@ -164,7 +164,8 @@ async function startRegistry() {
   const proc = spawn('docker-registry', ['serve', path.join(home, 'config.yml')], { stdio: 'ignore' })
   for (let i = 0; i < 100; i++) {
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/v2/`)).ok) return { port, stop: () => (proc.kill(), rmSync(home, { recursive: true, force: true })) }
+      if ((await fetch(`http://127.0.0.1:${port}/v2/`)).ok)
+        return { port, stop: () => (proc.kill(), rmSync(home, { recursive: true, force: true })) }
     } catch {
       await new Promise((r) => setTimeout(r, 100))
     }
@@ -196,11 +197,15 @@ try {
     const pushes = []
     for (let i = 0; i < REPEAT; i++) {
       hashes.push(child([path.join(root, 'scripts/bench-child.mjs'), 'hash', file]))
-      pushes.push(child([path.join(root, 'scripts/bench-child.mjs'), 'push', file, `oci://127.0.0.1:${registry.port}/bench`, `m${mb}-${i}`]))
+      pushes.push(
+        child([path.join(root, 'scripts/bench-child.mjs'), 'push', file, `oci://127.0.0.1:${registry.port}/bench`, `m${mb}-${i}`]),
+      )
     }
     const [h, p] = [median(hashes), median(pushes)]
     peaks.push(p.maxRssKb)
-    console.log(`| ${mb} MB | ${h.seconds.toFixed(2)} | ${p.seconds.toFixed(2)} | ${(p.seconds / h.seconds).toFixed(2)}× | ${(p.maxRssKb / 1024).toFixed(0)} |`)
+    console.log(
+      `| ${mb} MB | ${h.seconds.toFixed(2)} | ${p.seconds.toFixed(2)} | ${(p.seconds / h.seconds).toFixed(2)}× | ${(p.maxRssKb / 1024).toFixed(0)} |`,
+    )
   }
   console.log(`peak RSS at 512 MB vs 64 MB: ${(peaks[1] / peaks[0]).toFixed(2)}× (8× the bytes)`)
 } finally {
