@@ -190,7 +190,7 @@ export class LocalTarget implements DeployTarget {
     return { url: info.url, protocol: 'v2', model: this.opts.name, ...(version ? { version } : {}) }
   }
 
-  /** Stops the environment's server (tests, `modelgate serve --stop`). */
+  /** Stops the environment's server (tests; by hand: kill the pid in server.json). */
   async stop(): Promise<void> {
     const info = await this.live()
     if (!info) return
