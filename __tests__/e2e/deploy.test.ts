@@ -208,6 +208,17 @@ describe('modelgate deploy to the local target', () => {
     }
     expect(readFileSync(path.join(envDir('staging'), 'state.json'), 'utf8')).toBe(state)
   }, 60_000)
+
+  it('modelgate serve --stop stops the environment, and says so when nothing runs', async () => {
+    const info = JSON.parse(readFileSync(path.join(envDir('staging'), 'server.json'), 'utf8')) as { url: string }
+    const state = path.join(envDir('staging'), 'state.json')
+    const stopped = await cli(['serve', '--stop', '--state', state])
+    expect(stopped.code).toBe(0)
+    expect(stopped.stderr.trim()).toMatch(/^modelgate serve: stopped http:\/\/127\.0\.0\.1:\d+ \(pid \d+\)$/)
+    await expect(fetch(`${info.url}/v2/health/live`)).rejects.toThrow()
+    const again = await cli(['serve', '--stop', '--state', state])
+    expect(again.stderr.trim()).toBe(`modelgate serve: no server is running (${path.join(envDir('staging'), 'server.json')} not found)`)
+  }, 60_000)
 })
 
 describe('deploy-model action (dist, as the runner runs it)', () => {

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { UserError, errorText } from '../core/errors.js'
 import { writeFileAtomic } from '../core/files.js'
 import { parsePositiveInt } from '../core/options.js'
@@ -16,7 +16,9 @@ writes the state file and starts this server itself; run it by hand to serve an 
   --state <file>                  the environment state (.modelgate/environments/<name>/<env>/state.json)
   --port <n>                      port (default 8080; 0: any free port)
   --host <address>                address to listen on (default 127.0.0.1)
-  --info <file>                   write {pid, port, url} here once listening (removed on exit)
+  --info <file>                   write {pid, port, url} here once listening (removed on exit;
+                                  default: server.json beside the state file)
+  --stop                          stop the server running for --state (deploy-model's local target starts one)
   --debug, -h, --help
 
 Endpoints: /v2/health/{live,ready}, /v2/models/<name>[/versions/<v>][/ready|/infer], and
@@ -33,6 +35,7 @@ export async function runServe(args: string[], io: CliIO, setDebug: (d: boolean)
         port: { type: 'string' },
         host: { type: 'string' },
         info: { type: 'string' },
+        stop: { type: 'boolean' },
         debug: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -49,6 +52,8 @@ export async function runServe(args: string[], io: CliIO, setDebug: (d: boolean)
   const portText = values.port as string | undefined
   const port = portText === '0' ? 0 : (parsePositiveInt(portText, '--port') ?? 8080)
   const stateFile = path.resolve(io.cwd, values.state as string)
+  const info = path.resolve(io.cwd, (values.info as string | undefined) ?? path.join(path.dirname(stateFile), 'server.json'))
+  if (values.stop) return stopServer(info, io)
   const server = await startInferenceServer({
     stateFile,
     port,
@@ -56,15 +61,41 @@ export async function runServe(args: string[], io: CliIO, setDebug: (d: boolean)
     wasmDir: io.runnerEnv?.wasmDir,
     log: (line) => io.stderr(line),
   })
-  const info = values.info ? path.resolve(io.cwd, values.info as string) : undefined
-  if (info) writeFileAtomic(info, `${JSON.stringify({ pid: process.pid, port: server.port, url: server.url })}\n`)
+  writeFileAtomic(info, `${JSON.stringify({ pid: process.pid, port: server.port, url: server.url })}\n`)
   io.stderr(`modelgate serve: ${server.url} (state ${stateFile})`)
   await new Promise<void>((resolve) => {
     const stop = () => resolve()
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
   })
-  if (info) rmSync(info, { force: true })
+  rmSync(info, { force: true })
   await server.close()
+  return 0
+}
+
+/** Stops the server `info` names, once it is sure that process is the server (it answers at its URL). */
+async function stopServer(info: string, io: CliIO): Promise<number> {
+  let server: { pid: number; url: string }
+  try {
+    server = JSON.parse(readFileSync(info, 'utf8')) as { pid: number; url: string }
+  } catch {
+    io.stderr(`modelgate serve: no server is running (${info} not found)`)
+    return 0
+  }
+  const live = async () => {
+    try {
+      return (await fetch(`${server.url}/v2/health/live`, { signal: AbortSignal.timeout(2000) })).ok
+    } catch {
+      return false
+    }
+  }
+  if (!(await live())) {
+    rmSync(info, { force: true })
+    io.stderr(`modelgate serve: the server at ${server.url} was not running`)
+    return 0
+  }
+  process.kill(server.pid, 'SIGTERM')
+  for (let i = 0; i < 150 && (await live()); i++) await new Promise((r) => setTimeout(r, 100))
+  io.stderr(`modelgate serve: stopped ${server.url} (pid ${server.pid})`)
   return 0
 }

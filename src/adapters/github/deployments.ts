@@ -130,7 +130,7 @@ export function createGitHubDeploymentLedger(opts: GitHubDeploymentLedgerOptions
     if ((status === 403 && !/rate limit/i.test(said)) || status === 404) {
       return new UserError(
         `GitHub answered ${status} (${said}) while ${doing} in ${at}: add \`permissions: deployments: write\` to the job ` +
-          `(and make sure the environment's protection rules allow this ref)`,
+          `(and make sure the environment's protection rules allow this ref), or set deployment: false to deploy without a record`,
         { field: 'permissions.deployments', cause: e },
       )
     }
