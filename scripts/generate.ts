@@ -66,6 +66,7 @@ interface JsonSchemaNode {
   anyOf?: JsonSchemaNode[]
   items?: JsonSchemaNode
   properties?: Record<string, JsonSchemaNode>
+  additionalProperties?: JsonSchemaNode | boolean
   required?: string[]
 }
 
@@ -76,13 +77,20 @@ function typeOf(n: JsonSchemaNode): string {
   return Array.isArray(n.type) ? n.type.join(' or ') : (n.type ?? 'any')
 }
 
-function propertyRows(node: JsonSchemaNode, prefix: string): string[] {
+function propertyRows(node: JsonSchemaNode, prefix: string, nested = false): string[] {
   const rows: string[] = []
   for (const [k, v] of Object.entries(node.properties ?? {})) {
     if (k === '$schema') continue
     const required = node.required?.includes(k) && v.default === undefined ? ' (required)' : ''
     const def = v.default === undefined ? '' : `\`${JSON.stringify(v.default)}\``
     rows.push(`| \`${prefix}${k}\`${required} | ${cell(typeOf(v))} | ${def} | ${cell(v.description ?? '')} |`)
+    if (!nested) continue
+    // Further down for the keys that group settings: an object's own keys, a map's per-entry keys.
+    const form = v.properties ? v : objectForm(v)
+    if (form?.properties) rows.push(...propertyRows(form, `${prefix}${k}.`, true))
+    else if (typeof v.additionalProperties === 'object' && v.additionalProperties.properties) {
+      rows.push(...propertyRows(v.additionalProperties, `${prefix}${k}.<name>.`, true))
+    }
   }
   return rows
 }
@@ -104,7 +112,8 @@ export function manifestTable(): string {
     const obj = objectForm(v)
     if (!obj) continue
     const arrayOf = v.type === 'array' || v.anyOf?.some((b) => b.type === 'array')
-    rows.push(...propertyRows(obj, `${k}${arrayOf ? '[]' : ''}.`))
+    // The lifecycle keys nest their settings one level deeper (deploy.environments.<name>.target).
+    rows.push(...propertyRows(obj, `${k}${arrayOf ? '[]' : ''}.`, k === 'registry' || k === 'deploy'))
   }
   return rows.join('\n')
 }

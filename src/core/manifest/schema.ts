@@ -183,9 +183,9 @@ const deployEnvironment = z
     kserve: z
       .object({
         name: z.string().min(1).optional().describe('InferenceService name. Default: the model name.'),
-        namespace: z.string().min(1).optional(),
-        'model-format': z.string().min(1).default('onnx'),
-        runtime: z.string().min(1).optional(),
+        namespace: z.string().min(1).optional().describe('Kubernetes namespace. Default: kubectl’s.'),
+        'model-format': z.string().min(1).default('onnx').describe('spec.predictor.model.modelFormat.name.'),
+        runtime: z.string().min(1).optional().describe('A ServingRuntime to use, when not the default for the format.'),
         kubectl: z
           .array(z.string().min(1))
           .optional()
@@ -200,7 +200,8 @@ const deployEnvironment = z
         'secret-env': z.string().min(1).default('MODELGATE_WEBHOOK_SECRET').describe('Environment variable holding the HMAC secret.'),
       })
       .strict()
-      .optional(),
+      .optional()
+      .describe('webhook: where the signed deployment is POSTed, and where its progress is polled.'),
     command: z.array(z.string().min(1)).min(1).optional().describe('command: argv of the deploy script (run without a shell).'),
     'ready-command': z.array(z.string().min(1)).min(1).optional().describe('command: argv of a readiness probe, run until it exits 0.'),
   })
@@ -213,13 +214,14 @@ export const deploySchema = z
     verify: z
       .object({
         burst: z.number().int().min(1).max(100_000).default(50).describe('Requests in the verification burst.'),
-        concurrency: z.number().int().min(1).max(256).default(4),
+        concurrency: z.number().int().min(1).max(256).default(4).describe('Requests in flight at once during the burst.'),
         'max-error-rate': z.number().min(0).max(1).default(0).describe('Largest share of failed requests in the burst.'),
         'p95-latency-ms': z.number().positive().default(1000).describe('Largest 95th-percentile latency of the burst.'),
         'request-timeout': z.number().positive().default(10).describe('Seconds per request.'),
       })
       .strict()
-      .default({ burst: 50, concurrency: 4, 'max-error-rate': 0, 'p95-latency-ms': 1000, 'request-timeout': 10 }),
+      .default({ burst: 50, concurrency: 4, 'max-error-rate': 0, 'p95-latency-ms': 1000, 'request-timeout': 10 })
+      .describe('The burst of requests every deploy step is verified with, and its budgets.'),
   })
   .strict()
 
