@@ -5,6 +5,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { ROOT, runAction } from '../helpers/action-harness.js'
 import { tmp } from '../registry/conformance.js'
+import { startMlflowServer } from '../helpers/mlflow-server.js'
 
 /*
  * register-version as the runner runs it (the bundled dist/register-version/index.js) and as people
@@ -163,5 +164,25 @@ describe('modelgate register and registry (dist CLI, child processes)', () => {
     const unknown = await cli(['registry', 'show', '9.9.9'], dir)
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain('churn has no version 9.9.9')
+  }, 60_000)
+})
+
+describe('modelgate register to an MLflow Model Registry (a local server speaking its REST API)', () => {
+  it('registers with evidence, promotes to an alias, and lists it back', async () => {
+    const server = await startMlflowServer()
+    try {
+      const registry = `mlflow+${server.url}`
+      const r = await cli(['register', '--model', MODEL, '--name', 'churn', '--registry', registry, '--evidence', report, '--json'])
+      expect(r.code).toBe(0)
+      const result = JSON.parse(r.stdout)
+      expect(result).toMatchObject({ version: '1.0.0', created: true, uri: 'models:/churn/1', tag: 'churn@v1.0.0' })
+      expect(server.models.get('churn')?.versions[0]?.tags.get('modelgate.version')).toBe('1.0.0')
+      expect((await cli(['registry', 'promote', '1.0.0', 'staging', '--name', 'churn', '--registry', registry])).code).toBe(0)
+      expect([...(server.models.get('churn')?.aliases ?? [])]).toEqual([['staging', '1']])
+      const listed = await cli(['registry', 'list', '--name', 'churn', '--registry', registry])
+      expect(listed.stdout).toMatch(/^1\.0\.0\s+sha256:7d4d294826ca\s+\S+ \S+\s+staging\s+validate-model:pass$/m)
+    } finally {
+      await server.stop()
+    }
   }, 60_000)
 })

@@ -136,7 +136,7 @@ export const registrySchema = z
       .min(1)
       .default('local:.modelgate/registry')
       .describe(
-        'Where versions are recorded: `local:<folder>`, `git` (GTO tags in this repository) or `git:<repository folder>`, `oci://<registry>/<prefix>` (each model is the repository <prefix>/<name>, e.g. oci://ghcr.io/owner/models).',
+        'Where versions are recorded: `local:<folder>`, `git` (GTO tags in this repository) or `git:<repository folder>`, `oci://<registry>/<prefix>` (each model is the repository <prefix>/<name>, e.g. oci://ghcr.io/owner/models), `mlflow+https://<tracking server>` (MLflow Model Registry).',
       ),
     name: z
       .string()

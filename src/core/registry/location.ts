@@ -3,12 +3,15 @@ import { UserError } from '../errors.js'
 
 /** Where versions are recorded, parsed from `registry` (input, flag or manifest). */
 export type RegistryLocation =
-  { kind: 'local'; root: string } | { kind: 'git'; repoDir: string; remote?: string } | { kind: 'oci'; reference: string }
+  | { kind: 'local'; root: string }
+  | { kind: 'git'; repoDir: string; remote?: string }
+  | { kind: 'oci'; reference: string }
+  | { kind: 'mlflow'; trackingUri: string }
 
 export const DEFAULT_REGISTRY = 'local:.modelgate/registry'
 
 /**
- * `local:<folder>`, `git` / `git:<repository folder>`, or `oci://host/repository`. Relative folders
+ * `local:<folder>`, `git` / `git:<repository folder>`, `oci://host/prefix`, or `mlflow+http(s)://tracking-server`. Relative folders
  * are resolved against `baseDir` (the workspace for inputs, the manifest's folder for the manifest).
  */
 export function parseRegistryUri(uri: string, baseDir: string, where = 'registry', file?: string): RegistryLocation {
@@ -29,12 +32,15 @@ export function parseRegistryUri(uri: string, baseDir: string, where = 'registry
     }
     return { kind: 'oci', reference: text }
   }
+  if (/^mlflow\+https?:\/\/[^/\s]+/.test(text)) return { kind: 'mlflow', trackingUri: text.slice('mlflow+'.length).replace(/\/+$/, '') }
   throw new UserError(
-    `${where}: '${uri}' is not a registry: use local:<folder>, git, git:<repository folder> or oci://<registry>/<repository>`,
+    `${where}: '${uri}' is not a registry: use local:<folder>, git, git:<repository folder>, oci://<registry>/<prefix> or mlflow+https://<tracking server>`,
     { file, field: where },
   )
 }
 
 export function describeLocation(loc: RegistryLocation): string {
-  return loc.kind === 'local' ? `local:${loc.root}` : loc.kind === 'git' ? `git:${loc.repoDir}` : loc.reference
+  if (loc.kind === 'local') return `local:${loc.root}`
+  if (loc.kind === 'git') return `git:${loc.repoDir}`
+  return loc.kind === 'oci' ? loc.reference : `mlflow+${loc.trackingUri}`
 }

@@ -1,6 +1,7 @@
 import { GitBackend } from './backends/git.js'
 import { LocalBackend } from './backends/local.js'
 import { OciBackend } from './backends/oci.js'
+import { MlflowBackend } from './backends/mlflow.js'
 import type { RegistryLocation } from './location.js'
 import type { RegistryBackend } from './types.js'
 
@@ -19,5 +20,7 @@ export async function openRegistry(location: RegistryLocation, credentials: Regi
       return new GitBackend({ repoDir: location.repoDir, ...(location.remote ? { remote: location.remote } : {}) })
     case 'oci':
       return new OciBackend({ reference: location.reference, credentials })
+    case 'mlflow':
+      return new MlflowBackend({ trackingUri: location.trackingUri, credentials })
   }
 }

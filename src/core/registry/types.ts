@@ -148,7 +148,7 @@ export interface RegistrationOutcome extends StoredVersion {
   created: boolean
 }
 
-export type BackendKind = 'local' | 'git' | 'oci'
+export type BackendKind = 'local' | 'git' | 'oci' | 'mlflow'
 
 /**
  * One interface for every registry. Every write is all-or-nothing and safe when several processes
