@@ -1,4 +1,5 @@
 import { errorText } from '../errors.js'
+import { mapLimit } from '../parallel.js'
 import type { Cell } from '../data/types.js'
 import type { GoldenRequests } from '../registry/golden.js'
 import { createHttpRunner } from '../runners/http.js'
@@ -318,10 +319,10 @@ export async function runBurst(runner: ModelRunner, spec: VerifySpec): Promise<B
   const latencies: number[] = []
   let errors = 0
   let firstError: string | undefined
-  let next = 0
-  const worker = async () => {
-    while (next < spec.burst) {
-      const i = next++
+  await mapLimit(
+    Array.from({ length: spec.burst }, (_, i) => i),
+    spec.concurrency,
+    async (i) => {
       const start = performance.now()
       try {
         await runner.predict(goldenBatch(g, [i % g.rows.length]))
@@ -330,9 +331,8 @@ export async function runBurst(runner: ModelRunner, spec: VerifySpec): Promise<B
         firstError ??= errorText(e)
       }
       latencies.push(performance.now() - start)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(spec.concurrency, spec.burst) }, worker))
+    },
+  )
   latencies.sort((a, b) => a - b)
   const q = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)]! : 0)
   return {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createReadStream, lstatSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
+import { Transform } from 'node:stream'
 import { UserError, errorText } from '../errors.js'
 import type { ArtifactDigest, ArtifactFile } from './types.js'
 
@@ -75,4 +76,18 @@ function listFiles(root: string, field: string): string[] {
   }
   walk(root, '')
   return out.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+}
+
+/** A pass-through stream that hashes what flows through it: for verifying a download while it is written. */
+export function digestTap(): { stream: Transform; digest: () => string; size: () => number } {
+  const hash = createHash('sha256')
+  let size = 0
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk)
+      size += chunk.length
+      done(null, chunk)
+    },
+  })
+  return { stream, digest: () => `sha256:${hash.digest('hex')}`, size: () => size }
 }

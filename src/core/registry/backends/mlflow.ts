@@ -1,14 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import path from 'node:path'
-import { Readable, Transform } from 'node:stream'
+import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import semver from 'semver'
+import { mapLimit } from '../../parallel.js'
 import { UserError, errorText } from '../../errors.js'
-import { directoryDigest, sha256Bytes, sha256File } from '../digest.js'
+import { digestTap, directoryDigest, sha256Bytes, sha256File } from '../digest.js'
 import { checkModelName, versionTag } from '../names.js'
 import type {
   RegistrationOutcome,
@@ -641,23 +642,16 @@ export class MlflowBackend implements RegistryBackend {
   private async download(where: string, dest: string, digest: string, size: number): Promise<void> {
     const res = await this.artifactRequest('GET', where)
     await mkdir(path.dirname(dest), { recursive: true })
-    const hash = createHash('sha256')
-    let got = 0
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk)
-        got += chunk.length
-        done(null, chunk)
-      },
-    })
+    const tap = digestTap()
     try {
       if (!res.body) throw new Error('empty answer')
-      await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>), tap, createWriteStream(dest))
+      await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>), tap.stream, createWriteStream(dest))
     } catch (e) {
       rmSync(dest, { force: true })
       throw new UserError(`${this.location}: cannot download ${where} (${errorText(e)})`)
     }
-    const actual = `sha256:${hash.digest('hex')}`
+    const actual = tap.digest()
+    const got = tap.size()
     if (actual !== digest || got !== size) {
       rmSync(dest, { force: true })
       throw new UserError(
@@ -967,17 +961,4 @@ function parseEvent(text: string, where: string): StageEvent {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i])
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return out
 }

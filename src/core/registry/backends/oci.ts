@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs'
 import path from 'node:path'
 import semver from 'semver'
+import { mapLimit } from '../../parallel.js'
 import { UserError } from '../../errors.js'
 import { sha256Bytes, sha256File } from '../digest.js'
 import { checkModelName } from '../names.js'
@@ -405,17 +406,4 @@ function safeSegment(segment: string): string {
     throw new UserError(`the stored version names an unsafe path segment '${segment}': refused`, { field: 'artifact' })
   }
   return segment
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i])
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return out
 }

@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream, rmSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { UserError, errorText } from '../../errors.js'
-import { sha256Bytes } from '../digest.js'
+import { digestTap, sha256Bytes } from '../digest.js'
 import { authorize, authHint, refused, type OciCredentials } from './auth.js'
 import { drain, header, isUnreachable, readBody, send, TransportError, type Body, type RawResponse } from './http.js'
 import type { OciReference } from './reference.js'
@@ -367,24 +365,17 @@ export class OciClient {
     for (let failures = 0; ;) {
       const res = await this.call(repo, 'GET', this.url(repo, `blobs/${digest}`))
       if (res.status !== 200) return this.fail(res, `download of blob ${digest}`)
-      const hash = createHash('sha256')
-      let size = 0
-      const tap = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          hash.update(chunk)
-          size += chunk.length
-          cb(null, chunk)
-        },
-      })
+      const tap = digestTap()
       try {
-        await pipeline(res.stream, tap, createWriteStream(dest))
+        await pipeline(res.stream, tap.stream, createWriteStream(dest))
       } catch (e) {
         rmSync(dest, { force: true })
         if (++failures > this.retries) throw this.transportFailure(new TransportError(errorText(e), 'EIO'))
         await sleep(this.backoff(failures - 1))
         continue
       }
-      const got = `sha256:${hash.digest('hex')}`
+      const got = tap.digest()
+      const size = tap.size()
       if (got !== digest || (expectedSize !== undefined && size !== expectedSize)) {
         rmSync(dest, { force: true })
         throw new UserError(
