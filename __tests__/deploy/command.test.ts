@@ -5,27 +5,11 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CommandTarget, type CommandTargetOptions } from '../../src/core/deploy/targets/command.js'
 import { DeployFailure, type Endpoint, type TrafficPlan } from '../../src/core/deploy/types.js'
+import { CANARY, PLAN, STABLE } from '../helpers/plans.js'
 import { UserError } from '../../src/core/errors.js'
 
 const NODE = process.execPath
 const ENDPOINT: Endpoint = { url: 'http://127.0.0.1:8080', protocol: 'v2', model: 'bc' }
-
-const STABLE = {
-  name: 'bc',
-  version: '1',
-  digest: `sha256:${'a'.repeat(64)}`,
-  uri: `oci://registry.example/models/bc@sha256:${'a'.repeat(64)}`,
-  artifactPath: '/tmp/fetched/v1/model.onnx',
-}
-const CANARY = {
-  name: 'bc',
-  version: '2',
-  digest: `sha256:${'b'.repeat(64)}`,
-  uri: `oci://registry.example/models/bc@sha256:${'b'.repeat(64)}`,
-  artifactPath: '/tmp/fetched/v2/model.onnx',
-  percent: 10,
-}
-const PLAN: TrafficPlan = { stable: STABLE, canary: CANARY }
 
 /** Records what the deploy command got: its MODELGATE_* and EXTRA_TOKEN variables, argv, cwd and stdin. */
 const RECORD = `

@@ -2,30 +2,14 @@ import { afterEach, describe, expect, it } from '@jest/globals'
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { signBody, verifySignature, WebhookTarget, type WebhookTargetOptions } from '../../src/core/deploy/targets/webhook.js'
-import { DeployFailure, type Endpoint, type TrafficPlan } from '../../src/core/deploy/types.js'
+import { DeployFailure, type Endpoint } from '../../src/core/deploy/types.js'
+import { CANARY, PLAN, STABLE } from '../helpers/plans.js'
 import { UserError } from '../../src/core/errors.js'
 
 const SECRET = 'webhook-secret-7f3a'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
 const ENDPOINT: Endpoint = { url: 'http://127.0.0.1:9/models', protocol: 'v2', model: 'bc' }
-
-const STABLE = {
-  name: 'bc',
-  version: '1',
-  digest: `sha256:${'a'.repeat(64)}`,
-  uri: `oci://registry.example/models/bc@sha256:${'a'.repeat(64)}`,
-  artifactPath: '/tmp/fetched/v1/model.onnx',
-}
-const CANARY = {
-  name: 'bc',
-  version: '2',
-  digest: `sha256:${'b'.repeat(64)}`,
-  uri: `oci://registry.example/models/bc@sha256:${'b'.repeat(64)}`,
-  artifactPath: '/tmp/fetched/v2/model.onnx',
-  percent: 10,
-}
-const PLAN: TrafficPlan = { stable: STABLE, canary: CANARY }
 
 interface Received {
   method: string
