@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals'
 import { execFile, spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { ROOT, runAction } from '../helpers/action-harness.js'
@@ -72,6 +72,7 @@ deploy:
     prod:
       requires-stage: staging
       requires-evidence: [validate-model]
+    action: {}
   verify:
     burst: 20
 `,
@@ -208,6 +209,15 @@ describe('modelgate deploy to the local target', () => {
     }
     expect(readFileSync(path.join(envDir('staging'), 'state.json'), 'utf8')).toBe(state)
   }, 60_000)
+
+  it('refuses an environment the manifest does not declare (a typo must not deploy to a default server)', async () => {
+    const r = await cli(['deploy', '--environment', 'prdo', '--version', '1.0.1'])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim()).toBe(
+      "modelgate: --environment: unknown environment 'prdo'; modelgate.yml declares staging, prod, action (deploy.environments)",
+    )
+    expect(existsSync(envDir('prdo'))).toBe(false)
+  }, 30_000)
 
   it('modelgate serve --stop stops the environment, and says so when nothing runs', async () => {
     const info = JSON.parse(readFileSync(path.join(envDir('staging'), 'server.json'), 'utf8')) as { url: string }

@@ -44,6 +44,14 @@ export function resolveDeploySettings(src: OptionSource, workspace: string, work
   const environment = src.value('environment')
   if (!environment) throw new UserError(`${src.label('environment')} is required (e.g. staging)`, { field: 'environment' })
   const config = registry.manifest?.deploy
+  const declared = Object.keys(config?.environments ?? {})
+  // A manifest that names its environments is the list: a typo must not deploy to a default local server.
+  if (declared.length > 0 && !declared.includes(environment)) {
+    throw new UserError(
+      `${src.label('environment')}: unknown environment '${environment}'; ${registry.manifestPath} declares ${declared.join(', ')} (deploy.environments)`,
+      { file: registry.manifestPath, field: 'deploy.environments' },
+    )
+  }
   const env: EnvironmentConfig = config?.environments[environment] ?? DEFAULT_ENV
   const targetKind = parseEnum(src.value('target'), TARGETS, src.label('target')) ?? env.target
   const version = src.value('version')
