@@ -183,37 +183,68 @@ export async function deployModel(req: DeployRequest, deps: DeployDeps): Promise
       logUrl: req.logUrl,
     })
     if (deployment) result.deployment = deployment
-
-    let failed: string | undefined
-    for (const { label, plan } of plans) {
-      failed = await runStep(label, plan, req, deps, spec, result, candidate)
-      if (failed) break
+    try {
+      return await runDeployment(req, deps, { record, candidate, previous, plans, spec, result, deployment })
+    } catch (e) {
+      // Whatever stopped the deploy, the deployment record must not stay "in progress" forever.
+      if (deployment) {
+        await deps
+          .ledger!.finish(deployment.id, {
+            state: 'error',
+            logUrl: req.logUrl,
+            description: `${req.name} ${record.version}: ${errorText(e)}`,
+          })
+          .catch(() => {})
+      }
+      throw e
     }
-    if (!failed) {
-      result.status = 'success'
-      result.url = target.endpoint()?.url ?? ''
-      result.stage = await backend.assign(req.name, record.version, req.envStage, () => {})
-      log(`${req.name}: stage ${req.envStage} → ${record.version}`)
-    } else if (previous) {
-      await rollBack(previous, req, deps, result)
-    } else {
-      result.notes.push('there is no earlier version of this environment to roll back to: the failed version was left as applied')
-    }
-    if (deployment) {
-      await deps.ledger!.finish(deployment.id, {
-        state: result.status === 'success' ? 'success' : 'failure',
-        environmentUrl: result.url || undefined,
-        logUrl: req.logUrl,
-        description:
-          result.status === 'success'
-            ? `${req.name} ${record.version} deployed and verified`
-            : `${req.name} ${record.version} failed: ${failed}${result.rolledBack ? `; rolled back to ${result.rolledBackTo}` : ''}`,
-      })
-    }
-    return result
   } finally {
     await release()
   }
+}
+
+async function runDeployment(
+  req: DeployRequest,
+  deps: DeployDeps,
+  ctx: {
+    record: VersionRecord
+    candidate: ServedVersion
+    previous?: ServedVersion
+    plans: { label: string; plan: TrafficPlan }[]
+    spec: VerifySpec
+    result: DeployResult
+    deployment?: { id: number }
+  },
+): Promise<DeployResult> {
+  const { backend, target, log } = deps
+  const { record, candidate, previous, plans, spec, result, deployment } = ctx
+  let failed: string | undefined
+  for (const { label, plan } of plans) {
+    failed = await runStep(label, plan, req, deps, spec, result, candidate)
+    if (failed) break
+  }
+  if (!failed) {
+    result.status = 'success'
+    result.url = target.endpoint()?.url ?? ''
+    result.stage = await backend.assign(req.name, record.version, req.envStage, () => {})
+    log(`${req.name}: stage ${req.envStage} → ${record.version}`)
+  } else if (previous) {
+    await rollBack(previous, req, deps, result)
+  } else {
+    result.notes.push('there is no earlier version of this environment to roll back to: the failed version was left as applied')
+  }
+  if (deployment) {
+    await deps.ledger!.finish(deployment.id, {
+      state: result.status === 'success' ? 'success' : 'failure',
+      environmentUrl: result.url || undefined,
+      logUrl: req.logUrl,
+      description:
+        result.status === 'success'
+          ? `${req.name} ${record.version} deployed and verified`
+          : `${req.name} ${record.version} failed: ${failed}${result.rolledBack ? `; rolled back to ${result.rolledBackTo}` : ''}`,
+    })
+  }
+  return result
 }
 
 function planSteps(candidate: ServedVersion, previous: ServedVersion | undefined, steps: number[]): { label: string; plan: TrafficPlan }[] {
