@@ -84,6 +84,16 @@ describe('the root action: validate → robustness → register → deploy', () 
     expect(errors).toContain('modelgate: the validate stage failed; not run: register, deploy')
   }, 60_000)
 
+  it('refuses a deploy stage without an environment before running any stage', async () => {
+    const ws = tmp('mg-pipeline-')
+    const r = await runAction('.', { stages: 'validate,deploy', config: CONFIG }, { GITHUB_WORKSPACE: ws })
+    expect(r.code).toBe(2)
+    expect(r.commands.filter((c) => c.command === 'error').map((c) => c.message)).toEqual([
+      'input environment is required when stages include deploy (e.g. environment: staging); no stage was run',
+    ])
+    expect(existsSync(path.join(ws, 'modelgate-reports'))).toBe(false)
+  })
+
   it.each([
     [
       'validate,teleport',

@@ -76,6 +76,12 @@ export async function runPipelineAction(deps: ActionDeps): Promise<number> {
   const { io } = deps
   try {
     const stages = parseStages(io.getInput('stages'))
+    // Found out now, not after validating and registering: the deploy stage cannot run without it.
+    if (stages.includes('deploy') && !io.getInput('environment').trim()) {
+      throw new UserError('input environment is required when stages include deploy (e.g. environment: staging); no stage was run', {
+        field: 'environment',
+      })
+    }
     const dir = io.getInput('report-dir').trim() || 'modelgate-reports'
     const report = (name: string) => path.join(dir, `${name}.json`)
     const produced: Partial<Record<Stage, Map<string, string>>> = {}
