@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { DataType, encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeTensorValueInfo } from '../../src/core/onnx/proto.js'
 import type { EnvironmentState } from '../../src/core/serve/state.js'
 import { EXAMPLE_DIR } from '../onnx/helpers.js'
 
@@ -16,6 +17,31 @@ export function workspace(): { dir: string; stateFile: string; v1: string; v2: s
   copyFileSync(`${EXAMPLE_DIR}model.onnx`, v1)
   copyFileSync(`${EXAMPLE_DIR}baseline.onnx`, v2)
   return { dir, stateFile: path.join(dir, 'state.json'), v1, v2 }
+}
+
+/** A regressor that answers log(x) for its float input x [N, 1]: NaN for x < 0, -Infinity for x = 0. */
+export function logModel(file: string): string {
+  const graph = makeGraph({
+    name: 'log',
+    nodes: [makeNode('Log', ['x'], ['value'])],
+    inputs: [makeTensorValueInfo('x', DataType.FLOAT, ['N', 1])],
+    outputs: [makeTensorValueInfo('value', DataType.FLOAT, ['N', 1])],
+  })
+  writeFileSync(file, encodeModel(makeModel({ graph, opsets: { '': 17 }, irVersion: 8, producerName: 'modelgate-tests' })))
+  return file
+}
+
+/** A regressor whose graph only runs on one row at a time (it reshapes x [N, 1] to [1]): the runtime fails on more. */
+export function oneRowModel(file: string): string {
+  const graph = makeGraph({
+    name: 'one_row',
+    nodes: [makeNode('Reshape', ['x', 'one'], ['value'])],
+    inputs: [makeTensorValueInfo('x', DataType.FLOAT, ['N', 1])],
+    outputs: [makeTensorValueInfo('value', DataType.FLOAT, ['N'])],
+    initializers: [makeTensor('one', DataType.INT64, [1], [1])],
+  })
+  writeFileSync(file, encodeModel(makeModel({ graph, opsets: { '': 17 }, irVersion: 8, producerName: 'modelgate-tests' })))
+  return file
 }
 
 export function stateOf(

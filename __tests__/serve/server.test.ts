@@ -90,7 +90,7 @@ describe('inference server: metadata and health', () => {
     expect((await at('/v2/models/bc/versions/3/ready')).status).toBe(404)
     expect((await at('/v2/models/other/ready')).status).toBe(404)
 
-    const metadata = { name: 'bc', versions: ['1', '2'], platform: 'onnx', inputs: [v2Tensor], outputs: v2Outputs }
+    const metadata = { name: 'bc', versions: ['1', '2'], platform: 'onnx_onnxv1', inputs: [v2Tensor], outputs: v2Outputs }
     expect(await at('/v2/models/bc')).toMatchObject({ status: 200, body: metadata })
     expect(await at('/v2/models/bc/versions/2')).toMatchObject({ status: 200, body: metadata })
     expect(await at('/v2/models/bc/versions/7')).toMatchObject({
@@ -138,7 +138,8 @@ describe('inference server: metadata and health', () => {
     expect(await call(`${server.url}/v2/models/bc/infer`, { body: inferBody(0, 1) })).toEqual({
       status: 503,
       headers: expect.anything(),
-      body: { error: `no model is loaded yet: ${ws.stateFile}: cannot read the environment state (file not found)` },
+      // The client learns why, not where the state file is.
+      body: { error: 'no model is loaded yet: <state file>: cannot read the environment state (file not found)' },
     })
     writeEnvironmentState(ws.stateFile, stateOf(1, { version: '1', path: ws.v1 }))
     await until('generation 1', () => server.status().ready)
@@ -155,7 +156,7 @@ describe('inference server: inference', () => {
     const runner = await createHttpRunner({ url: `${server.url}/v2/models/bc`, features, retries: 0 })
     const info = await runner.describe()
     expect(info.inputs).toEqual([{ name: 'input', dtype: 'float', shape: [-1, 30] }])
-    expect(info.notes).toContain('platform: onnx')
+    expect(info.notes).toContain('platform: onnx_onnxv1')
     const got = await runner.predict(batch)
     const want = reference['1']
     expect(got.length).toBe(171)
@@ -167,18 +168,13 @@ describe('inference server: inference', () => {
     expect(worst).toBeLessThanOrEqual(1e-6)
   })
 
-  it('takes nested data and one tensor per feature column, and echoes the id', async () => {
+  it('takes nested data, picks outputs, and echoes the id', async () => {
     const ws = workspace()
     writeEnvironmentState(ws.stateFile, stateOf(1, { version: '1', path: ws.v1 }))
     const server = await serve(ws.stateFile)
     const infer = (body: unknown) => call(`${server.url}/v2/models/bc/infer`, { body })
-    const nested = { id: 'n', inputs: [{ name: 'input', shape: [4, 30], datatype: 'FP64', data: rows.slice(10, 14) }] }
+    const nested = { id: 'n', inputs: [{ name: 'input', shape: [4, 30], datatype: 'FP32', data: rows.slice(10, 14) }] }
     expectAnsweredBy(await infer(nested), '1', 10, 4, 'n')
-    const columns = {
-      id: 'c',
-      inputs: features.map((name, j) => ({ name, shape: [4, 1], datatype: 'FP32', data: rows.slice(10, 14).map((r) => r[j]) })),
-    }
-    expectAnsweredBy(await infer(columns), '1', 10, 4, 'c')
     const onlyLabels = { ...inferBody(10, 4, 'o'), outputs: [{ name: 'label' }] }
     expect((await infer(onlyLabels)).body).toMatchObject({ outputs: [expectedOutputs('1', 10, 4)[0]] })
   })
@@ -209,7 +205,8 @@ describe('inference server: inference', () => {
       ],
     }
     expect((await call(`${server.url}/v2/models/bc/infer`, { body: named })).body).toMatchObject({ outputs: [value] })
-    const matrix = { inputs: [{ name: 'x', shape: [2, 3], datatype: 'FP64', data: [1.5, 2, 3, -1, 0.25, 7] }] }
+    // What our http runner sends: one tensor named after the first input, with its datatype.
+    const matrix = { inputs: [{ name: 'a', shape: [2, 3], datatype: 'FP32', data: [1.5, 2, 3, -1, 0.25, 7] }] }
     expect((await call(`${server.url}/v2/models/bc/infer`, { body: matrix })).body).toMatchObject({ outputs: [value] })
     const metadata = (await call(`${server.url}/v2/models/bc`)).body
     expect(metadata).toMatchObject({
@@ -220,8 +217,12 @@ describe('inference server: inference', () => {
       ],
     })
     const missing = { inputs: named.inputs.slice(1) }
-    expect((await call(`${server.url}/v2/models/bc/infer`, { body: missing })).body).toEqual({
-      error: "the model's inputs c are missing from the request",
+    expect(await call(`${server.url}/v2/models/bc/infer`, { body: missing })).toMatchObject({
+      status: 400,
+      body: {
+        error:
+          "the model's inputs c are missing from the request; the model's inputs are a (FP32 [-1, 1]), b (FP32 [-1, 1]), c (INT64 [-1])",
+      },
     })
   })
 
@@ -241,10 +242,10 @@ describe('inference server: inference', () => {
       [tensor({ shape: [1, -30] }), 'inputs[0] (input): shape must be a list of whole numbers ≥ 0, got [1,-30]'],
       [tensor({ datatype: 'FLOAT' }), 'inputs[0] (input): datatype must be one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16'],
       [tensor({ data: 'abc' }), 'inputs[0] (input): data must be a list (flat or nested)'],
-      [tensor({ data: [{ x: 1 }, ...rows[0]!.slice(1)] }), 'inputs[0] (input): element 0 is {"x":1}, not a number, string or boolean'],
+      [tensor({ data: [{ x: 1 }, ...rows[0]!.slice(1)] }), 'inputs[0] (input): element 0 is {"x":1}, but FP32 takes numbers'],
       [tensor({ shape: [0, 30], data: [] }), 'the request has no rows'],
-      [tensor({ shape: [1, 29], data: rows[0]!.slice(1) }), "input 'input' takes 30 features per row but 29 were given"],
-      [tensor({ data: ['x', ...rows[0]!.slice(1)] }), `column 'f0', data row 1: text value "x" where the model expects float numbers`],
+      [tensor({ shape: [1, 29], data: rows[0]!.slice(1) }), "input input: shape [1, 29] does not fit the model's [-1, 30] (-1: any size)"],
+      [tensor({ data: ['x', ...rows[0]!.slice(1)] }), 'inputs[0] (input): element 0 is the text "x", but FP32 takes numbers'],
       [{ ...tensor({}), outputs: [{ name: 'nope' }] }, 'output nope is not served; outputs: label, probabilities'],
     ]
     for (const [body, error] of cases) {
@@ -361,7 +362,15 @@ describe('inference server: refused deployments', () => {
       'not loaded; still serving generation 1'
     expect(server.status()).toMatchObject({ generation: 2, applied: 1, ready: false, stable: { version: '1' }, error })
     expect((await call(`${server.url}/v2/health/ready`)).status).toBe(400)
-    expect((await call(`${server.url}/v2/models/bc/modelgate`)).body).toMatchObject({ generation: 1, latestGeneration: 2, error })
+    // Over HTTP the same reason, naming the files by role rather than by path.
+    const publicError =
+      `generation 2 not applied: <model file of version 2>: sha256 is ${sha256(ws.v2)} but <state file> pins version 2 to ${sha256(ws.v1)}; ` +
+      'not loaded; still serving generation 1'
+    expect((await call(`${server.url}/v2/models/bc/modelgate`)).body).toMatchObject({
+      generation: 1,
+      latestGeneration: 2,
+      error: publicError,
+    })
     expectAnsweredBy(await call(`${server.url}/v2/models/bc/infer`, { body: inferBody(0, 2) }), '1', 0, 2)
 
     writeEnvironmentState(ws.stateFile, stateOf(3, { version: '2', path: ws.v2 }))

@@ -27,14 +27,25 @@
  * Extension: `GET /v2/models/{name}/modelgate` gives the applied generation and, per served version,
  * its digest and traffic percent. Responses to inference carry `model_version` and the header
  * `x-modelgate-version`.
+ *
+ * Why no paths in answers: the log and `status()` name the state and model files in full, for whoever
+ * runs the server; what goes over HTTP names them by role (<state file>, <model file of version 2>),
+ * so a client learns what went wrong without learning the server's disk layout (see redact.ts).
+ *
+ * Status codes of inference: 400 for a request that does not fit the model (oip.ts checks it against
+ * the model's metadata), 404 for an unknown model or version, 503 before any model loaded, 500 when
+ * the model fails on a valid request (the runtime errs, or it answers NaN or infinity).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { readFile } from 'node:fs/promises'
 import { randomUUID } from 'node:crypto'
-import { UserError, errorText, isUserError } from '../errors.js'
+import path from 'node:path'
+import { CellError, UserError, errorText, isUserError } from '../errors.js'
 import { TOOL, VERSION } from '../../version.js'
-import { parseInferRequest, tensorMetadata, toFeatureBatch, toOutputs } from './oip.js'
+import type { FeatureBatch, PredictionBatch } from '../runners/types.js'
+import { NonFiniteOutputError, parseInferRequest, tensorMetadata, toFeatureBatch, toOutputs } from './oip.js'
+import { PathRedactor } from './redact.js'
 import {
   VersionPool,
   buildTable,
@@ -119,12 +130,21 @@ class Deployment {
   error?: string
   private lastText?: string
   readonly pool: VersionPool
+  /** Takes the server's paths out of what clients read; learns each model file as a state names it. */
+  readonly redactor: PathRedactor
 
   constructor(
     private readonly opts: InferenceServerOptions,
     private readonly log: (line: string) => void,
   ) {
     this.pool = new VersionPool(log)
+    this.redactor = new PathRedactor([path.dirname(path.resolve(opts.stateFile)), opts.wasmDir])
+    this.redactor.file(opts.stateFile, '<state file>')
+  }
+
+  /** `error` as a client may read it: without the server's paths. */
+  publicError(): string | undefined {
+    return this.error === undefined ? undefined : this.redactor.text(this.error)
   }
 
   private fail(message: string): void {
@@ -151,6 +171,8 @@ class Deployment {
       return this.fail(errorText(e))
     }
     this.latest = state.generation
+    for (const spec of state.canary ? [state.stable, state.canary] : [state.stable])
+      this.redactor.file(spec.path, `<model file of version ${spec.version}>`)
     if (this.table?.generation === state.generation) {
       if (this.sameAsServed(state)) this.error = undefined
       else this.fail(`${file}: the content changed but the generation is still ${state.generation}; not applied (write a new generation)`)
@@ -329,7 +351,7 @@ export async function startInferenceServer(opts: InferenceServerOptions): Promis
   const deployment = new Deployment(opts, log)
   let closing = false
 
-  const handler = new RequestHandler(deployment, maxBody)
+  const handler = new RequestHandler(deployment, maxBody, log)
   const server: Server = createServer((req, res) => {
     if (closing) res.setHeader('connection', 'close')
     handler.handle(req, res).catch((e: unknown) => log(`request ${req.method} ${req.url}: ${errorText(e)}`))
@@ -395,6 +417,7 @@ class RequestHandler {
   constructor(
     private readonly deployment: Deployment,
     private readonly maxBody: number,
+    private readonly log: (line: string) => void,
   ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -408,13 +431,19 @@ class RequestHandler {
       })
       res.end(text)
     }
+    const redactor = this.deployment.redactor
     try {
       await this.route(req, send)
     } catch (e) {
       try {
-        if (e instanceof HttpError) send(e.status, { error: e.message }, e.headers)
-        else if (isUserError(e)) send(400, { error: e.message })
-        else send(500, { error: `internal error: ${errorText(e)}` })
+        // HttpErrors are written path-free (they echo the request or were redacted where they were made);
+        // `known` is the last guard. Anything else is unexpected: logged in full, answered without paths.
+        if (e instanceof HttpError) send(e.status, { error: redactor.known(e.message) }, e.headers)
+        else {
+          this.log(`request ${req.method} ${req.url}: ${errorText(e)}`)
+          if (isUserError(e)) send(400, { error: redactor.text(e.message) })
+          else send(500, { error: `internal error: ${redactor.text(errorText(e))}` })
+        }
       } catch {
         // The answer itself could not be written: end the exchange rather than leave the client waiting.
         res.destroy()
@@ -445,7 +474,8 @@ class RequestHandler {
 
   private table(name: string): RoutingTable {
     const table = this.deployment.table
-    if (table === undefined) throw new HttpError(503, `no model is loaded yet${this.deployment.error ? `: ${this.deployment.error}` : ''}`)
+    const why = this.deployment.publicError()
+    if (table === undefined) throw new HttpError(503, `no model is loaded yet${why ? `: ${why}` : ''}`)
     if (table.name !== name) throw new HttpError(404, `model ${name} is not served here; this server serves ${table.name}`)
     return table
   }
@@ -474,7 +504,8 @@ class RequestHandler {
     send(200, {
       name: table.name,
       versions: tableVersions(table).map((m) => m.version),
-      platform: 'onnx',
+      // The protocol's name for ONNX models run by ONNX Runtime (Platforms, "<project>_<format>").
+      platform: 'onnx_onnxv1',
       inputs: model.info.inputs.map(tensorMetadata),
       outputs: model.info.outputs.map(tensorMetadata),
     })
@@ -483,6 +514,7 @@ class RequestHandler {
   /** What deploy-model checks after a deploy: which generation is applied, and what each version is and gets. */
   private extension(table: RoutingTable): unknown {
     const status = this.deployment.status()
+    const error = this.deployment.publicError()
     const versions = [{ role: 'stable', ...status.stable! }, ...(status.canary ? [{ role: 'canary', ...status.canary }] : [])].map(
       ({ role, version, digest, percent }) => ({ version, role, digest, percent }),
     )
@@ -493,7 +525,7 @@ class RequestHandler {
       latestGeneration: status.generation,
       ready: status.ready,
       versions,
-      ...(status.error !== undefined ? { error: status.error } : {}),
+      ...(error !== undefined ? { error } : {}),
     }
   }
 
@@ -504,7 +536,7 @@ class RequestHandler {
     const versionHeader = { 'x-modelgate-version': headerValue(model.version) }
     try {
       const request = parseInferRequest(parseJson(await readBody(req, this.maxBody)))
-      const prediction = await model.runner.predict(toFeatureBatch(request, model.info))
+      const prediction = await this.predict(table, model, toFeatureBatch(request, model.info))
       send(
         200,
         {
@@ -517,10 +549,39 @@ class RequestHandler {
       )
     } catch (e) {
       if (e instanceof HttpError) throw new HttpError(e.status, e.message, { ...e.headers, ...versionHeader })
-      if (isUserError(e)) throw new HttpError(400, e.message, versionHeader)
-      throw new HttpError(500, `internal error: ${errorText(e)}`, versionHeader)
+      // The protocol asks only for "an HTTP error status (typically 400)". 500, not 400: the request passed
+      // every check against the model's metadata, so nothing in it is for the client to fix; the model
+      // failed to give a number. Answering null (what JSON.stringify makes of NaN) would pass a wrong
+      // answer off as an answer. Clients that retry 5xx (our http runner) get the same error again, at
+      // the cost of a few retries, which is better than a 4xx that blames the request.
+      if (e instanceof NonFiniteOutputError) {
+        this.log(`model ${table.name} version ${model.version}: ${e.message}`)
+        throw new HttpError(500, `version ${model.version} of model ${table.name} failed: ${e.message}`, versionHeader)
+      }
+      // oip.ts's problems with the request: they name only what the client sent and the model's metadata.
+      if (isUserError(e)) throw new HttpError(400, this.deployment.redactor.text(e.message), versionHeader)
+      this.log(`request ${req.method} ${req.url}: ${errorText(e)}`)
+      throw new HttpError(500, `internal error: ${this.deployment.redactor.text(errorText(e))}`, versionHeader)
     } finally {
       this.deployment.pool.release(model)
+    }
+  }
+
+  /**
+   * Runs the model on a request that fits its metadata. A value the model's runtime cannot take
+   * (e.g. 1.5 for an int64 input fed from an FP32 [rows, k] tensor) is still the request's: 400.
+   * Any other failure is the model's: 500. Either way the client's message has no paths; the log has all.
+   */
+  private async predict(table: RoutingTable, model: LoadedVersion, batch: FeatureBatch): Promise<PredictionBatch> {
+    try {
+      return await model.runner.predict(batch)
+    } catch (e) {
+      this.log(`model ${table.name} version ${model.version}: ${errorText(e)}`)
+      if (e instanceof CellError) throw new HttpError(400, `input ${e.column}, row ${e.row - 1 - batch.offset} (0-based): ${e.reason}`)
+      throw new HttpError(
+        500,
+        `version ${model.version} of model ${table.name} failed on this request: ${this.deployment.redactor.text(errorText(e))}`,
+      )
     }
   }
 }
