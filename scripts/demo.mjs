@@ -6,8 +6,9 @@
  *
  * Everything lands in one folder (demo-output/, or $MODELGATE_DEMO_OUT): the manifests, the local
  * registry, the staging environment (.modelgate/, since the CLI runs with that folder as its cwd),
- * every report and every command's log. It prints one line per decision and exits 0 when each stage
- * decided as expected, 1 naming the stage that did not, 2 when it cannot start.
+ * every report and every command's log (the command, its exit code and all it printed). It prints one
+ * line per decision, each checked against those files, and exits 0 when each stage decided as expected,
+ * 1 naming the stage that did not, 2 when it cannot start.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -77,7 +78,10 @@ function writeManifests() {
 
 let logCount = 0
 
-/** Runs the CLI in OUT; its output goes to logs/NN-<name>.log. */
+/** An argument as a POSIX shell would need it, so a log's command line can be pasted back. */
+const quote = (arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)
+
+/** Runs the CLI in OUT, without --quiet: logs/NN-<name>.log gets the command, its exit code and all it printed. */
 function cli(name, args) {
   const file = path.join(OUT, 'logs', `${String(++logCount).padStart(2, '0')}-${name}.log`)
   return new Promise((resolve, reject) => {
@@ -88,7 +92,9 @@ function cli(name, args) {
     child.stderr.on('data', (d) => (stderr += d))
     child.on('error', reject)
     child.on('close', (code) => {
-      writeFileSync(file, `$ modelgate ${args.join(' ')}\n# exit ${code}\n\n${stdout}${stderr ? `\n# stderr\n${stderr}` : ''}`)
+      const command = `# in ${OUT}, modelgate = node ${CLI}\n$ modelgate ${args.map(quote).join(' ')}\n# exit ${code}\n`
+      const streams = [stdout && `\n# stdout\n${stdout}`, stderr && `\n# stderr\n${stderr}`].filter(Boolean).join('')
+      writeFileSync(file, `${command}${streams}`)
       resolve({ code, stdout, stderr, log: path.relative(OUT, file) })
     })
   })
@@ -125,8 +131,12 @@ function expect(ok, stage, message) {
   if (!ok) throw new Surprise(`stage ${stage} ${message}`)
 }
 
-/** The first line of a refusal or error, without the CLI's "error: " prefix. */
-const why = (r) => (r.stderr.trim().split('\n')[0] ?? '').replace(/^(error|modelgate): /i, '')
+/** The CLI's error line (the progress lines before it left out), without its "modelgate: " prefix. */
+function why(r) {
+  const lines = r.stderr.trim().split('\n')
+  const error = lines.find((l) => /^(error|modelgate): /i.test(l)) ?? lines[0] ?? ''
+  return error.replace(/^(error|modelgate): /i, '')
+}
 const f4 = (x) => (typeof x === 'number' ? x.toFixed(4) : String(x))
 
 function validated(file) {
@@ -148,12 +158,35 @@ function robust(file) {
   return `${r.status}: ${failed.length} of ${r.checks.length} tests failed: ${failed.map((c) => c.id).join(', ')} (${first ?? 'none'})`
 }
 
+/** A version's folder in the local registry. */
+const stored = (version, ...parts) => path.join('registry', NAME, 'versions', version, ...parts)
+
+/**
+ * The reports given as evidence, then the golden requests register made itself (rows with the model's own
+ * answers, which deploy checks servers against): the registry lists both as evidence (golden-requests:stored).
+ */
 function registered(file) {
   const r = report(file)
   const bump = r.record.parent ? `${r.record.bump.kind} bump from ${r.record.parent}` : 'explicit'
-  const evidence = r.record.evidence.filter((e) => e.kind !== 'golden-requests').map((e) => `${e.kind} ${e.status}`)
+  const reports = r.record.evidence.filter((e) => e.kind !== 'golden-requests').map((e) => `${e.kind} ${e.status}`)
+  const golden = r.record.evidence
+    .filter((e) => e.kind === 'golden-requests')
+    .map((e) => `${JSON.parse(readFileSync(path.join(OUT, stored(r.version, 'evidence', e.file)), 'utf8')).rows.length} golden requests`)
   const stage = r.stage ? `, stage ${r.stage.stage}` : ''
-  return `${r.version} (${bump})${stage}; evidence: ${evidence.join(', ') || 'none'}`
+  return `${r.version} (${bump})${stage}; evidence: ${[reports.join(', ') || 'no reports', ...golden].join(', ')}`
+}
+
+/**
+ * A refusal names the evidence by the name the registry stored it under (`test-robustness.json`): says
+ * which of the demo's reports that is, and where the copy is, once the bytes show they are the same file.
+ */
+function refusal(text, version) {
+  const named = /\(([\w.-]+\.json)\) has status/.exec(text)?.[1]
+  const copy = named && stored(version, 'evidence', named)
+  if (!copy || !existsSync(path.join(OUT, copy))) return text
+  const bytes = readFileSync(path.join(OUT, copy))
+  const original = readdirSync(path.join(OUT, 'reports')).find((f) => readFileSync(path.join(OUT, 'reports', f)).equals(bytes))
+  return original ? text.replace(`(${named})`, `(${rp(original)}, stored with ${version} as ${copy})`) : text
 }
 
 function deployed(file) {
@@ -210,7 +243,7 @@ async function main() {
   console.log(`modelgate demo: ${NAME}, validate → robustness → register → deploy, everything in ${shown(OUT)}/`)
 
   // a. The model in production today: validated on its own, registered, deployed (first deploy: 100%).
-  let r = await cli('validate-baseline', ['validate', '--config', 'first-release.yml', '--report', rp('validate-baseline.json'), '--quiet'])
+  let r = await cli('validate-baseline', ['validate', '--config', 'first-release.yml', '--report', rp('validate-baseline.json')])
   decide('a.', 'validate baseline.onnx', r, 0, () => validated('validate-baseline.json'))
   r = await cli('register-1.0.0', [
     'register',
@@ -224,16 +257,15 @@ async function main() {
     'the production model: logistic regression on the 10 mean_* features',
     '--report',
     rp('register-1.0.0.json'),
-    '--quiet',
   ])
   decide('a.', 'register baseline.onnx', r, 0, () => registered('register-1.0.0.json'))
-  r = await cli('deploy-1.0.0', ['deploy', '--environment', ENV, '--version', '1.0.0', '--report', rp('deploy-1.0.0.json'), '--quiet'])
+  r = await cli('deploy-1.0.0', ['deploy', '--environment', ENV, '--version', '1.0.0', '--report', rp('deploy-1.0.0.json')])
   decide('a.', `deploy 1.0.0 → ${ENV}`, r, 0, () => deployed('deploy-1.0.0.json'))
 
   // b. The candidate: better than the baseline, but robustness finds that NaN in gives NaN out.
-  r = await cli('validate-model', ['validate', '--report', rp('validate-model.json'), '--quiet'])
+  r = await cli('validate-model', ['validate', '--report', rp('validate-model.json')])
   decide('b.', 'validate model.onnx', r, 0, () => validated('validate-model.json'))
-  r = await cli('robustness-model', ['robustness', '--report', rp('robustness-model.json'), '--quiet'])
+  r = await cli('robustness-model', ['robustness', '--report', rp('robustness-model.json')])
   decide('b.', 'robustness model.onnx', r, 1, () => robust('robustness-model.json'))
   r = await cli('register-1.0.1', [
     'register',
@@ -249,13 +281,12 @@ async function main() {
     'the candidate: logistic regression on all 30 features',
     '--report',
     rp('register-1.0.1.json'),
-    '--quiet',
   ])
   decide('b.', 'register model.onnx', r, 0, () => registered('register-1.0.1.json'))
   expect(version('register-1.0.1.json') === '1.0.1', 'b.', `register: expected 1.0.1, got ${version('register-1.0.1.json')}`)
   r = await cli('promote-1.0.1-staging', ['registry', 'promote', '1.0.1', ENV])
   decide('b.', `promote 1.0.1 → ${ENV}`, r, 0, () => `done: ${r.stdout.trim().split('\n')[0]}`)
-  r = await cli('deploy-1.0.1', ['deploy', '--environment', ENV, '--version', '1.0.1', '--report', rp('deploy-1.0.1.json'), '--quiet'])
+  r = await cli('deploy-1.0.1', ['deploy', '--environment', ENV, '--version', '1.0.1', '--report', rp('deploy-1.0.1.json')])
   decide('b.', `deploy 1.0.1 → ${ENV}`, r, 0, () => deployed('deploy-1.0.1.json'))
   const canary = report('deploy-1.0.1.json').steps.map((s) => s.name)
   expect(
@@ -266,20 +297,20 @@ async function main() {
 
   // c. The policy: prod demands passing validate-model and test-robustness reports.
   r = await cli('promote-1.0.1-prod', ['registry', 'promote', '1.0.1', 'prod'])
-  decide('c.', 'promote 1.0.1 → prod', r, 2, () => `refused: ${why(r)}`)
+  decide('c.', 'promote 1.0.1 → prod', r, 2, () => `refused: ${refusal(why(r), '1.0.1')}`)
   expect(/test-robustness/.test(r.stderr), 'c.', `promote: refused, but not for its test-robustness report: ${why(r)}`)
 
   // d. A retrain with an export bug: the gates stop it, so it is never registered.
-  r = await cli('validate-broken', ['validate', '--model', demoModel('broken.onnx'), '--report', rp('validate-broken.json'), '--quiet'])
+  r = await cli('validate-broken', ['validate', '--model', demoModel('broken.onnx'), '--report', rp('validate-broken.json')])
   decide('d.', 'validate demo/broken.onnx', r, 1, () => validated('validate-broken.json'))
   expect(status('validate-broken.json') === 'fail', 'd.', 'validate: expected the gates to fail')
   console.log(line('d.', '', '', 'stopped by the gates: broken.onnx is not registered'))
 
   // e. A version that registers but answers differently on every call: the canary catches it.
-  r = await cli('register-1.0.2', ['register', '--model', demoModel('unstable.onnx'), '--report', rp('register-1.0.2.json'), '--quiet'])
+  r = await cli('register-1.0.2', ['register', '--model', demoModel('unstable.onnx'), '--report', rp('register-1.0.2.json')])
   decide('e.', 'register demo/unstable.onnx', r, 0, () => registered('register-1.0.2.json'))
   expect(version('register-1.0.2.json') === '1.0.2', 'e.', `register: expected 1.0.2, got ${version('register-1.0.2.json')}`)
-  r = await cli('deploy-1.0.2', ['deploy', '--environment', ENV, '--version', '1.0.2', '--report', rp('deploy-1.0.2.json'), '--quiet'])
+  r = await cli('deploy-1.0.2', ['deploy', '--environment', ENV, '--version', '1.0.2', '--report', rp('deploy-1.0.2.json')])
   decide('e.', `deploy 1.0.2 → ${ENV}`, r, 1, () => deployed('deploy-1.0.2.json'))
   const after = report('deploy-1.0.2.json')
   expect(
@@ -304,14 +335,28 @@ async function main() {
   const table = (await cli('registry-list-text', ['registry', 'list'])).stdout
   writeFileSync(path.join(OUT, 'reports', 'registry-list.txt'), table)
   for (const row of table.trimEnd().split('\n')) console.log(`     ${row}`)
+  // The table lists golden requests among the evidence (as stored, not passed): say what they are.
+  const golden = new Set(
+    list.versions.flatMap((v) =>
+      v.evidence
+        .filter((e) => e.kind === 'golden-requests')
+        .map((e) => JSON.parse(readFileSync(path.join(OUT, stored(v.version, 'evidence', e.file)), 'utf8')).rows.length),
+    ),
+  )
+  if (golden.size > 0) {
+    const rows = golden.size === 1 ? `${[...golden][0]} rows` : 'rows'
+    console.log(
+      `     golden-requests: not a report but ${rows} with the version's own answers, stored by register for deploy to check servers against`,
+    )
+  }
   const server = await stopServer()
   expect(server !== undefined, 'f.', `no ${ENV} server was running`)
   console.log(line('f.', `${ENV} server`, '', `served 1.0.1 at ${server.url}; stopped (pid ${server.pid})`))
 
   const seconds = ((performance.now() - started) / 1000).toFixed(1)
   console.log(`demo: every stage decided as expected (${seconds} s)`)
-  console.log(`  reports  ${shown(path.join(OUT, 'reports'))}/  validate, robustness, register and deploy JSON`)
-  console.log(`  logs     ${shown(path.join(OUT, 'logs'))}/  each command's full output`)
+  console.log(`  reports  ${shown(path.join(OUT, 'reports'))}/  validate, robustness, register and deploy JSON, and registry-list.txt`)
+  console.log(`  logs     ${shown(path.join(OUT, 'logs'))}/  each command with its exit code and all it printed`)
   console.log(`  registry ${shown(path.join(OUT, 'registry'))}/, environment ${shown(path.join(OUT, '.modelgate', 'environments'))}/`)
 }
 

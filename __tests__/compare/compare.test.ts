@@ -130,7 +130,7 @@ describe('compareModels on a binary data set', () => {
     expect(acc.test).toEqual({ name: 'mcnemar-exact', statistic: 0, discordant: { candidateOnly: 0, baselineOnly: 0 } })
     expect(acc.verdict).toBe('fail')
     expect(acc.message).toBe(
-      'no detectable difference on accuracy: \u00b10.000, 95% CI [\u00b10.000, \u00b10.000] (McNemar p = 1); superiority: fail (the CI excludes any gain)',
+      'no detectable difference on accuracy: 0.000, 95% CI [0.000, 0.000] (McNemar p = 1); superiority: fail (the CI excludes any gain)',
     )
     expect(a.pValue).toBe(1)
   })
@@ -214,7 +214,7 @@ describe('other tasks and inputs', () => {
   })
 
   it('formats signed values with a true minus sign', () => {
-    expect([signed(0.0123, 3), signed(-0.0031, 3), signed(0.0001, 3)]).toEqual(['+0.012', '\u22120.003', '\u00b10.000'])
+    expect([signed(0.0123, 3), signed(-0.0031, 3), signed(0.0001, 3)]).toEqual(['+0.012', '\u22120.003', '0.000'])
   })
 
   it('runs the benchmark comparison and returns its time', () => {

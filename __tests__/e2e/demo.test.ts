@@ -80,33 +80,69 @@ describe('npm run demo (scripts/demo.mjs)', () => {
   })
 
   it('prints one line per decision, each with the exit code it got', () => {
-    expect(line('a. validate baseline.onnx')).toMatch(/exit 0 {2}pass: accuracy 0\.9532, roc_auc 0\.9888; 7 of 7 checks passed$/)
-    expect(line('a. register baseline.onnx')).toMatch(/exit 0 {2}1\.0\.0 \(explicit\); evidence: validate-model pass$/)
+    expect(line('a. validate baseline.onnx')).toMatch(/exit 0 {2}pass: accuracy 0\.9532, roc_auc 0\.9888; (\d+) of \1 checks passed$/)
+    expect(line('a. register baseline.onnx')).toMatch(/exit 0 {2}1\.0\.0 \(explicit\); evidence: validate-model pass, 20 golden requests$/)
     expect(line('a. deploy 1.0.0 → staging')).toMatch(/exit 0 {2}success: deploy 100% pass; staging serves 1\.0\.0$/)
     expect(line('b. validate model.onnx')).toMatch(
-      /exit 0 {2}pass: accuracy 0\.9825, roc_auc 0\.9899 \(baseline 0\.9532, 0\.9888\); 14 of 14 checks passed$/,
+      /exit 0 {2}pass: accuracy 0\.9825, roc_auc 0\.9899 \(baseline 0\.9532, 0\.9888\); (\d+) of \1 checks passed$/,
     )
-    expect(line('b. robustness model.onnx')).toMatch(/exit 1 {2}fail: 2 of 20 tests failed: stress\/nan, stress\/missing \(/)
+    expect(line('b. robustness model.onnx')).toMatch(
+      /exit 1 {2}fail: 2 of 20 tests failed: stress\/nan, stress\/missing \(stress value NaN broke the model in 30 of 30 features\)$/,
+    )
     expect(line('b. register model.onnx')).toMatch(
-      /exit 0 {2}1\.0\.1 \(patch bump from 1\.0\.0\), stage dev; evidence: validate-model pass, test-robustness fail$/,
+      /exit 0 {2}1\.0\.1 \(patch bump from 1\.0\.0\), stage dev; evidence: validate-model pass, test-robustness fail, 20 golden requests$/,
     )
     expect(line('b. promote 1.0.1 → staging')).toMatch(/exit 0 {2}done: /)
     expect(line('b. deploy 1.0.1 → staging')).toMatch(
       /exit 0 {2}success: canary 10% pass, canary 50% pass, promote 100% pass; staging serves 1\.0\.1$/,
     )
     expect(line('c. promote 1.0.1 → prod')).toMatch(
-      /exit 2 {2}refused: breast-cancer-logreg 1\.0\.1 cannot reach prod: its test-robustness report \(.*\) has status fail$/,
+      /exit 2 {2}refused: breast-cancer-logreg 1\.0\.1 cannot reach prod: its test-robustness report \(reports\/robustness-model\.json, stored with 1\.0\.1 as registry\/breast-cancer-logreg\/versions\/1\.0\.1\/evidence\/test-robustness\.json\) has status fail$/,
     )
     expect(line('d. validate demo/broken.onnx')).toMatch(
       /exit 1 {2}fail: accuracy 0\.9064, roc_auc 0\.8844 .*failed, among them accuracy >= 0\.95, roc_auc >= 0\.98$/,
     )
     expect(lines).toContainEqual(expect.stringMatching(/^d\. +stopped by the gates: broken\.onnx is not registered$/))
-    expect(line('e. register demo/unstable.onnx')).toMatch(/exit 0 {2}1\.0\.2 \(patch bump from 1\.0\.1\); evidence: none$/)
+    expect(line('e. register demo/unstable.onnx')).toMatch(
+      /exit 0 {2}1\.0\.2 \(patch bump from 1\.0\.1\); evidence: no reports, 20 golden requests$/,
+    )
     expect(line('e. deploy 1.0.2 → staging')).toMatch(
       /exit 1 {2}failure: canary 10% fail \(golden: \d+ of 20 golden rows answered differently .*\); rolled back to 1\.0\.1 \(verified\)$/,
     )
     expect(line('f. registry list')).toMatch(/exit 0 {2}3 versions; stages: .*staging → 1\.0\.1.*; prod: none$/)
     expect(line('f. staging server')).toMatch(/served 1\.0\.1 at http:\/\/127\.0\.0\.1:\d+; stopped \(pid \d+\)$/)
+  })
+
+  it('says what its files hold, and each line agrees with them', () => {
+    // The refusal names the demo's report and the registry's copy of it: the same bytes.
+    const copy = path.join(out, 'registry/breast-cancer-logreg/versions/1.0.1/evidence/test-robustness.json')
+    expect(readFileSync(copy).equals(readFileSync(path.join(out, 'reports/robustness-model.json')))).toBe(true)
+    // The registry lists golden requests as evidence; the register lines count them, and a note says what they are.
+    const table = readFileSync(path.join(out, 'reports/registry-list.txt'), 'utf8')
+    expect(table).toMatch(/^1\.0\.2 .* golden-requests:stored$/m)
+    expect(lines).toContain(
+      "     golden-requests: not a report but 20 rows with the version's own answers, stored by register for deploy to check servers against",
+    )
+    for (const v of ['1.0.0', '1.0.1', '1.0.2']) {
+      const golden = path.join(out, `registry/breast-cancer-logreg/versions/${v}/evidence/golden-requests.json`)
+      expect((JSON.parse(readFileSync(golden, 'utf8')) as { rows: unknown[] }).rows).toHaveLength(20)
+    }
+    // The logs hold each command with its exit code and all it printed: the CLI ran without --quiet.
+    expect(lines).toContainEqual(expect.stringMatching(/^ {2}logs {5}.*\/logs\/ {2}each command with its exit code and all it printed$/))
+    const log = (prefix: string) => {
+      const file = readdirSync(path.join(out, 'logs')).find((f) => f.startsWith(prefix))!
+      return readFileSync(path.join(out, 'logs', file), 'utf8')
+    }
+    for (const f of readdirSync(path.join(out, 'logs'))) {
+      const text = readFileSync(path.join(out, 'logs', f), 'utf8')
+      expect(text).toMatch(/^# in .+, modelgate = node .+dist\/cli\/index\.js\n\$ modelgate \S.*\n# exit \d+\n\n# (stdout|stderr)\n./)
+      expect(text).not.toContain('--quiet')
+    }
+    expect(log('04-validate-model')).toContain('\n# stdout\nPASSED: breast-cancer-logreg\n')
+    expect(log('05-robustness-model')).toMatch(/\n# stdout\nFAILED: .*\n[^]*\nStress findings\n/)
+    expect(log('09-promote-1.0.1-prod')).toContain('# exit 2\n\n# stderr\nmodelgate: breast-cancer-logreg 1.0.1 cannot reach prod: ')
+    // The command line can be pasted back into a shell.
+    expect(log('02-register-1.0.0')).toContain(" --description 'the production model: logistic regression on the 10 mean_* features' ")
   })
 
   it('leaves the reports, the manifests, the registry and the environment in the one folder, and no server running', () => {

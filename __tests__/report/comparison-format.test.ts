@@ -3,6 +3,7 @@ import {
   comparisonMethodText,
   comparisonOf,
   formatComparisonRow,
+  formatBound,
   formatEstimate,
   formatInterval,
   formatPValue,
@@ -10,6 +11,7 @@ import {
   intervalDigits,
   intervalHeader,
   intervalMethodText,
+  plural,
 } from '../../src/core/report/common.js'
 import { formatFixed } from '../../src/core/report/escape.js'
 import type { Comparison } from '../../src/core/result/types.js'
@@ -54,12 +56,24 @@ describe('intervals', () => {
     expect(formatInterval(interval(0.00412, 0.01996))).toBe('[+0.004, +0.020]')
     expect(formatInterval(interval(-0.005848, 0.040936))).toBe('[−0.006, +0.041]')
     expect(formatInterval(interval(0.0001, 0.0014))).toBe('[+0.0001, +0.0014]')
-    expect(formatInterval(interval(0.00412, 0.01996), 2)).toBe('[±0.00, +0.02]')
+    expect(formatInterval(interval(0.00412, 0.01996), 2)).toBe('[+0.00, +0.02]')
     expect(formatInterval(interval(-12.5, 310))).toBe('[−13, +310]')
     expect(formatRange(interval(0.805726, 0.974802))).toBe('[0.806, 0.975]')
     expect(formatEstimate(0.926829268292683, interval(0.805726, 0.974802))).toBe('0.927 [0.806, 0.975]')
     expect(formatEstimate(0.926829268292683, undefined)).toBe('0.9268')
     expect(formatEstimate(undefined, interval(0, 1))).toBe('—')
+  })
+
+  it('signs each bound by its value, never ±: a bound at zero is unsigned, one that rounds to zero keeps its side', () => {
+    // The breast-cancer example's accuracy comparison: the bootstrap's lower bound is exactly 0.
+    expect(formatInterval(interval(0, 0.05847953216374269))).toBe('[0.000, +0.058]')
+    expect(formatInterval(interval(-0.0123, 0.0041))).toBe('[−0.012, +0.004]')
+    expect(formatInterval(interval(-0.0001, 0.0204), 3)).toBe('[−0.000, +0.020]')
+    expect(formatInterval(interval(-0.0204, 0.0004), 3)).toBe('[−0.020, +0.000]')
+    expect(formatBound(-0, 3)).toBe('0.000')
+    expect(formatBound(1234.5, 1)).toBe('+1,234.5')
+    expect(formatBound(-Infinity, 3)).toBe('-∞')
+    for (const low of [0, -0.0001, 0.0001, -0]) expect(formatInterval(interval(low, 0.02), 3)).not.toContain('±')
   })
 
   it('says how an interval was made and heads a column by its confidence', () => {
@@ -177,5 +191,22 @@ describe('comparisonOf', () => {
     expect(comparisonOf(result, { ...check, dataset: 'holdout' })).toBeUndefined()
     expect(comparisonOf(result, { ...check, dataset: undefined })).toBe(result.comparisons![1])
     expect(comparisonOf(result, result.checks[0]!)).toBeUndefined()
+  })
+})
+
+describe('plural', () => {
+  it('is singular for exactly one, plural otherwise, with thousands separators and irregular plurals', () => {
+    expect(plural(1, 'row')).toBe('1 row')
+    expect(plural(0, 'row')).toBe('0 rows')
+    expect(plural(2, 'row')).toBe('2 rows')
+    expect(plural(12500, 'row')).toBe('12,500 rows')
+    expect(plural(1, 'batch', 'batches')).toBe('1 batch')
+    expect(plural(3, 'batch', 'batches')).toBe('3 batches')
+    expect(plural(1.5, 'clean pass', 'clean passes')).toBe('1.5 clean passes')
+  })
+
+  it('says 1 row where the reports count rows', () => {
+    const [c] = loadResult('comparison').comparisons!
+    expect(comparisonMethodText([{ ...c!, n: 1 }])).toContain('n = 1 row of test scored by both models.')
   })
 })

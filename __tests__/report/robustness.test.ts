@@ -254,7 +254,7 @@ describe('the pull-request comment of a robustness result', () => {
 describe('the CLI text of a robustness result', () => {
   it('lists failures first with flip rate, interval and metric drop, then sensitivity, stress findings and the cost', () => {
     expect(renderText(load()).split('\n')).toEqual([
-      'FAILED: 3 check(s) failed for breast-cancer-logreg',
+      'FAILED: 3 checks failed for breast-cancer-logreg',
       '',
       'Robustness on 100 of 171 rows, seed 7; worst flip rate 0.140 [0.085, 0.221] (invariance/gaussian_noise/0.5)',
       '  test                                             flip rate [CI]                metric           change     violations',

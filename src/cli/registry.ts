@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util'
-import { UserError, errorText } from '../core/errors.js'
+import { answeredHelp, parseCommand, type OptionSpec } from './args.js'
+import { UserError } from '../core/errors.js'
 import { checkOutputPath, writeFileAtomic } from '../core/files.js'
 import type { OptionSource } from '../core/overrides.js'
 import { parseVersion } from '../core/registry/bump.js'
@@ -65,17 +65,8 @@ const SHARED = {
 
 type Values = Record<string, string | string[] | boolean | undefined>
 
-function parse(
-  args: string[],
-  options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>,
-  command: string,
-) {
-  try {
-    const parsed = parseArgs({ args, options, allowPositionals: true })
-    return { values: parsed.values as Values, positionals: parsed.positionals }
-  } catch (e) {
-    throw new UserError(`${errorText(e).replace(/\. To specify.*$/s, '')}; see modelgate ${command} --help`)
-  }
+function parse(args: string[], options: OptionSpec, command: string) {
+  return parseCommand(command, args, options, { positionals: true })
 }
 
 function source(values: Values, repeatable: Record<string, string> = {}): OptionSource {
@@ -113,11 +104,7 @@ export async function runRegister(args: string[], io: CliIO, setDebug: (d: boole
     },
     'register',
   )
-  setDebug(Boolean(values.debug))
-  if (values.help) {
-    io.stdout(REGISTER_USAGE)
-    return 0
-  }
+  if (answeredHelp(values, REGISTER_USAGE, io, setDebug)) return 0
   if (positionals.length > 0) throw new UserError(`unexpected argument '${positionals[0]}'; see modelgate register --help`)
   const src = source(values, { labels: 'label' })
   const settings = resolveRegistrySettings(src, io.cwd)
@@ -149,7 +136,9 @@ export async function runRegistry(args: string[], io: CliIO, setDebug: (d: boole
   const arity: Record<string, number> = { list: 0, show: 1, promote: 2, deprecate: 1 }
   if (!(verb in arity)) throw new UserError(`unknown registry command '${verb}'; use list, show, promote or deprecate`)
   if (rest.length !== arity[verb])
-    throw new UserError(`modelgate registry ${verb} takes ${arity[verb]} argument(s); see modelgate registry --help`)
+    throw new UserError(
+      `modelgate registry ${verb} takes ${arity[verb]} argument${arity[verb] === 1 ? '' : 's'}; see modelgate registry --help`,
+    )
   const backend = await open(values, settings)
   const name = settings.name
   switch (verb) {

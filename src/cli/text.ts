@@ -1,6 +1,6 @@
 import type { CheckResult, ValidationResult } from '../core/result/types.js'
 import type { RobustnessResult } from '../core/robustness/types.js'
-import { formatEstimate } from '../core/report/common.js'
+import { comparisonOf, formatEstimate, plural } from '../core/report/common.js'
 import {
   costText,
   flipText,
@@ -16,6 +16,11 @@ import {
 } from '../core/report/robustness.js'
 
 const MARK: Record<CheckResult['status'], string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skipped: 'SKIP' }
+
+/** A data set's name as the text shows it, so that one called `test` or `holdout` is not read as a word: `data set "test"`. */
+export function dataSetText(name: string): string {
+  return `data set ${JSON.stringify(name)}`
+}
 
 function num(x: number | null | undefined): string {
   if (x === null || x === undefined || Number.isNaN(x)) return '-'
@@ -41,28 +46,40 @@ export function renderText(result: ValidationResult): string {
   const warned = result.checks.filter((c) => c.status === 'warn').length
   const head = {
     pass: `PASSED: ${result.model.name}`,
-    warn: `PASSED with ${warned} warning(s): ${result.model.name}`,
-    fail: `FAILED: ${failed} check(s) failed for ${result.model.name}`,
+    warn: `PASSED with ${plural(warned, 'warning')}: ${result.model.name}`,
+    fail: `FAILED: ${plural(failed, 'check')} failed for ${result.model.name}`,
     error: `ERROR: ${result.error?.message ?? ''}`,
   }[result.status]
   const out = [head, '']
+  for (const w of result.warnings ?? []) out.push(`warning: ${w}`)
+  if (result.warnings?.length) out.push('')
   if (result.comparisons && result.comparisons.length > 0) {
     // The verdict a reviewer reads first: is the new model better than the one in production?
+    // One data set is named in the heading; several, on each line.
     const intervals = result.comparisons[0].method.split(';')[0]
-    out.push(`Champion vs challenger: the new model vs ${result.baseline?.source ?? 'the baseline'} (${intervals})`)
+    const datasets = new Set(result.comparisons.map((c) => c.dataset))
+    const on = datasets.size === 1 ? ` on ${dataSetText(result.comparisons[0].dataset)}` : ''
+    out.push(`Champion vs challenger${on}: the new model vs ${result.baseline?.source ?? 'the baseline'} (${intervals})`)
     const mark = { pass: 'PASS', fail: 'FAIL', inconclusive: '????' } as const
-    for (const c of result.comparisons) out.push(`  ${c.verdict ? mark[c.verdict] : '    '}  ${c.dataset}: ${c.message}`)
+    for (const c of result.comparisons) {
+      const where = datasets.size === 1 ? '' : `${dataSetText(c.dataset)}: `
+      out.push(`  ${c.verdict ? mark[c.verdict] : '    '}  ${where}${c.message}`)
+    }
     out.push('')
   }
   if (result.robustness) out.push(...robustnessText(result.robustness))
   const checks = listedChecks(result)
   if (checks.length > 0) {
     out.push('Checks')
-    for (const c of checks) out.push(`  ${MARK[c.status]}  ${c.id}: ${c.message}`)
+    // A comparison's check repeats the line above it: its status and id suffice here.
+    for (const c of checks) {
+      const above = comparisonOf(result, c) !== undefined
+      out.push(`  ${MARK[c.status]}  ${c.id}: ${above ? 'see Champion vs challenger above' : c.message}`)
+    }
     out.push('')
   }
   for (const d of result.data) {
-    out.push(`Metrics on ${d.name} (${d.rows.toLocaleString('en-US')} rows)`)
+    out.push(`Metrics on ${dataSetText(d.name)} (${plural(d.rows, 'row')})`)
     const base = result.baseline?.metrics
     const rows = [['metric', 'value', ...(base ? ['baseline', 'change'] : [])]]
     for (const [k, v] of Object.entries(d.metrics)) {
@@ -92,7 +109,7 @@ export function renderText(result: ValidationResult): string {
   }
   for (const c of result.calibration ?? []) {
     out.push(
-      `Calibration on ${c.dataset}: ece ${formatEstimate(c.ece, c.intervals.ece)}, mce ${formatEstimate(c.mce, c.intervals.mce)}, brier ${formatEstimate(c.brier, c.intervals.brier)}`,
+      `Calibration on ${dataSetText(c.dataset)}: ece ${formatEstimate(c.ece, c.intervals.ece)}, mce ${formatEstimate(c.mce, c.intervals.mce)}, brier ${formatEstimate(c.brier, c.intervals.brier)}`,
       '',
     )
   }

@@ -79,7 +79,9 @@ export function calibrationNotes(result: CalibrationResult): string[] {
   if (empty > 0) notes.push(`${where}: ${empty} of ${bins} probability bins have no rows and are left out of the reliability table`)
   const small = result.bins.filter((b) => b.rows < SMALL_BIN_ROWS)
   if (small.length > 0) {
-    const list = small.map((b) => `[${Number(b.low.toPrecision(6))}, ${Number(b.high.toPrecision(6))}] ${b.rows} rows`).join(', ')
+    const list = small
+      .map((b) => `[${Number(b.low.toPrecision(6))}, ${Number(b.high.toPrecision(6))}] ${b.rows} row${b.rows === 1 ? '' : 's'}`)
+      .join(', ')
     notes.push(
       `${where}: ${small.length} of ${result.bins.length} non-empty bins have fewer than ${SMALL_BIN_ROWS} rows (${list}); MCE, the largest gap over the bins, is noisy there`,
     )

@@ -242,10 +242,10 @@ function decimalsFor(...values: number[]): number {
   return Math.min(10, Math.max(3, 1 - Math.floor(Math.log10(scale))))
 }
 
-/** +0.012 / −0.003 (a true minus sign) / ±0.000. */
+/** +0.012 / −0.003 (a true minus sign) / 0.000: what rounds to zero carries no sign, as in the report's intervals. */
 export function signed(value: number, digits: number): string {
   const text = Math.abs(value).toFixed(digits)
-  if (Number(text) === 0) return `±${text}`
+  if (Number(text) === 0) return text
   return value < 0 ? `\u2212${text}` : `+${text}`
 }
 

@@ -1,3 +1,4 @@
+import { GOLDEN_KIND, evidenceState } from './golden.js'
 import { escapeMarkdownCell as cell, formatBytes, formatNumber } from '../report/escape.js'
 import { link, shortSha, tableLines } from '../report/common.js'
 import type { SignatureTensor, VersionRecord } from './types.js'
@@ -65,9 +66,9 @@ export function renderModelCard(r: VersionRecord): string {
   if (r.evidence.length === 0) out.push('No reports were attached to this version.', '')
   else {
     const rows = r.evidence.map((e) => [
-      STATUS_MARK[e.status] ?? '',
+      e.kind === GOLDEN_KIND ? '' : (STATUS_MARK[e.status] ?? ''),
       cell(e.kind),
-      e.status,
+      evidenceState(e),
       `\`${cell(e.file)}\``,
       `\`${e.digest.slice(0, 19)}…\``,
     ])

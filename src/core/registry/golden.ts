@@ -1,3 +1,4 @@
+import { completeFeatures } from '../evaluation/features.js'
 import { UserError } from '../errors.js'
 import { digestFile, openTable } from '../data/open.js'
 import type { Cell } from '../data/types.js'
@@ -12,6 +13,14 @@ import { displayPath, type Settings } from '../settings.js'
 
 export const GOLDEN_FILE = 'golden-requests.json'
 export const GOLDEN_KIND = 'golden-requests'
+
+/**
+ * How an evidence entry reads: `validate-model:pass`. Golden requests are stored answers, not a check
+ * that passed, so they read `golden-requests:stored` (their summary's `pass` only keeps old readers working).
+ */
+export function evidenceState(e: { kind: string; status: string }): string {
+  return e.kind === GOLDEN_KIND ? 'stored' : e.status
+}
 
 export interface GoldenRequests {
   schemaVersion: string
@@ -41,6 +50,8 @@ export async function makeGoldenRequests(
 ): Promise<GoldenRequests> {
   const data = settings.data[0]
   if (!data) throw new UserError('golden requests need a data set', { field: 'data' })
+  // The same inference as validate's, so a manifest without features registers what it validated.
+  settings = (await completeFeatures(settings)).settings
   const features = settings.model.features
   const table = openTable(data.path, data.format)
   const rows: Cell[][] = []

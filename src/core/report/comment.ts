@@ -14,6 +14,7 @@ import {
   headline,
   link,
   orderedChecks,
+  plural,
   shortSha,
   showsDiscordant,
   tableLines,
@@ -55,6 +56,7 @@ export function renderComment(result: ValidationResult, opts: CommentOptions): s
   const limit = opts.limit ?? COMMENT_MAX_CHARS
   const head = [opts.marker, `### ${headline(result, opts.title ?? DEFAULT_ACTION)}`]
   const body = [
+    ...(result.warnings ?? []).flatMap((w) => [`> [!WARNING]\n> ${escapeMarkdownCell(w)}`, '']),
     ...comparisonLines(result),
     ...(result.robustness ? robustnessCommentLines(result.robustness) : []),
     ...checkLines(result),
@@ -89,7 +91,7 @@ function checkLines(result: ValidationResult): string[] {
   const passed = countChecks(checks, 'pass')
   const skipped = countChecks(checks, 'skipped')
   const tally =
-    `${formatNumber(passed)} of ${formatNumber(checks.length)} checks passed` + (skipped > 0 ? `, ${formatNumber(skipped)} skipped.` : '.')
+    `${formatNumber(passed)} of ${plural(checks.length, 'check')} passed` + (skipped > 0 ? `, ${formatNumber(skipped)} skipped.` : '.')
   if (flagged.length === 0) return [checks.length === 0 ? 'No checks were configured.' : tally, '']
   const rows = flagged.map((check) => checkRow(check, MESSAGE_MAX, comparisonOf(result, check)))
   return [tally, '', ...tableLines(CHECK_TABLE_HEADER, rows, ['c', 'l', 'r', 'l', 'r', 'r', 'l']), '']
@@ -109,9 +111,11 @@ function metricLines(result: ValidationResult): string[] {
   })
   const header = withBaseline ? ['Metric', 'Value', 'Baseline', 'Δ'] : ['Metric', 'Value']
   const more =
-    names.length > KEY_METRICS_MAX ? [`_${formatNumber(names.length - KEY_METRICS_MAX)} more metrics in the job summary._`, ''] : []
+    names.length > KEY_METRICS_MAX
+      ? [`_${plural(names.length - KEY_METRICS_MAX, 'more metric', 'more metrics')} in the job summary._`, '']
+      : []
   return [
-    `**Metrics** on ${escapeMarkdownCell(dataset.name)} (${formatNumber(dataset.rows)} rows)`,
+    `**Metrics** on ${escapeMarkdownCell(dataset.name)} (${plural(dataset.rows, 'row')})`,
     '',
     ...tableLines(header, rows, withBaseline ? ['l', 'r', 'r', 'r'] : ['l', 'r']),
     '',

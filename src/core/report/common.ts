@@ -23,7 +23,11 @@ export function countChecks(checks: readonly CheckResult[], status: CheckStatus)
   return checks.reduce((n, c) => n + (c.status === status ? 1 : 0), 0)
 }
 
-function plural(n: number, one: string, many: string): string {
+/**
+ * A count and its noun, singular only for exactly one: `1 row`, `0 rows`, `1,234 rows`,
+ * `2 batches` (with `many` for an irregular plural). Every `N rows` a report writes goes through here.
+ */
+export function plural(n: number, one: string, many = `${one}s`): string {
   return `${formatNumber(n)} ${n === 1 ? one : many}`
 }
 
@@ -170,9 +174,19 @@ export function confidenceText(interval: Interval): string {
   return `${formatNumber(interval.confidence * 100)}%`
 }
 
-/** The interval of a difference, with explicit signs: `[+0.004, +0.020]`. */
+/**
+ * One bound of the interval of a difference: signed by the value itself (`+0.004`, `−0.012`), so a
+ * bound that rounds to zero still says on which side of zero it lies (`−0.000`), and an exact zero
+ * unsigned (`0.000`). Never `±`: inside brackets that would read as a half-width.
+ */
+export function formatBound(x: number, digits: number): string {
+  if (!Number.isFinite(x) || x === 0) return formatFixed(x, digits)
+  return `${x < 0 ? MINUS : '+'}${formatFixed(Math.abs(x), digits)}`
+}
+
+/** The interval of a difference, with explicit signs: `[+0.004, +0.020]`, `[−0.012, +0.004]`, `[0.000, +0.058]`. */
 export function formatInterval(interval: Interval, digits: number = intervalDigits(interval)): string {
-  return `[${formatFixed(interval.low, digits, true)}, ${formatFixed(interval.high, digits, true)}]`
+  return `[${formatBound(interval.low, digits)}, ${formatBound(interval.high, digits)}]`
 }
 
 /** The interval of a value (a metric, a rate): `[0.806, 0.975]`. */
@@ -356,7 +370,7 @@ export function comparisonMethodText(comparisons: readonly Comparison[]): string
   const shared = parts.filter(([, metrics]) => metrics.length === allMetrics.size).map(([part]) => part)
   const particular = parts.filter(([, metrics]) => metrics.length < allMetrics.size).map(([part, m]) => `${part} for ${m.join(', ')}`)
   const rowsByDataset = new Map(comparisons.map((c) => [c.dataset, c.n]))
-  const rows = [...rowsByDataset].map(([dataset, n]) => `${formatNumber(n)} rows of ${dataset}`).join(', ')
+  const rows = [...rowsByDataset].map(([dataset, n]) => `${plural(n, 'row')} of ${dataset}`).join(', ')
   const methods = [...shared, ...particular].join('; ')
   const sentence = `${methods.charAt(0).toUpperCase()}${methods.slice(1)}${methods ? '; ' : ''}n = ${rows} scored by both models.`
   return showsDiscordant(comparisons) ? `${sentence} ${DISCORDANT_LEGEND}` : sentence

@@ -57,8 +57,13 @@ function checkDetails(result: ValidationResult, check: CheckResult): string {
   return lines.join('\n')
 }
 
+/** What test reporters link a case to: the manifest when there is one, else the model. */
+function fileOf(result: ValidationResult): string {
+  return result.context.manifest ?? result.model.source
+}
+
 function testcase(result: ValidationResult, check: CheckResult): string {
-  const open = `    <testcase${attributes({ classname: classNameOf(result, check), name: check.id, time: 0 })}`
+  const open = `    <testcase${attributes({ classname: classNameOf(result, check), name: check.id, file: fileOf(result), time: check.seconds ?? 0 })}`
   switch (check.status) {
     case 'pass':
       return `${open}/>`
@@ -78,7 +83,7 @@ function testcase(result: ValidationResult, check: CheckResult): string {
 function errorTestcase(result: ValidationResult): string {
   const message = errorText(result)
   return (
-    `    <testcase${attributes({ classname: result.model.name, name: 'run', time: result.context.durationSeconds })}>\n` +
+    `    <testcase${attributes({ classname: result.model.name, name: 'run', file: fileOf(result), time: result.context.durationSeconds })}>\n` +
     `      <error${attributes({ message, type: 'error' })}>${escapeXmlText(message)}</error>\n    </testcase>`
   )
 }
@@ -112,6 +117,26 @@ export function renderJUnit(result: ValidationResult, opts: { action?: string } 
     ...properties,
     '    </properties>',
     ...cases,
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n')
+}
+
+/**
+ * The JUnit file of a run stopped by invalid input (exit 2): one erroring test case carrying the message,
+ * so that test reporters show why instead of a missing file.
+ */
+export function renderErrorJUnit(e: { action?: string; message: string; file?: string; startedAt: string; seconds: number }): string {
+  const name = `modelgate ${e.action ?? DEFAULT_ACTION}`
+  const counts = { tests: 1, failures: 0, errors: 1, skipped: 0, time: e.seconds }
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites${attributes({ name, ...counts })}>`,
+    `  <testsuite${attributes({ name, ...counts, timestamp: e.startedAt })}>`,
+    `    <testcase${attributes({ classname: name, name: 'run', ...(e.file ? { file: e.file } : {}), time: e.seconds })}>`,
+    `      <error${attributes({ message: e.message, type: 'invalid-input' })}>${escapeXmlText(e.message)}</error>`,
+    '    </testcase>',
     '  </testsuite>',
     '</testsuites>',
     '',

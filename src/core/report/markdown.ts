@@ -29,6 +29,7 @@ import {
   intervalMethodText,
   link,
   orderedChecks,
+  plural,
   shortSha,
   tableLines,
 } from './common.js'
@@ -89,6 +90,7 @@ export function renderSummary(result: ValidationResult, opts: SummaryOptions = {
 function summaryBlocks(result: ValidationResult, opts: SummaryOptions): Block[] {
   const blocks: Block[] = [{ text: `## ${headline(result, opts.title ?? DEFAULT_ACTION)}` }, { text: metaLine(result, opts) }]
   if (result.status === 'error') blocks.push({ text: `> [!CAUTION]\n> ${escapeMarkdownCell(errorText(result))}` })
+  for (const w of result.warnings ?? []) blocks.push({ text: `> [!WARNING]\n> ${escapeMarkdownCell(w)}` })
   if (result.comparisons && result.comparisons.length > 0) blocks.push(...comparisonBlocks(result.comparisons))
   blocks.push(...checksBlocks(result))
   if (result.robustness) blocks.push(...robustnessSummaryParts(result.robustness).map(robustnessBlock))
@@ -106,7 +108,7 @@ function summaryBlocks(result: ValidationResult, opts: SummaryOptions): Block[] 
 function metaLine(result: ValidationResult, opts: SummaryOptions): string {
   const parts = [`**Model:** ${escapeMarkdownCell(result.model.name)}`, `**Task:** ${result.task}`]
   if (result.data.length > 0) {
-    const data = result.data.map((d) => `${escapeMarkdownCell(d.name)} (${formatNumber(d.rows)} rows)`).join(', ')
+    const data = result.data.map((d) => `${escapeMarkdownCell(d.name)} (${plural(d.rows, 'row')})`).join(', ')
     parts.push(`**Data:** ${data}`)
   }
   const ctx = result.context
@@ -298,7 +300,7 @@ function calibrationBlocks(calibration: CalibrationResult): Block[] {
       { text: reliabilityChart(calibration), drop: { rank: DROP_RANK.reliabilityChart, what: `Reliability chart for ${name}` } },
       {
         text: details(
-          `Reliability table: ${calibration.dataset} (${formatNumber(calibration.bins.length)} bins)`,
+          `Reliability table: ${calibration.dataset} (${plural(calibration.bins.length, 'bin')})`,
           reliabilityTable(calibration),
         ),
         drop: { rank: DROP_RANK.reliability, what: `Reliability table for ${name}` },
@@ -356,10 +358,13 @@ function datasetBlocks(result: ValidationResult, dataset: DatasetResult): Block[
   if (chart) blocks.push({ text: chart, drop: { rank: DROP_RANK.chart, what: `Metrics chart for ${name}` } })
   blocks.push({ text: performanceLine(dataset) })
   if (dataset.skippedRows) {
-    blocks.push({ text: `⚠️ ${formatNumber(dataset.skippedRows)} rows were skipped: a label or feature value was missing.` })
+    const were = dataset.skippedRows === 1 ? 'was' : 'were'
+    blocks.push({ text: `⚠️ ${plural(dataset.skippedRows, 'row')} ${were} skipped: a label or feature value was missing.` })
   }
   if (dataset.contract) blocks.push(...contractBlocks(dataset.contract))
   if (dataset.parity) blocks.push(...parityBlocks(dataset.parity))
+  if (dataset.probabilityAdjustment) blocks.push({ text: adjustmentLine(dataset.probabilityAdjustment) })
+  if (dataset.outputConsistency) blocks.push({ text: consistencyLine(dataset.outputConsistency) })
   if (dataset.confusionMatrix) blocks.push(confusionBlock(dataset))
   if (dataset.perClass && dataset.perClass.length > 0) blocks.push(perClassBlock(dataset))
   return blocks
@@ -405,10 +410,10 @@ function performanceLine(dataset: DatasetResult): string {
   const p = dataset.performance
   const latency = p.latencyMs
   return (
-    `**Performance:** ${formatNumber(dataset.rows)} rows in ${formatNumber(p.totalSeconds)} s · ` +
+    `**Performance:** ${plural(dataset.rows, 'row')} in ${formatNumber(p.totalSeconds)} s · ` +
     `${formatNumber(p.rowsPerSecond)} rows/s · batch latency p50 ${formatNumber(latency.p50)} ms, ` +
     `p95 ${formatNumber(latency.p95)} ms, p99 ${formatNumber(latency.p99)} ms ` +
-    `(${countNoun(p.batches, 'batch', 'batches')} of up to ${formatNumber(p.batchSize)} rows)`
+    `(${plural(p.batches, 'batch', 'batches')} of up to ${plural(p.batchSize, 'row')})`
   )
 }
 
@@ -422,15 +427,33 @@ function examplesTable(examples: Examples): string {
   ).join('\n')
 }
 
+function adjustmentLine(a: NonNullable<DatasetResult['probabilityAdjustment']>): string {
+  const parts: string[] = []
+  if (a.clippedValues > 0)
+    parts.push(
+      `${plural(a.clippedRows, 'row')} had probabilities outside [0, 1] by float32 rounding (largest excess ${formatNumber(a.maxExcess)}), clipped before the metrics`,
+    )
+  if (a.offSumRows > 0) parts.push(`${plural(a.offSumRows, 'row')} do not sum to 1 (largest difference ${formatNumber(a.maxSumError)})`)
+  return `**Probabilities** (${escapeMarkdownCell(a.output)}, tolerance ${formatNumber(a.tolerance)}): ${parts.join('; ')}.`
+}
+
+function consistencyLine(c: NonNullable<DatasetResult['outputConsistency']>): string {
+  const label = escapeMarkdownCell(c.labelOutput)
+  const proba = escapeMarkdownCell(c.probabilityOutput)
+  if (c.disagreements === 0) return `**Outputs:** ✅ the label output ${label} is the argmax of ${proba} on all ${plural(c.rows, 'row')}.`
+  const rows = c.examples.join(', ') + (c.disagreements > c.examples.length ? ', …' : '')
+  return `**Outputs:** ⚠️ the label output ${label} is not the argmax of ${proba} on ${formatNumber(c.disagreements)} of ${plural(c.rows, 'row')} (data rows ${rows}); label metrics use ${label}, probability metrics ${proba}.`
+}
+
 function contractBlocks(contract: NonNullable<DatasetResult['contract']>): Block[] {
   const mark = contract.violations === 0 ? '✅' : '❌'
   const line =
-    `**Contract** (${escapeMarkdownCell(contract.schema)}): ${mark} ${formatNumber(contract.violations)} ` +
-    `violation${contract.violations === 1 ? '' : 's'} in ${formatNumber(contract.rowsChecked)} rows checked`
+    `**Contract** (${escapeMarkdownCell(contract.schema)}): ${mark} ${plural(contract.violations, 'violation')} ` +
+    `in ${plural(contract.rowsChecked, 'row')} checked`
   const blocks: Block[] = [{ text: line }]
   if (contract.examples.length > 0) {
     blocks.push({
-      text: details(`Contract violations (${formatNumber(contract.examples.length)} examples)`, examplesTable(contract.examples)),
+      text: details(`Contract violations (${plural(contract.examples.length, 'example')})`, examplesTable(contract.examples)),
       drop: { rank: DROP_RANK.contractExamples, what: 'Contract violation examples' },
     })
   }
@@ -440,14 +463,14 @@ function contractBlocks(contract: NonNullable<DatasetResult['contract']>): Block
 function parityBlocks(parity: NonNullable<DatasetResult['parity']>): Block[] {
   const ok = parity.labelMismatches === 0 && parity.probabilityMismatches === 0
   const line =
-    `**Conversion parity** against ${escapeMarkdownCell(parity.reference)} on ${formatNumber(parity.rows)} rows: ` +
-    `${ok ? '✅' : '❌'} ${formatNumber(parity.labelMismatches)} label mismatches, ` +
-    `${formatNumber(parity.probabilityMismatches)} probability mismatches, ` +
+    `**Conversion parity** against ${escapeMarkdownCell(parity.reference)} on ${plural(parity.rows, 'row')}: ` +
+    `${ok ? '✅' : '❌'} ${plural(parity.labelMismatches, 'label mismatch', 'label mismatches')}, ` +
+    `${plural(parity.probabilityMismatches, 'probability mismatch', 'probability mismatches')}, ` +
     `max abs difference ${formatNumber(parity.maxAbsDiff)} (tolerance ${formatNumber(parity.tolerance)})`
   const blocks: Block[] = [{ text: line }]
   if (parity.examples.length > 0) {
     blocks.push({
-      text: details(`Parity mismatches (${formatNumber(parity.examples.length)} examples)`, examplesTable(parity.examples)),
+      text: details(`Parity mismatches (${plural(parity.examples.length, 'example')})`, examplesTable(parity.examples)),
       drop: { rank: DROP_RANK.parityExamples, what: 'Parity mismatch examples' },
     })
   }
@@ -499,7 +522,7 @@ function modelBlocks(model: ModelSummary): Block[] {
   const blocks: Block[] = [{ text: '### Model' }, { text: tableLines(['Model', ''], rows).join('\n') }]
   if (model.inputs.length > 0 || model.outputs.length > 0) {
     const signature = [...model.inputs.map((t) => tensorRow('input', t)), ...model.outputs.map((t) => tensorRow('output', t))]
-    const summary = `Signature: ${countNoun(model.inputs.length, 'input')}, ${countNoun(model.outputs.length, 'output')}`
+    const summary = `Signature: ${plural(model.inputs.length, 'input')}, ${plural(model.outputs.length, 'output')}`
     blocks.push({
       text: details(summary, tableLines(['', 'Name', 'Type', 'Shape', 'Kind'], signature).join('\n')),
       drop: { rank: DROP_RANK.signature, what: 'Model signature' },
@@ -518,10 +541,6 @@ function tensorRow(direction: string, t: TensorInfo): string[] {
     escapeMarkdownCell(shape),
     escapeMarkdownCell(t.kind ?? 'tensor'),
   ]
-}
-
-function countNoun(n: number, one: string, many = `${one}s`): string {
-  return `${formatNumber(n)} ${n === 1 ? one : many}`
 }
 
 function dataBlocks(data: readonly DatasetResult[]): Block[] {

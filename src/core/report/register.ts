@@ -1,6 +1,7 @@
 import type { RegisterResult } from '../registry/register.js'
 import type { StageState, VersionRecord } from '../registry/types.js'
 import { renderModelCard } from '../registry/card.js'
+import { evidenceState } from '../registry/golden.js'
 import { escapeMarkdownCell as cell, formatBytes } from './escape.js'
 import { tableLines } from './common.js'
 
@@ -19,7 +20,7 @@ export function renderRegisterSummary(r: RegisterResult): string {
     ['Tag', `\`${cell(r.tag)}\``],
   ]
   if (r.stage) facts.push(['Stage', `\`${cell(r.stage.stage)}\` → ${r.version}`])
-  const evidence = r.record.evidence.map((e) => `${e.kind} ${e.status}`).join(', ')
+  const evidence = r.record.evidence.map((e) => `${e.kind} ${evidenceState(e)}`).join(', ')
   facts.push(['Evidence', evidence || 'none attached'])
   const out = [head, '', ...tableLines(['', ''], facts), '']
   for (const w of r.warnings) out.push(`> [!WARNING]\n> ${cell(w)}`, '')
@@ -37,7 +38,7 @@ export function renderRegisterText(r: RegisterResult): string {
     `  registry  ${r.registry.kind}: ${r.registry.location}`,
     `  uri       ${r.uri}`,
     `  tag       ${r.tag}`,
-    `  evidence  ${r.record.evidence.map((e) => `${e.kind} ${e.status}`).join(', ') || 'none'}`,
+    `  evidence  ${r.record.evidence.map((e) => `${e.kind} ${evidenceState(e)}`).join(', ') || 'none'}`,
   ]
   if (r.stage) lines.push(`  stage     ${r.stage.stage} → ${r.version}`)
   for (const w of r.warnings) lines.push(`warning: ${w}`)
@@ -54,7 +55,7 @@ export function renderVersionList(name: string, records: VersionRecord[], stages
     r.digest.slice(0, 19),
     r.createdAt.slice(0, 19).replace('T', ' '),
     (byVersion.get(r.version) ?? []).join(',') || '-',
-    r.evidence.map((e) => `${e.kind}:${e.status}`).join(',') || '-',
+    r.evidence.map((e) => `${e.kind}:${evidenceState(e)}`).join(',') || '-',
     r.deprecated ? 'deprecated' : '',
   ])
   const header = ['VERSION', 'DIGEST', 'CREATED (UTC)', 'STAGES', 'EVIDENCE', '']

@@ -1,6 +1,6 @@
 import type { CheckResult, CheckStatus, ValidationResult } from '../result/types.js'
 import type { PerturbationKind, RobustnessResult, RobustnessTest, SensitivityRow } from '../robustness/types.js'
-import { CHECK_MARK, formatEstimate, intervalHeader, tableLines } from './common.js'
+import { CHECK_MARK, formatEstimate, intervalHeader, plural, tableLines } from './common.js'
 import { clip, escapeMarkdownCell, escapeMermaidLabel, formatDelta, formatNumber } from './escape.js'
 
 /*
@@ -68,9 +68,9 @@ export function metricChangeText(t: RobustnessTest): string {
   return `${formatDelta(t.metric.absolute)} (${formatDelta(t.metric.relative * 100)}%)`
 }
 
-/** `2 of 20 rows`, or `—` for a test that counted no violations. */
+/** `2 of 20 rows`, `0 of 1 row`, or `—` for a test that counted no violations. */
 export function violationsText(t: RobustnessTest): string {
-  return t.violations === undefined ? '—' : `${formatNumber(t.violations)} of ${formatNumber(t.rows)} rows`
+  return t.violations === undefined ? '—' : `${formatNumber(t.violations)} of ${plural(t.rows, 'row')}`
 }
 
 /** Most sensitive first: the smallest median change that flips (in sd), then the most rows flipped; none flipped last. */
@@ -85,14 +85,14 @@ export function costText(r: RobustnessResult): string {
   const passes = c.cleanPassRows > 0 ? c.rowsScored / c.cleanPassRows : NaN
   const budget = c.budgetExhausted ? '; the time budget ran out, so some tests did not run' : ''
   return (
-    `${formatNumber(c.modelCalls)} model calls, ${formatNumber(c.rowsScored)} rows scored: ` +
-    `${formatNumber(passes)} clean passes of ${formatNumber(c.cleanPassRows)} rows, ${formatNumber(c.seconds)} s${budget}`
+    `${plural(c.modelCalls, 'model call')}, ${plural(c.rowsScored, 'row')} scored: ` +
+    `${plural(passes, 'clean pass', 'clean passes')} of ${plural(c.cleanPassRows, 'row')}, ${formatNumber(c.seconds)} s${budget}`
   )
 }
 
-/** `100 of 171 rows, seed 7` as plain text. */
+/** `100 of 171 rows, seed 7` as plain text; the seed as given (`seed 20261126`), not grouped like a count. */
 export function sampleText(r: RobustnessResult): string {
-  return `${formatNumber(r.rows)} of ${formatNumber(r.rowsAvailable)} rows, seed ${formatNumber(r.seed)}`
+  return `${formatNumber(r.rows)} of ${plural(r.rowsAvailable, 'row')}, seed ${String(r.seed)}`
 }
 
 /** A part of the summary's section. `optional` parts may be collapsed under, or dropped as, `what`. */
@@ -191,7 +191,7 @@ function stressParts(tests: readonly RobustnessTest[]): RobustnessPart[] {
       t.examples.map((e) => [formatNumber(e.row), escapeMarkdownCell(e.message)]),
       ['r', 'l'],
     ).join('\n')
-    parts.push({ text: examples, optional: { what: `${t.id}: ${formatNumber(t.examples.length)} example rows`, collapse: true } })
+    parts.push({ text: examples, optional: { what: `${t.id}: ${plural(t.examples.length, 'example row')}`, collapse: true } })
   }
   return parts
 }
@@ -260,7 +260,7 @@ export function robustnessCommentLines(r: RobustnessResult): string[] {
   const passed = r.tests.filter((t) => t.status === 'pass').length
   const worst = worstFlipTest(r)
   const tally =
-    `**Robustness** on ${escapeMarkdownCell(sampleText(r))}: ${formatNumber(passed)} of ${formatNumber(r.tests.length)} tests passed` +
+    `**Robustness** on ${escapeMarkdownCell(sampleText(r))}: ${formatNumber(passed)} of ${plural(r.tests.length, 'test')} passed` +
     (worst ? `; worst flip rate ${flipText(worst)} (${escapeMarkdownCell(worst.id)}).` : '.')
   const flagged = orderedTests(r.tests).filter((t) => t.status === 'fail' || t.status === 'warn')
   if (flagged.length === 0) return [tally, '']

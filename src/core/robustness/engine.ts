@@ -6,6 +6,7 @@ import { PERFORMANCE_METRIC_NAMES, metricNames } from '../metrics/index.js'
 import type { Label } from '../metrics/labels.js'
 import type { Task } from '../result/types.js'
 import type { PredictionBatch } from '../runners/types.js'
+import { plural } from '../report/common.js'
 import { applies, defaultPerturbations } from './perturb.js'
 import { groupsOf } from './profile.js'
 import { DEFAULT_SENSITIVITY, parseDegradationGate, type RobustnessConfig, type SensitivitySpec } from './schema.js'
@@ -130,6 +131,16 @@ export async function runEngine(input: EngineInput): Promise<EngineOutput> {
   }
   const chunks = Math.ceil(n / input.batchSize)
   const tests: RobustnessTest[] = []
+  let mark = now()
+  let stamped = 0
+  // Each stage's wall time, shared among the tests it produced: they ran in the same model calls.
+  const stamp = () => {
+    const fresh = tests.slice(stamped)
+    const each = (now() - mark) / 1000 / Math.max(1, fresh.length)
+    for (const t of fresh) t.seconds ??= each
+    stamped = tests.length
+    mark = now()
+  }
 
   // Invariance: as many cases as fit, all in the same model calls.
   const cases = invarianceCases(specs)
@@ -141,7 +152,9 @@ export async function runEngine(input: EngineInput): Promise<EngineOutput> {
     const why = overBudget((cases.length - fitting) * n, chunks)
     tests.push(...cases.slice(fitting).map((c) => skippedInvariance(c, why)))
   }
+  stamp()
   tests.push(...runDegradation(ctx, gates, outcomes))
+  stamp()
 
   const directional = config.directional
   if (directional.length > 0) {
@@ -163,6 +176,7 @@ export async function runEngine(input: EngineInput): Promise<EngineOutput> {
     }
   }
 
+  stamp()
   if (config.determinism) {
     const single = Math.min(SINGLE_ROWS, n)
     const rows = Math.min(input.batchSize, n) + single
@@ -174,6 +188,7 @@ export async function runEngine(input: EngineInput): Promise<EngineOutput> {
     }
   }
 
+  stamp()
   let sensitivityRows: SensitivityRow[] | undefined
   if (sensitivity) {
     const rows: SensitivityRow[] = []
@@ -190,13 +205,14 @@ export async function runEngine(input: EngineInput): Promise<EngineOutput> {
     }
     if (unsearched.length > 0) {
       budgetExhausted = true
-      const why = `the time budget (${config['time-budget']} s) ran out before ${unsearched.length} of ${sensitivity.features.length} features (${unsearched.join(', ')})`
+      const why = `the time budget (${config['time-budget']} s) ran out before ${unsearched.length} of ${plural(sensitivity.features.length, 'feature')} (${unsearched.join(', ')})`
       if (rows.length === 0) tests.push(skippedTest({ id: 'sensitivity', kind: 'sensitivity', parameters: { features: unsearched } }, why))
       else notes.push(`Sensitivity: ${why}; they are not in the table.`)
     }
     if (rows.length > 0) sensitivityRows = sortSensitivity(rows)
   }
 
+  stamp()
   if (config.stress) {
     const stress = await runStress(ctx, () => fits(STRESS_ROWS * 12, 12))
     if (stress.untested.length > 0 && ctx.session.dead === undefined) budgetExhausted = true
@@ -205,6 +221,7 @@ export async function runEngine(input: EngineInput): Promise<EngineOutput> {
     tests.push(...stress.tests)
   }
 
+  stamp()
   if (judge.task === 'multiclass' && directional.length > 0) {
     notes.push("Directional tests on a multiclass model compare the probability of each row's clean predicted class.")
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { UserError } from '../errors.js'
 import type { Cell } from '../data/types.js'
+import { plural } from '../report/common.js'
 import type { FeatureProfile } from './types.js'
 
 /*
@@ -214,7 +215,7 @@ export function profileNotes(profiles: FeatureProfile[]): string[] {
   for (const [group, members] of groupsOf(profiles)) {
     const { min, max } = groupBounds(members)
     const range = min === undefined || max === undefined ? 'no observed values' : `values in [${min}, ${max}]`
-    notes.push(`group ${group}: ${members.length} features, ${range}`)
+    notes.push(`group ${group}: ${plural(members.length, 'feature')}, ${range}`)
   }
   return notes
 }

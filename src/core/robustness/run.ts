@@ -8,6 +8,9 @@ import { sortedLabels, type Label } from '../metrics/labels.js'
 import { latencyStats } from '../metrics/performance.js'
 import { createRunner, type RunnerEnvironment } from '../runners/index.js'
 import type { ModelRunner } from '../runners/types.js'
+import { plural } from '../report/common.js'
+import { completeFeatures } from '../evaluation/features.js'
+import { probabilityTolerance } from '../validate/probabilities.js'
 import { RESULT_SCHEMA_VERSION, type CheckResult, type RunContext, type ValidationResult } from '../result/types.js'
 import { displayPath, stripWorkspace, type Settings } from '../settings.js'
 import { decideTask } from '../evaluation/task.js'
@@ -39,16 +42,20 @@ export async function runRobustness(settings: Settings, opts: RobustnessOptions)
   }
 }
 
-async function runRaw(settings: Settings, opts: RobustnessOptions): Promise<ValidationResult> {
+async function runRaw(given: Settings, opts: RobustnessOptions): Promise<ValidationResult> {
   const started = new Date()
   const t0 = performance.now()
   const log = opts.log ?? (() => {})
-  if (settings.model.runner === 'predictions') {
+  if (given.model.runner === 'predictions') {
+    const settings = given
     throw new UserError(
       `${settings.manifestPath ? `${settings.manifestPath}: ` : ''}model: test-robustness needs a model it can call (onnx, command or http); a predictions file cannot score perturbed rows`,
       { file: settings.manifestPath, field: 'model' },
     )
   }
+  // Features as validate-model infers them, so the two actions test the same inputs.
+  const inferred = await completeFeatures(given)
+  const settings = inferred.settings
   const config = settings.robustness ?? robustnessDefaults()
   const data = settings.data[0]
   const shownData = displayPath(data.path, settings.workspace)
@@ -98,7 +105,7 @@ async function runRaw(settings: Settings, opts: RobustnessOptions): Promise<Vali
       config,
     })
     const metrics = cleanMetrics(() => judge.metrics(clean.outputs), data.path)
-    log(`clean pass: ${sample.rows.length} rows in ${clean.seconds.toFixed(2)} s`)
+    log(`clean pass: ${plural(sample.rows.length, 'row')} in ${clean.seconds.toFixed(2)} s`)
 
     const { robustness: raw, notes: engineNotes } = await runEngine({
       session,
@@ -126,7 +133,7 @@ async function runRaw(settings: Settings, opts: RobustnessOptions): Promise<Vali
       })),
     }
     log(
-      `robustness: ${robustness.tests.length} tests, ${robustness.cost.modelCalls} model calls, ${robustness.cost.rowsScored} rows scored`,
+      `robustness: ${plural(robustness.tests.length, 'test')}, ${plural(robustness.cost.modelCalls, 'model call')}, ${plural(robustness.cost.rowsScored, 'row')} scored`,
     )
 
     const checks = robustness.tests.map((t) => checkOf(t, data.name, config))
@@ -134,11 +141,18 @@ async function runRaw(settings: Settings, opts: RobustnessOptions): Promise<Vali
     const notes = [
       `${data.name}: ${describeSample(sample, config)}.`,
       ...(sample.unlabelled > 0
-        ? [`${data.name}: ${sample.unlabelled} row(s) have no value in the label column "${settings.label}" and were not sampled.`]
+        ? [
+            `${data.name}: ${plural(sample.unlabelled, 'row')} ${sample.unlabelled === 1 ? 'has' : 'have'} no value in the label column "${settings.label}" and ${sample.unlabelled === 1 ? 'was' : 'were'} not sampled.`,
+          ]
         : []),
       ...metrics.notes,
       ...profileNotes(profiles),
       ...engineNotes,
+      ...(session.clippedProbabilities > 0
+        ? [
+            `${plural(session.clippedProbabilities, 'probability', 'probabilities')} outside [0, 1] by float32 rounding (within ${probabilityTolerance(classes?.length ?? 0).toExponential(1)}) were clipped to [0, 1], as validate-model does.`,
+          ]
+        : []),
     ]
     return {
       schemaVersion: RESULT_SCHEMA_VERSION,
@@ -168,8 +182,15 @@ async function runRaw(settings: Settings, opts: RobustnessOptions): Promise<Vali
         },
       ],
       robustness,
+      ...(settings.features.length > 0 ? { features: settings.features } : {}),
       notes: notes.map(strip),
-      context: { ...opts.context, startedAt: started.toISOString(), durationSeconds: (performance.now() - t0) / 1000 },
+      ...(inferred.warning ? { warnings: [strip(inferred.warning)] } : {}),
+      context: {
+        ...opts.context,
+        ...(settings.manifestPath ? { manifest: settings.manifestPath } : {}),
+        startedAt: started.toISOString(),
+        durationSeconds: (performance.now() - t0) / 1000,
+      },
     }
   } finally {
     await Promise.allSettled(runners.map((r) => r.close()))
@@ -235,8 +256,8 @@ export async function readSample(
 function describeSample(sample: Sample, config: RobustnessConfig): string {
   const n = sample.rows.length.toLocaleString('en-US')
   return sample.sampled
-    ? `robustness tests on a seeded random sample of ${n} of ${sample.available.toLocaleString('en-US')} labelled rows (row budget ${config.rows.toLocaleString('en-US')}, seed ${config.seed})`
-    : `robustness tests on all ${n} labelled rows (within the row budget of ${config.rows.toLocaleString('en-US')})`
+    ? `robustness tests on a seeded random sample of ${n} of ${plural(sample.available, 'labelled row')} (row budget ${config.rows.toLocaleString('en-US')}, seed ${config.seed})`
+    : `robustness tests on all ${plural(sample.rows.length, 'labelled row')} (within the row budget of ${config.rows.toLocaleString('en-US')})`
 }
 
 /**
@@ -312,6 +333,7 @@ function checkOf(t: RobustnessTest, dataset: string, config: RobustnessConfig): 
     severity: t.parameters.severity === 'warn' ? 'warn' : 'fail',
     value: t.flipRate ?? t.metric?.perturbed ?? t.violations ?? null,
     message: t.message,
+    ...(t.seconds !== undefined ? { seconds: t.seconds } : {}),
   }
   if (t.kind === 'invariance' && t.flipRate !== undefined) {
     check.threshold = { op: '<', value: config['flip-fail'], expression: `flip rate < ${config['flip-fail']}` }

@@ -94,6 +94,8 @@ export interface RobustnessTest {
   /** `major` when a flip rate reaches the major threshold (default 10%). */
   level?: 'major' | 'minor'
   message: string
+  /** Wall time of the stage that ran the test (invariance cases share their model calls), shared among its tests. */
+  seconds?: number
 }
 
 /** Per numeric feature: the smallest change that flipped each row's label (a bounded search). */

@@ -7,6 +7,7 @@ export function num(x: number): string {
 
 /** A difference, always signed: +0.012, −0.030. */
 export function signedNum(x: number): string {
+  if (x === 0) return num(0)
   return x < 0 ? `−${num(-x)}` : `+${num(x)}`
 }
 

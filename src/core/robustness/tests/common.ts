@@ -1,5 +1,6 @@
 import { CellError, UserError, errorText } from '../../errors.js'
 import type { Cell } from '../../data/types.js'
+import { clipRounding, probabilityTolerance } from '../../validate/probabilities.js'
 import { computeMetrics, type MetricsResult } from '../../metrics/index.js'
 import { describeLabel, type Label } from '../../metrics/labels.js'
 import type { Task } from '../../result/types.js'
@@ -99,6 +100,8 @@ export type CallResult = { ok: true; out: PredictionBatch } | ({ ok: false } & C
 export class ModelSession {
   modelCalls = 0
   rowsScored = 0
+  /** Probabilities outside [0, 1] by float32 rounding only, clipped as validate-model clips them. */
+  clippedProbabilities = 0
   /** Times the model was started again after it stopped answering. */
   restarts = 0
   dead?: string
@@ -117,6 +120,7 @@ export class ModelSession {
     this.rowsScored += length
     const out = await this.runner.predict({ offset, length, features: this.features, columns })
     if (out.length !== length) throw new UserError(`the model returned ${out.length} predictions for ${length} rows`)
+    if (out.probabilities) this.clippedProbabilities += clipRounding(out.probabilities, out.classes?.length ?? 0)
     return out
   }
 
@@ -324,29 +328,35 @@ export class Judge {
     })
   }
 
-  /** Why the outputs are not valid predictions (first problem found), or undefined. */
-  invalid(out: PredictionBatch): string | undefined {
+  /**
+   * Why the outputs are not valid predictions (the first problem found), or undefined: `row` is the
+   * problem's position in the batch (0-based, absent when it concerns the whole batch); `problem` does
+   * not name the row, so that a caller can name it in the data's own numbering.
+   */
+  invalid(out: PredictionBatch): { row?: number; problem: string } | undefined {
     if (out.labels) {
       const i = out.labels.findIndex((l) => l === null || l === undefined || (typeof l === 'number' && !Number.isFinite(l)))
-      if (i >= 0) return `row ${i + 1}: label ${String(out.labels[i])}`
+      if (i >= 0) return { row: i, problem: `label ${String(out.labels[i])}` }
     }
     if (out.probabilities) {
       const k = out.classes?.length ?? 0
+      // Rounding overshoots were clipped when the model answered (ModelSession.predict); sums get the same slack.
+      const tol = Math.max(1e-6, probabilityTolerance(k))
       for (let i = 0; i < out.length; i++) {
         let sum = 0
         for (let c = 0; c < k; c++) {
           const p = out.probabilities[i * k + c]
-          if (!(p >= 0 && p <= 1)) return `row ${i + 1}: probability ${fmt(p)}`
+          if (!(p >= 0 && p <= 1)) return { row: i, problem: `probability ${fmt(p)}` }
           sum += p
         }
-        if (k > 0 && Math.abs(sum - 1) > 1e-6) return `row ${i + 1}: probabilities sum to ${fmt(sum)}`
+        if (k > 0 && Math.abs(sum - 1) > tol) return { row: i, problem: `probabilities sum to ${fmt(sum)}` }
       }
     }
     if (out.values) {
       const i = out.values.findIndex((v) => !Number.isFinite(v))
-      if (i >= 0) return `row ${i + 1}: value ${fmt(out.values[i])}`
+      if (i >= 0) return { row: i, problem: `value ${fmt(out.values[i])}` }
     }
-    if (!out.labels && !out.probabilities && !out.values) return 'no labels, probabilities or values'
+    if (!out.labels && !out.probabilities && !out.values) return { problem: 'no labels, probabilities or values' }
     return undefined
   }
 }

@@ -1,5 +1,6 @@
 import { compare, type GateSpec } from '../../gates/expression.js'
 import { changeBound } from '../../gates/evaluate.js'
+import { plural } from '../../report/common.js'
 import type { RobustnessTest } from '../types.js'
 import { fmt, type TestContext } from './common.js'
 import type { InvarianceOutcome } from './invariance.js'
@@ -64,8 +65,8 @@ function judgeGate(ctx: TestContext, gate: GateSpec, outcomes: InvarianceOutcome
     status: broken.length === 0 ? 'pass' : gate.severity,
     message:
       broken.length === 0
-        ? `${gate.expression} holds under all ${judged.length} perturbations; closest ${worstText}, ${needs}`
-        : `${gate.expression} breaks under ${broken.length} of ${judged.length} perturbations; worst ${worstText}, ${needs}`,
+        ? `${gate.expression} holds under all ${plural(judged.length, 'perturbation')}; closest ${worstText}, ${needs}`
+        : `${gate.expression} breaks under ${broken.length} of ${plural(judged.length, 'perturbation')}; worst ${worstText}, ${needs}`,
   }
 }
 

@@ -1,4 +1,5 @@
 import type { PredictionBatch } from '../../runners/types.js'
+import { plural } from '../../report/common.js'
 import type { RobustnessTest } from '../types.js'
 import { failedCallTest, pickRows, sliceColumns, sliceOutputs, type TestContext } from './common.js'
 
@@ -85,8 +86,8 @@ function verdict(
     status: violations === 0 ? 'pass' : 'fail',
     message:
       violations === 0
-        ? `all ${rows} rows ${claim}`
-        : `${violations} of ${rows} rows differ, e.g. ${examples[0].message}; expected: rows ${claim}`,
+        ? `all ${plural(rows, 'row')} ${claim}`
+        : `${violations} of ${plural(rows, 'row')} differ, e.g. ${examples[0].message}; expected: rows ${claim}`,
   }
 }
 

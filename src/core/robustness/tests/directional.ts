@@ -1,4 +1,5 @@
 import type { Cell } from '../../data/types.js'
+import { plural } from '../../report/common.js'
 import type { DirectionalEntry } from '../schema.js'
 import type { FeatureProfile, RobustnessTest } from '../types.js'
 import { describeCell, failedCallTest, fmt, percent, scoreCopies, type Columns, type TestContext } from './common.js'
@@ -109,8 +110,8 @@ function judgeDirection(
     status,
     message:
       violations === 0
-        ? `${expectation}: holds on all ${rows} rows`
-        : `${expectation}: broken on ${violations} of ${rows} rows (${percent(rate)})${allowed}, e.g. ${examples[0].message}`,
+        ? `${expectation}: holds on all ${plural(rows, 'row')}`
+        : `${expectation}: broken on ${violations} of ${plural(rows, 'row')} (${percent(rate)})${allowed}, e.g. ${examples[0].message}`,
   }
 }
 

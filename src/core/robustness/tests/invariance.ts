@@ -1,4 +1,5 @@
 import type { MetricsResult } from '../../metrics/index.js'
+import { plural } from '../../report/common.js'
 import { describePerturbation, perturb } from '../perturb.js'
 import type { PerturbationSpec, RobustnessTest } from '../types.js'
 import { HEADLINE_METRIC, failedCallTest, fmt, percent, rngFor, scoreCopies, wilson, type TestContext } from './common.js'
@@ -128,7 +129,7 @@ function judgeFlips(
       examples,
       status,
       level,
-      message: `${describePerturbation(c.spec)}: ${flipped} of ${n} rows ${what} (${percent(rate)}, 95% CI ${percent(interval.low)}–${percent(interval.high)})${metricText}${verdict}`,
+      message: `${describePerturbation(c.spec)}: ${flipped} of ${plural(n, 'row')} ${what} (${percent(rate)}, 95% CI ${percent(interval.low)}–${percent(interval.high)})${metricText}${verdict}`,
     },
   }
 }

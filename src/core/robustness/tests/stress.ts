@@ -1,6 +1,7 @@
 import type { Cell } from '../../data/types.js'
 import { stressValues } from '../perturb.js'
 import type { RobustnessTest } from '../types.js'
+import { plural } from '../../report/common.js'
 import { describeCell, sliceColumns, skippedTest, type TestContext } from './common.js'
 
 /** Rows each stress value is tried on: enough to see a broken output, few enough for every feature × value. */
@@ -14,7 +15,10 @@ export const MAX_CRASHES_PER_VALUE = 3
 interface Finding {
   feature: string
   value: Cell
+  /** What happened, without a row number: the row, when known, is `row`. */
   message: string
+  /** The data row (1-based, as the report numbers rows) the problem showed in, when it concerns one row. */
+  row?: number
 }
 
 interface LabelTally {
@@ -67,7 +71,15 @@ export async function runStress(ctx: TestContext, hasTime: () => boolean): Promi
       tally.values.push(value)
       if (r.ok) {
         const bad = ctx.judge.invalid(r.out)
-        if (bad !== undefined) tally.broke.push({ feature: profile.name, value, message: `invalid output: ${bad}` })
+        if (bad !== undefined) {
+          const row = bad.row === undefined ? undefined : ctx.rowNumbers[bad.row]
+          tally.broke.push({
+            feature: profile.name,
+            value,
+            message: `invalid output: ${bad.problem}`,
+            ...(row === undefined ? {} : { row }),
+          })
+        }
       } else if (r.refused) tally.rejected.push({ feature: profile.name, value, message: r.message })
       else tally.broke.push({ feature: profile.name, value, message: `the model failed: ${r.message}` })
     }
@@ -85,14 +97,22 @@ function judgeTally(ctx: TestContext, t: LabelTally, rows: number, untested: str
   const distinct = [...new Set(t.values.map(describeCell))]
   // Scaled values (huge, -huge) differ per feature: one example says what they look like.
   const values = distinct.length <= 3 ? distinct.join(', ') : `per feature, e.g. ${distinct[0]}`
+  // `stress value NaN`, not `nan (NaN)`: the value in brackets only when it says more than the label.
+  const input = `stress value ${values.toLowerCase() === t.label.toLowerCase() ? values : `${t.label} (${values})`}`
   if (t.tested.length === 0) return skippedTest(base, ctx.session.dead ?? `no feature was tested with ${t.label}`)
+  // An example row carries its row number; a message names it once, with the input that caused it.
   const example = (f: Finding) => `${f.feature} = ${describeCell(f.value)}: ${f.message}`
-  const examples = t.broke.slice(0, 5).map((f) => ({ row: ctx.rowNumbers[0], message: example(f) }))
+  const instance = (f: Finding) => `${f.feature} = ${describeCell(f.value)}${f.row === undefined ? '' : ` in row ${f.row}`}: ${f.message}`
+  const examples = t.broke.slice(0, 5).map((f) => ({ row: f.row ?? ctx.rowNumbers[0], message: example(f) }))
+  const features = (n: number) => plural(n, 'feature')
   const spared =
-    t.spared.length > 0 ? `; not tried on ${t.spared.length} more feature(s) after it crashed the model ${MAX_CRASHES_PER_VALUE} times` : ''
-  const left = `${spared}${untested.length > 0 ? `; ${untested.length} feature(s) not tested (time budget or the model stopped answering)` : ''}`
+    t.spared.length > 0
+      ? `; not tried on ${plural(t.spared.length, 'more feature', 'more features')} after it crashed the model ${MAX_CRASHES_PER_VALUE} times`
+      : ''
+  const left = `${spared}${untested.length > 0 ? `; ${features(untested.length)} not tested (time budget or the model stopped answering)` : ''}`
   const rejected =
-    t.rejected.length > 0 ? `; rejected with a clear error for ${t.rejected.length} feature(s), e.g. ${example(t.rejected[0])}` : ''
+    t.rejected.length > 0 ? `; rejected with a clear error for ${features(t.rejected.length)}, e.g. ${instance(t.rejected[0])}` : ''
+  const across = t.tested.length === 1 ? `in ${t.tested[0]}` : `in each of ${features(t.tested.length)}`
   if (t.rejected.length > 0) base.parameters.rejected = t.rejected.map((f) => f.feature)
   if (t.spared.length > 0) base.parameters.untried = t.spared
   if (t.broke.length > 0) {
@@ -102,7 +122,7 @@ function judgeTally(ctx: TestContext, t: LabelTally, rows: number, untested: str
       violations: t.broke.length,
       examples,
       status: 'fail',
-      message: `${t.label} (${values}) broke the model in ${t.broke.length} of ${t.tested.length} features: ${example(t.broke[0])}${rejected}${left}`,
+      message: `${input} broke the model in ${t.broke.length} of ${features(t.tested.length)}: ${instance(t.broke[0])}${rejected}${left}`,
     }
   }
   return {
@@ -111,6 +131,6 @@ function judgeTally(ctx: TestContext, t: LabelTally, rows: number, untested: str
     violations: 0,
     examples,
     status: 'pass',
-    message: `${t.label} (${values}) in each of ${t.tested.length} features: no crash, valid outputs${rejected}${left}`,
+    message: `${input} ${across}: no crash, valid outputs${rejected}${left}`,
   }
 }
