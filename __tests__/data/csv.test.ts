@@ -79,6 +79,19 @@ describe('CsvSource: parsing', () => {
     })
   })
 
+  it('keeps the text of the columns asked for as text: a category "007", "1.50" or "NA" reaches a string input as written', async () => {
+    const t = tempDir()
+    try {
+      const path = t.file('text.csv', 'code,x\n007,007\n1.50,1.50\nNA,NA\n"",""\n"a,b",2\n')
+      expect(await readColumns(new CsvSource(path), { batchSize: 2, text: ['code'] })).toEqual({
+        code: ['007', '1.50', 'NA', null, 'a,b'],
+        x: [7, 1.5, null, null, 2],
+      })
+    } finally {
+      t.remove()
+    }
+  })
+
   it('turns only fields that are wholly finite numbers into numbers', async () => {
     const { v } = await readColumns(new CsvSource(fixture('numbers.csv')), { batchSize: 100 })
     const expected: Cell[] = [

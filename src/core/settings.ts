@@ -31,6 +31,10 @@ export interface Overrides {
   batchSize?: number
   /** HTTP headers for an http model (e.g. Authorization), laid over the manifest's. */
   headers?: Record<string, string>
+  /** Read no manifest even if modelgate.yml exists (modelgate init). */
+  ignoreManifest?: boolean
+  /** How messages name an option where it was given (`--threshold`, `input thresholds`); default: the input name. */
+  origin?: (name: string) => string
 }
 
 export type FailOn = 'fail' | 'warn' | 'never'
@@ -67,8 +71,15 @@ export interface Settings {
   name: string
   task?: Task
   model: ResolvedModel
+  /** Empty when neither the manifest nor a flag lists them: inferred from the model and the data (evaluation/features.ts). */
   features: string[]
   label: string
+  /** A column identifying rows (manifest `id:`): kept out of inferred features and written with the predictions. */
+  idColumn?: string
+  /** Severity of the check that a classifier's label output is the argmax of its probabilities; `off` skips it. */
+  outputConsistency: 'warn' | 'fail' | 'off'
+  /** Where the gates came from, as messages name it: `modelgate.yml: thresholds`, `--threshold`, `input thresholds`. */
+  thresholdsFrom: string
   classes?: (number | string)[]
   positiveClass?: number | string
   decisionThreshold: number
@@ -183,12 +194,15 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
   const manifestPath = path.resolve(cwd, explicit ? overrides.config! : DEFAULT_MANIFEST)
   const shown = displayPath(manifestPath, cwd)
   let manifest: Manifest | undefined
-  if (explicit || existsSync(manifestPath)) manifest = loadManifest(manifestPath, shown)
+  if (!overrides.ignoreManifest && (explicit || existsSync(manifestPath)))
+    manifest = loadManifest(manifestPath, shown, explicit ? overrides.origin?.('config') : undefined)
   const file = manifest ? shown : undefined
   const baseDir = manifest ? path.dirname(manifestPath) : cwd
   const fromInput = (p: string) => path.resolve(cwd, p)
 
-  const features = overrides.features ?? manifest?.features
+  const origin = overrides.origin ?? ((name: string) => `input ${name}`)
+  // Empty: inferred from the model and the data before the run (evaluation/features.ts).
+  const features = overrides.features ?? manifest?.features ?? []
   const label = overrides.label ?? manifest?.label
   const nothingGiven = !manifest && !overrides.model && !overrides.data && !overrides.label && !overrides.features
   const missing = (what: string, flag: string) =>
@@ -196,11 +210,10 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
       manifest
         ? `${file}: ${what} is required (set it in the manifest or with ${flag})`
         : nothingGiven
-          ? `no manifest: ${DEFAULT_MANIFEST} is not in ${cwd}. Point to yours with --config (the config input), or create one (README, "The manifest"), or give --model, --data, --label and --features`
+          ? `no manifest: ${DEFAULT_MANIFEST} is not in ${cwd}. Point to yours with --config (the config input), or write one with modelgate init --model <model.onnx> --data <data.csv> --label <column>, or give --model, --data and --label`
           : `no manifest (${DEFAULT_MANIFEST}) found and no ${flag} given: ${what} is required`,
       { file, field: what },
     )
-  if (!features || features.length === 0) throw missing('features', '--features / the features input')
   if (!label) throw missing('label', '--label / the label input')
 
   let model: ResolvedModel
@@ -242,10 +255,11 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
     names.add(d.name)
   }
 
+  const thresholdsFrom = overrides.thresholds ? origin('thresholds') : `${file ?? DEFAULT_MANIFEST}: thresholds`
   const gates = overrides.thresholds
     ? overrides.thresholds.map((line, i) => {
         const g = parseGate(line)
-        if (typeof g === 'string') throw new UserError(`threshold ${i + 1}: ${g}`, { field: 'thresholds' })
+        if (typeof g === 'string') throw new UserError(`${thresholdsFrom}, line ${i + 1}: ${g}`, { field: 'thresholds' })
         return g
       })
     : (manifest?.thresholds ?? []).map((t) => gateFromManifest(t))
@@ -293,6 +307,9 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
     model,
     features,
     label,
+    idColumn: manifest?.id,
+    outputConsistency: manifest?.['output-consistency'] ?? 'warn',
+    thresholdsFrom,
     classes: manifest?.classes,
     positiveClass: manifest?.['positive-class'],
     decisionThreshold: manifest?.['decision-threshold'] ?? 0.5,

@@ -63,6 +63,8 @@ class CsvParser {
   private pos = 0
   private final = false
   private fieldCount = 0
+  /** Field j is kept as its text (a string model input: "007" must not become 7); only the empty field is missing. */
+  textual: boolean[] = []
 
   constructor(private readonly path: string) {}
 
@@ -142,6 +144,7 @@ class CsvParser {
     let j = 0
     for (;;) {
       const target = raw === undefined ? targets[j] : undefined
+      const asText = target !== undefined && this.textual[j] === true
       const keep = raw !== undefined || target !== undefined
       let value = ''
       let number = NaN
@@ -174,7 +177,7 @@ class CsvParser {
             })
           }
         }
-      } else if (target === undefined) {
+      } else if (target === undefined || asText) {
         const start = i
         i = fieldEnd(text, i, n)
         if (keep) value = text.slice(start, i)
@@ -213,7 +216,7 @@ class CsvParser {
       }
       if (i >= n && !final) return undo(targets, j)
       if (raw !== undefined) raw.push(value)
-      else if (target !== undefined) target.push(number === number ? number : csvCell(value))
+      else if (target !== undefined) target.push(asText ? (value === '' ? null : value) : number === number ? number : csvCell(value))
       j++
       if (i >= n) break
       const c = text.charCodeAt(i)
@@ -309,6 +312,7 @@ export class CsvSource implements TableSource {
       const names = selectColumns(this.path, header, opts.columns)
       const builder = new BatchBuilder(names, opts.batchSize)
       const slots = names.map((name) => header.indexOf(name))
+      if (opts.text) reader.parser.textual = header.map((h) => opts.text!.includes(h))
       const targets: (Cell[] | undefined)[] = new Array(header.length).fill(undefined)
       const bind = (): void => {
         slots.forEach((slot, c) => {

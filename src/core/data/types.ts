@@ -19,6 +19,11 @@ export interface ReadOptions {
   batchSize: number
   /** Columns to materialise; all when omitted. Missing ones are an error listing what is missing and what is there. */
   columns?: string[]
+  /**
+   * Columns read as text even where a field looks like a number or a missing-value marker ("007", "1.50",
+   * "NA" are categories of a string model input). Only CSV guesses types; JSONL and Parquet say them.
+   */
+  text?: string[]
 }
 
 /** A tabular file read as a stream of batches, so that memory does not grow with the row count. */

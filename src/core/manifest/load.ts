@@ -7,11 +7,14 @@ import { manifestSchema, type Manifest } from './schema.js'
 export const DEFAULT_MANIFEST = 'modelgate.yml'
 
 /** Reads and validates a manifest (`displayName` is how messages name it: relative to the workspace). Every problem names the file, the path inside it, its line, and what was expected. */
-export function loadManifest(file: string, displayName: string = file): Manifest {
+export function loadManifest(file: string, displayName: string = file, givenBy?: string): Manifest {
   if (!existsSync(file)) {
-    throw new UserError(`${displayName}: manifest not found; check the path (config input or --config), relative to the repository root`, {
-      file: displayName,
-    })
+    // The CLI resolves a relative --config from the working directory, the action from the workspace.
+    const where = givenBy?.startsWith('--') ? 'the working directory' : 'the repository root (the workspace)'
+    throw new UserError(
+      `${displayName}: manifest not found; check the path ${givenBy ? `given with ${givenBy}` : '(config input or --config)'}, relative to ${where}`,
+      { file: displayName },
+    )
   }
   let text: string
   try {

@@ -233,7 +233,18 @@ export const manifestSchema = z
     name: z.string().min(1).describe('Model name.'),
     task: z.enum(['binary', 'multiclass', 'regression']).optional().describe('Inferred from the model outputs and labels when omitted.'),
     model: z.union([z.string().min(1), modelSpec]).describe('The model: a path or URL, or an object.'),
-    features: z.array(z.string().min(1)).min(1).describe("Feature columns in the model's input order; matched by name in the data."),
+    features: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe(
+        "Feature columns in the model's input order; matched by name in the data. Default: the model's input names when it has one input per column; for one N×W input, the W columns besides the label and id in file order (with a warning).",
+      ),
+    id: z.string().min(1).optional().describe('A column identifying each row: never a feature, written with the predictions.'),
+    'output-consistency': z
+      .enum(['warn', 'fail', 'off'])
+      .default('warn')
+      .describe("Severity of the check that a classifier's label output is the argmax of its probabilities (off: not checked)."),
     label: z.string().min(1).describe('Label column in the evaluation data.'),
     classes: z
       .array(z.union([z.number(), z.string()]))

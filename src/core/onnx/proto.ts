@@ -221,7 +221,9 @@ export function shapeOf(t: TypeProto | undefined): (number | string)[] {
   if (!dims) return []
   return dims.map((d) => {
     if (d.dim_param !== undefined && d.dim_param !== null && d.dim_param !== '') return d.dim_param
-    if (d.dim_value !== undefined && d.dim_value !== null) return toNumber(d.dim_value)
+    // Decoded messages carry only the fields on the wire as own properties; protobufjs puts the defaults
+    // (dim_value 0) on the prototype, and sklearn-onnx writes a `None` dimension as neither field.
+    if (Object.hasOwn(d, 'dim_value') && d.dim_value !== undefined && d.dim_value !== null) return toNumber(d.dim_value)
     return -1
   })
 }

@@ -19,7 +19,7 @@ const example = z.object({ row: z.number(), message: z.string() })
 
 export const checkSchema = z.object({
   id: z.string().describe('Stable id: <kind>/<dataset>/<expression>'),
-  kind: z.enum(['threshold', 'change', 'parity', 'contract', 'comparison', 'slice', 'fairness', 'robustness']),
+  kind: z.enum(['threshold', 'change', 'parity', 'contract', 'consistency', 'comparison', 'slice', 'fairness', 'robustness']),
   dataset: z.string().optional().describe('The data set the check judged'),
   status: z.enum(['pass', 'warn', 'fail', 'skipped']),
   severity: z.enum(['fail', 'warn']),
@@ -28,6 +28,7 @@ export const checkSchema = z.object({
   threshold: z.object({ op: comparator, value: z.number(), expression: z.string() }).optional(),
   baseline: num.optional(),
   message: z.string(),
+  seconds: z.number().optional().describe('Wall time spent computing what the check judges, when measured'),
 })
 
 const interval = z.object({
@@ -140,6 +141,7 @@ const robustnessSchema = z.object({
       status: z.enum(['pass', 'warn', 'fail', 'skipped']),
       level: z.enum(['major', 'minor']).optional(),
       message: z.string(),
+      seconds: z.number().optional().describe('Wall time of the stage that ran the test, shared among the tests it produced'),
     }),
   ),
   sensitivity: z
@@ -181,6 +183,28 @@ const datasetSchema = z.object({
     rowsPerSecond: z.number(),
     totalSeconds: z.number(),
   }),
+  probabilityAdjustment: z
+    .object({
+      output: z.string(),
+      tolerance: z.number().describe('16 · classes · 2^-23: how far float32 rounding may stray'),
+      clippedValues: z.number(),
+      clippedRows: z.number(),
+      maxExcess: z.number(),
+      offSumRows: z.number().describe('Rows whose probabilities do not sum to 1 within the tolerance'),
+      maxSumError: z.number(),
+    })
+    .optional()
+    .describe('Probabilities clipped to [0, 1] after float32 rounding, and rows not summing to 1'),
+  outputConsistency: z
+    .object({
+      labelOutput: z.string(),
+      probabilityOutput: z.string(),
+      rows: z.number(),
+      disagreements: z.number(),
+      examples: z.array(z.number()).describe('1-based data rows'),
+    })
+    .optional()
+    .describe("Rows whose label output is not the argmax of the model's probabilities"),
   contract: z.object({ schema: z.string(), violations: z.number(), rowsChecked: z.number(), examples: z.array(example) }).optional(),
   parity: z
     .object({
@@ -211,6 +235,7 @@ export const resultSchema = z.object({
     outputs: z.array(tensor),
     notes: z.array(z.string()),
   }),
+  features: z.array(z.string()).optional().describe("The feature columns, in the model's input order, as the run fed them"),
   data: z.array(datasetSchema),
   baseline: z
     .object({
@@ -226,11 +251,13 @@ export const resultSchema = z.object({
   calibration: z.array(calibrationSchema).optional(),
   robustness: robustnessSchema.optional(),
   notes: z.array(z.string()),
+  warnings: z.array(z.string()).optional().describe('What the reader must not miss although no check failed'),
   context: z.object({
     tool: z.string(),
     version: z.string(),
     startedAt: z.string(),
     durationSeconds: z.number(),
+    manifest: z.string().optional(),
     repository: z.string().optional(),
     sha: z.string().optional(),
     ref: z.string().optional(),

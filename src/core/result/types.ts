@@ -14,7 +14,7 @@ export type Comparator = '>=' | '>' | '<=' | '<' | '=='
 export interface CheckResult {
   /** Stable id, e.g. `threshold:accuracy>=0.9`, `change:roc_auc`, `parity:probabilities`, `contract:test`. */
   id: string
-  kind: 'threshold' | 'change' | 'parity' | 'contract' | 'comparison' | 'slice' | 'fairness' | 'robustness'
+  kind: 'threshold' | 'change' | 'parity' | 'contract' | 'consistency' | 'comparison' | 'slice' | 'fairness' | 'robustness'
   /** The data set the check judged. */
   dataset?: string
   status: CheckStatus
@@ -27,6 +27,8 @@ export interface CheckResult {
   baseline?: number | null
   /** One line a reviewer understands. */
   message: string
+  /** Wall time spent computing what the check judges (its metric, test or statistics), when measured. */
+  seconds?: number
 }
 
 export interface ConfusionMatrix {
@@ -65,6 +67,21 @@ export interface DatasetResult {
   confusionMatrix?: ConfusionMatrix
   perClass?: PerClassRow[]
   performance: PerformanceStats
+  /**
+   * Probabilities outside [0, 1] by float32 rounding (within `tolerance` = 16·C·2⁻²³), clipped before the
+   * metrics, and rows whose probabilities do not sum to 1 within it; present when there were any.
+   */
+  probabilityAdjustment?: {
+    output: string
+    tolerance: number
+    clippedValues: number
+    clippedRows: number
+    maxExcess: number
+    offSumRows: number
+    maxSumError: number
+  }
+  /** A classifier with both outputs: scored rows whose label output is not the argmax of its probabilities. */
+  outputConsistency?: { labelOutput: string; probabilityOutput: string; rows: number; disagreements: number; examples: number[] }
   contract?: { schema: string; violations: number; rowsChecked: number; examples: { row: number; message: string }[] }
   parity?: {
     reference: string
@@ -164,6 +181,8 @@ export interface RunContext {
   version: string
   startedAt: string
   durationSeconds: number
+  /** The manifest the run read, relative to the workspace; JUnit test cases point at it. */
+  manifest?: string
   /** GitHub or other CI facts when known. */
   repository?: string
   sha?: string
@@ -181,6 +200,8 @@ export interface ValidationResult {
   metrics: Record<string, number>
   checks: CheckResult[]
   model: ModelSummary
+  /** The feature columns, in the model's input order, as the run fed them (given or inferred). */
+  features?: string[]
   data: DatasetResult[]
   baseline?: {
     source: string
@@ -197,6 +218,8 @@ export interface ValidationResult {
   /** test-robustness: perturbation, invariance and stress tests. */
   robustness?: RobustnessResult
   notes: string[]
+  /** What the reader must not miss although no check failed (e.g. features taken in the data file's order). */
+  warnings?: string[]
   context: RunContext
   /** Set when status is `error`. */
   error?: { message: string; file?: string; field?: string }

@@ -4,7 +4,7 @@ import { UserError, errorText } from '../errors.js'
 import { describeValue, featureRows, toPredictionBatch } from './output.js'
 import type { FeatureBatch, ModelInfo, ModelRunner, PredictionBatch, TensorInfo } from './types.js'
 
-/** Version of the JSON Lines protocol in protocol.md; sent in `hello`, echoed in `ready`. */
+/** Version of the JSON Lines protocol (README, "The command protocol"); sent in `hello`, echoed in `ready`. */
 export const COMMAND_PROTOCOL_VERSION = 1
 
 export interface CommandRunnerOptions {
@@ -39,7 +39,7 @@ interface Waiter {
   reject(error: UserError): void
 }
 
-/** Starts the command, performs the handshake and returns a runner speaking protocol.md to it. */
+/** Starts the command, performs the handshake and returns a runner speaking the command protocol (README) to it. */
 export async function createCommandRunner(opts: CommandRunnerOptions): Promise<ModelRunner> {
   const runner = new CommandRunner(opts)
   await runner.start()
@@ -293,7 +293,7 @@ class CommandRunner implements ModelRunner {
   }
 
   private protocolError(reason: string): UserError {
-    return this.withStderr(`protocol error: ${reason} (see src/core/runners/protocol.md)`)
+    return this.withStderr(`protocol error: ${reason} (see the README's section "The command protocol")`)
   }
 
   private withStderr(reason: string, prefix = true): UserError {

@@ -1,5 +1,7 @@
+import { performance } from 'node:perf_hooks'
 import type { Cell } from '../data/types.js'
 import type { PredictionBatch } from '../runners/types.js'
+import { ProbabilityGuard } from './probabilities.js'
 
 /** A Float64Array that grows by doubling, so a million rows cost a few copies, not a million pushes of boxed numbers. */
 export class GrowableFloat64 {
@@ -39,9 +41,16 @@ export class PredictionAccumulator {
   hasProbabilities = false
   hasValues = false
   skipped = 0
+  /** Clips float32 overshoots of [0, 1] and counts them; set when the model gives probabilities. */
+  guard?: ProbabilityGuard
+  /** Scored rows whose label output is not the argmax of the probabilities, when the model gives both. */
+  readonly disagreements: { count: number; rows: number[] } = { count: 0, rows: [] }
+  /** Wall time of those comparisons. */
+  consistencySeconds = 0
   private batches = 0
 
-  add(labelColumn: Cell[], pred: PredictionBatch, where: string): void {
+  /** `offset`: the batch's first row, 0-based in the data file. */
+  add(labelColumn: Cell[], pred: PredictionBatch, where: string, offset = 0): void {
     const first = this.batches++ === 0
     if (first) {
       this.hasLabels = pred.labels !== undefined
@@ -49,6 +58,8 @@ export class PredictionAccumulator {
       this.hasValues = pred.values !== undefined
       this.classes = pred.classes
       this.sources = pred.sources
+      if (this.hasProbabilities)
+        this.guard = new ProbabilityGuard(pred.classes?.length ?? 0, pred.sources.probabilities ?? 'probabilities', where)
     } else if (
       this.hasLabels !== (pred.labels !== undefined) ||
       this.hasProbabilities !== (pred.probabilities !== undefined) ||
@@ -60,6 +71,8 @@ export class PredictionAccumulator {
     if (this.hasProbabilities && pred.probabilities!.length !== pred.length * k) {
       throw new Error(`${where}: ${pred.probabilities!.length} probabilities for ${pred.length} rows × ${k} classes`)
     }
+    if (this.guard) this.guard.check(pred.probabilities!, offset + 1)
+    if (this.hasLabels && this.hasProbabilities) this.compareOutputs(labelColumn, pred, k, offset)
     const missing = labelColumn.reduce<number>((n, y) => (y === null || y === undefined ? n + 1 : n), 0)
     if (missing === 0) {
       // The common case: every row is labelled, so whole batches are appended at once.
@@ -79,4 +92,25 @@ export class PredictionAccumulator {
       if (this.hasValues) this.values.append([pred.values![i]])
     }
   }
+
+  /** Argmax as numpy takes it (the first of equal maxima), compared by text: `1` and `"1"` are one class. */
+  private compareOutputs(labelColumn: Cell[], pred: PredictionBatch, k: number, offset: number): void {
+    const t = performance.now()
+    const p = pred.probabilities!
+    const classes = pred.classes!.map(String)
+    for (let i = 0; i < pred.length; i++) {
+      const y = labelColumn[i]
+      if (y === null || y === undefined) continue
+      let best = 0
+      for (let j = 1; j < k; j++) if (p[i * k + j] > p[i * k + best]) best = j
+      if (String(pred.labels![i]) !== classes[best]) {
+        this.disagreements.count++
+        if (this.disagreements.rows.length < MAX_EXAMPLE_ROWS) this.disagreements.rows.push(offset + i + 1)
+      }
+    }
+    this.consistencySeconds += (performance.now() - t) / 1000
+  }
 }
+
+/** Row numbers kept as examples of a disagreement. */
+const MAX_EXAMPLE_ROWS = 5

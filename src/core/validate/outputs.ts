@@ -1,5 +1,9 @@
+import { realpathSync } from 'node:fs'
+import path from 'node:path'
+import { UserError, errorText, isUserError } from '../errors.js'
 import { checkOutputPath, writeFileAtomic } from '../files.js'
-import { renderJUnit } from '../report/junit.js'
+import type { Settings } from '../settings.js'
+import { renderErrorJUnit, renderJUnit } from '../report/junit.js'
 import type { ValidationResult } from '../result/types.js'
 
 export interface OutputPaths {
@@ -28,4 +32,80 @@ export function writeReportFiles(result: ValidationResult, paths: OutputPaths, o
   for (const [file] of files) checkOutputPath(file, 'output')
   for (const [file, render] of files) writeFileAtomic(file, render())
   return files.map(([file]) => file)
+}
+
+/** Every file a run reads, absolute: an output must never be one of them. */
+export function inputFiles(settings: Settings): { path: string; what: string }[] {
+  const files: { path: string; what: string }[] = []
+  const add = (p: string | undefined, what: string) => p && files.push({ path: path.resolve(settings.workspace, p), what })
+  add(settings.manifestPath, 'the manifest')
+  add(settings.model.path, 'the model')
+  for (const d of settings.data) {
+    add(d.path, `the data set "${d.name}"`)
+    add(d.contract, `the contract of "${d.name}"`)
+  }
+  if (settings.baseline?.kind === 'model') add(settings.baseline.model.path, 'the baseline model')
+  if (settings.baseline?.kind === 'report') add(settings.baseline.path, 'the baseline report')
+  add(settings.referencePredictions?.path, 'the reference predictions')
+  return files
+}
+
+/**
+ * An output path that names an input (after resolving symlinks and `..`) would destroy it, and two
+ * outputs on one path would overwrite each other: both are refused before any work starts.
+ */
+export function checkOutputsAgainstInputs(outputs: { path?: string; label: string }[], settings: Settings): void {
+  const real = (p: string) => {
+    const abs = path.resolve(settings.workspace, p)
+    try {
+      return realpathSync(abs)
+    } catch {
+      // Not there yet: its folder may still be a symlink to an input's folder.
+      try {
+        return path.join(realpathSync(path.dirname(abs)), path.basename(abs))
+      } catch {
+        return abs
+      }
+    }
+  }
+  const inputs = inputFiles(settings).map((f) => ({ ...f, real: real(f.path) }))
+  const seen = new Map<string, string>()
+  for (const o of outputs) {
+    if (!o.path) continue
+    const r = real(o.path)
+    const hit = inputs.find((i) => i.real === r)
+    if (hit)
+      throw new UserError(`${o.label} ${o.path}: is ${hit.what}, which this run reads; give the output another path`, {
+        file: o.path,
+        field: o.label,
+      })
+    const other = seen.get(r)
+    if (other)
+      throw new UserError(`${o.label} ${o.path}: is also given as ${other}; give each output its own path`, {
+        file: o.path,
+        field: o.label,
+      })
+    seen.set(r, o.label)
+  }
+}
+
+/** On exit 2 (or a crash) the JUnit file says why, as one erroring test case; never over an input it names. */
+export function writeErrorJUnitFile(file: string, action: string, e: unknown, startedAt: Date, cwd: string, manifest?: string): void {
+  try {
+    checkOutputPath(file, 'junit')
+    const where = isUserError(e) ? e.file : undefined
+    if (where && path.resolve(cwd, where) === file) return
+    writeFileAtomic(
+      file,
+      renderErrorJUnit({
+        action,
+        message: errorText(e),
+        file: where ?? manifest,
+        startedAt: startedAt.toISOString(),
+        seconds: (Date.now() - startedAt.getTime()) / 1000,
+      }),
+    )
+  } catch {
+    // The error is what the user must see; a JUnit file that cannot be written adds nothing to it.
+  }
 }

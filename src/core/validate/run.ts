@@ -1,3 +1,4 @@
+import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { CellError, UserError } from '../errors.js'
 import { openTable, digestFile, inferFormat } from '../data/open.js'
@@ -28,12 +29,28 @@ import { ParityCounter } from './parity.js'
 import { buildScoredRows, type ModelPredictions } from '../evaluation/build.js'
 import { decideTask } from '../evaluation/task.js'
 import { analyse, checkAnalysisColumns, checkAnalysisMetrics, keptColumns, wantsAnalysis } from './analysis.js'
+import { completeFeatures } from '../evaluation/features.js'
+import { describeAdjustment } from './probabilities.js'
+import { plural } from '../report/common.js'
+import { createPredictionsFile, type PredictionsFile } from './predictions-file.js'
 
 export interface ValidateOptions {
   runnerEnv?: RunnerEnvironment
   /** CI facts (repository, sha, run URL); the core reads no environment itself. */
   context: Omit<RunContext, 'startedAt' | 'durationSeconds'>
   log?: (line: string) => void
+  /**
+   * Write the candidate's per-row predictions here (.csv or .parquet); with several data sets, one file
+   * each, named `<stem>-<data set><ext>`. Committed only when the run succeeds.
+   */
+  predictionsPath?: string
+}
+
+/** Where a data set's predictions go: the path itself for a single data set. */
+export function predictionsPathFor(file: string, dataset: string, datasets: number): string {
+  if (datasets <= 1) return file
+  const ext = path.extname(file)
+  return `${file.slice(0, file.length - ext.length)}-${dataset}${ext}`
 }
 
 interface Scored {
@@ -51,6 +68,8 @@ interface DatasetRun {
   contract?: DatasetResult['contract']
   parity?: ParityCounter
   kept: Record<string, Cell[]>
+  /** Wall time of the streaming checks, summed over batches. */
+  checkSeconds: { contract: number; parity: number }
 }
 
 /**
@@ -86,11 +105,14 @@ function relativePaths(result: ValidationResult, workspace: string): ValidationR
   }
 }
 
-async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<ValidationResult> {
+async function validateRaw(given: Settings, opts: ValidateOptions): Promise<ValidationResult> {
   const started = new Date()
   const t0 = performance.now()
   const log = opts.log ?? (() => {})
   const runners: ModelRunner[] = []
+  const sinks: PredictionsFile[] = []
+  const inferred = await completeFeatures(given)
+  const settings = inferred.settings
   try {
     const hints = { task: settings.task, classes: settings.classes }
     const candidate = await createRunner(settings.model, opts.runnerEnv, hints)
@@ -120,7 +142,18 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
         ? await createPredictionsRunner({ path: settings.referencePredictions.path, ...runnerHints(settings) })
         : undefined
       if (reference) runners.push(reference)
-      runs.push(await scoreDataset(settings, data, candidate, baselineRunner, reference, keptColumns(settings), log))
+      const sink = opts.predictionsPath
+        ? createPredictionsFile(predictionsPathFor(opts.predictionsPath, data.name, settings.data.length), {
+            label: settings.label,
+            id: settings.idColumn,
+          })
+        : undefined
+      if (sink) sinks.push(sink)
+      const text = unique([
+        ...textColumns(info, settings.model.features),
+        ...(baselineInfo && settings.baseline?.kind === 'model' ? textColumns(baselineInfo, settings.baseline.model.features) : []),
+      ])
+      runs.push(await scoreDataset(settings, data, candidate, baselineRunner, reference, keptColumns(settings), log, sink, text))
     }
 
     const acc0 = runs[0].candidate.acc
@@ -134,6 +167,7 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
     checkAnalysisMetrics(settings, task)
 
     const notes: string[] = []
+    const warnings: string[] = inferred.warning ? [inferred.warning] : []
     const dataResults: DatasetResult[] = []
     const gateInputs: GateInput[] = []
     const extraChecks: CheckResult[] = []
@@ -141,8 +175,11 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
     const slices: SliceResult[] = []
     const fairness: FairnessResult[] = []
     const calibration: CalibrationResult[] = []
+    const gateSeconds = new Map<string, number>()
     for (const run of runs) {
+      const tm = performance.now()
       const m = metricsFor(settings, task, run.candidate, run.data)
+      gateSeconds.set(run.data.name, (performance.now() - tm) / 1000)
       notes.push(...m.notes.map((n) => (runs.length > 1 ? `${run.data.name}: ${n}` : n)))
       const perf = latencyStats(run.candidate.latenciesMs)
       const rowsPerSecond = run.rows / Math.max(run.seconds, 1e-9)
@@ -179,7 +216,10 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
           baseline: baselineOut?.predictions,
           columns: run.kept,
         })
+        const ta = performance.now()
         const analysis = analyse(settings, scoredRows, run.data.name)
+        const analysisSeconds = (performance.now() - ta) / 1000
+        for (const c of analysis.checks) c.seconds ??= analysisSeconds
         comparisons.push(...analysis.comparisons)
         slices.push(...analysis.slices)
         fairness.push(...analysis.fairness)
@@ -205,10 +245,23 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
           totalSeconds: run.seconds,
         },
       }
+      const prefix = runs.length > 1 ? `${run.data.name}: ` : ''
+      const adjustment = run.candidate.acc.guard?.summary()
+      if (adjustment) {
+        dr.probabilityAdjustment = adjustment
+        notes.push(...describeAdjustment(adjustment, `${prefix}the model`))
+      }
+      const baselineAdjustment = run.baseline?.acc.guard?.summary()
+      if (baselineAdjustment) notes.push(...describeAdjustment(baselineAdjustment, `${prefix}the baseline`))
+      const consistency = outputConsistency(settings, run)
+      if (consistency) {
+        dr.outputConsistency = consistency.result
+        if (consistency.check) extraChecks.push(consistency.check)
+      }
       if (run.candidate.acc.skipped > 0) {
         dr.skippedRows = run.candidate.acc.skipped
         notes.push(
-          `${run.data.name}: ${run.candidate.acc.skipped} row(s) have no value in the label column "${settings.label}" and were not scored.`,
+          `${run.data.name}: ${plural(run.candidate.acc.skipped, 'row')} ${run.candidate.acc.skipped === 1 ? 'has' : 'have'} no value in the label column "${settings.label}" and ${run.candidate.acc.skipped === 1 ? 'was' : 'were'} not scored.`,
         )
       }
       if (run.contract) {
@@ -221,6 +274,7 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
           severity: 'fail',
           value: run.contract.violations,
           threshold: { op: '==', value: 0, expression: 'violations == 0' },
+          seconds: run.checkSeconds.contract,
           message:
             run.contract.violations === 0
               ? `all ${run.contract.rowsChecked} rows match the data contract`
@@ -240,6 +294,7 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
           severity: 'fail',
           value: n,
           threshold: { op: '<=', value: allowed, expression: `mismatching rows <= ${allowed}` },
+          seconds: run.checkSeconds.parity,
           message:
             n === 0
               ? `all ${p.rows} rows agree with the reference predictions (largest difference ${p.maxAbsDiff.toExponential(2)}, tolerance ${p.tolerance})`
@@ -249,13 +304,17 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
       dataResults.push(dr)
     }
 
-    const checks = [...extraChecks, ...evaluateGates(settings.gates, gateInputs)]
+    const checks = [
+      ...extraChecks,
+      ...evaluateGates(settings.gates, gateInputs).map((c) => ({ ...c, seconds: gateSeconds.get(c.dataset ?? '') ?? 0 })),
+    ]
     if (settings.gates.some((g) => g.bound.kind === 'change') && !settings.baseline) {
       notes.push(
         'No baseline yet (first run): change thresholds were skipped. Set `baseline` to a model or a previous report to enable them.',
       )
     }
     notes.push(...describeSources(dataResults[0].metricSources))
+    if (settings.features !== given.features) notes.push(`Features (inferred): ${settings.features.join(', ')}.`)
     if (settings.baseline?.kind === 'report' && settings.comparison.metrics) {
       notes.push(
         'The baseline is a previous report, which holds no per-row predictions: the comparison section needs a baseline model or predictions file on the same rows, so no intervals or verdicts were computed.',
@@ -263,6 +322,11 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
     }
 
     const primaryBaseline = gateInputs[0].baseline
+    for (const sink of sinks) {
+      await sink.commit()
+      log(`predictions: ${displayPath(sink.path, settings.workspace)}`)
+    }
+    sinks.length = 0
     return {
       schemaVersion: RESULT_SCHEMA_VERSION,
       status: overallStatus(checks),
@@ -270,6 +334,7 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
       metrics: dataResults[0].metrics,
       checks,
       model: { name: settings.name, ...info },
+      ...(settings.features.length > 0 ? { features: settings.features } : {}),
       data: dataResults,
       baseline:
         settings.baseline && primaryBaseline
@@ -285,10 +350,57 @@ async function validateRaw(settings: Settings, opts: ValidateOptions): Promise<V
       fairness: fairness.length > 0 ? fairness : undefined,
       calibration: calibration.length > 0 ? calibration : undefined,
       notes,
-      context: { ...opts.context, startedAt: started.toISOString(), durationSeconds: (performance.now() - t0) / 1000 },
+      ...(warnings.length > 0 ? { warnings } : {}),
+      context: {
+        ...opts.context,
+        ...(settings.manifestPath ? { manifest: settings.manifestPath } : {}),
+        startedAt: started.toISOString(),
+        durationSeconds: (performance.now() - t0) / 1000,
+      },
     }
   } finally {
-    await Promise.allSettled(runners.map((r) => r.close()))
+    await Promise.allSettled([...runners.map((r) => r.close()), ...sinks.map((s) => s.abort())])
+  }
+}
+
+/**
+ * A classifier that gives labels and probabilities may disagree with itself: tree ensembles break ties
+ * between equal probabilities their own way, and a custom threshold moves the label. The metrics use
+ * each output as the report says, so a disagreement is shown, never hidden.
+ */
+function outputConsistency(
+  settings: Settings,
+  run: DatasetRun,
+): { result: NonNullable<DatasetResult['outputConsistency']>; check?: CheckResult } | undefined {
+  const acc = run.candidate.acc
+  if (!acc.hasLabels || !acc.hasProbabilities) return undefined
+  const rows = acc.yTrue.length
+  const { count, rows: examples } = acc.disagreements
+  const result = {
+    labelOutput: acc.sources.labels ?? 'labels',
+    probabilityOutput: acc.sources.probabilities ?? 'probabilities',
+    rows,
+    disagreements: count,
+    examples,
+  }
+  if (settings.outputConsistency === 'off') return { result }
+  const shown = examples.join(', ') + (count > examples.length ? ', …' : '')
+  return {
+    result,
+    check: {
+      id: `output-consistency/${run.data.name}`,
+      kind: 'consistency',
+      dataset: run.data.name,
+      status: count === 0 ? 'pass' : settings.outputConsistency,
+      severity: settings.outputConsistency,
+      value: count,
+      threshold: { op: '==', value: 0, expression: 'disagreeing rows == 0' },
+      seconds: acc.consistencySeconds,
+      message:
+        count === 0
+          ? `the label output "${result.labelOutput}" is the argmax of "${result.probabilityOutput}" on all ${plural(rows, 'row')}`
+          : `the label output "${result.labelOutput}" is not the argmax of "${result.probabilityOutput}" on ${count} of ${plural(rows, 'row')} (data row${examples.length === 1 ? '' : 's'} ${shown}); label metrics use "${result.labelOutput}", probability metrics "${result.probabilityOutput}"`,
+    },
   }
 }
 
@@ -297,8 +409,8 @@ function checkGateMetrics(settings: Settings, task: Task): void {
   for (const g of settings.gates) {
     if (!known.has(g.metric)) {
       throw new UserError(
-        `${settings.manifestPath ? `${settings.manifestPath}: ` : ''}thresholds: "${g.expression}": unknown metric "${g.metric}" for a ${task} model; known: ${[...known].join(', ')}`,
-        { file: settings.manifestPath, field: 'thresholds' },
+        `${settings.thresholdsFrom}: "${g.expression}": unknown metric "${g.metric}" for a ${task} model; known: ${[...known].join(', ')}`,
+        { file: settings.thresholdsFrom.startsWith(`${settings.manifestPath}:`) ? settings.manifestPath : undefined, field: 'thresholds' },
       )
     }
   }
@@ -319,6 +431,8 @@ async function scoreDataset(
   reference: ModelRunner | undefined,
   keep: string[],
   log: (line: string) => void,
+  sink?: PredictionsFile,
+  text: string[] = [],
 ): Promise<DatasetRun> {
   const source = openTable(data.path, data.format)
   const contract = data.contract ? await createContractChecker(data.contract) : undefined
@@ -330,6 +444,7 @@ async function scoreDataset(
     ...settings.model.features,
     ...(baselineModel?.features ?? []),
     settings.label,
+    ...(settings.idColumn ? [settings.idColumn] : []),
     ...(contract ? contractColumns(contract.schema).filter((c) => fileColumns.includes(c)) : []),
     ...keep,
   ])
@@ -338,22 +453,30 @@ async function scoreDataset(
   const base: Scored | undefined = baseline ? { acc: new PredictionAccumulator(), latenciesMs: [] } : undefined
   const parity = reference ? new ParityCounter(settings.referencePredictions!.path, settings.referencePredictions!.tolerance) : undefined
   const started = performance.now()
+  const checkSeconds = { contract: 0, parity: 0 }
   let rows = 0
-  for await (const batch of source.batches({ batchSize: settings.batchSize, columns: readColumns })) {
+  for await (const batch of source.batches({ batchSize: settings.batchSize, columns: readColumns, text })) {
     const labels = batch.columns[settings.label]
     const pred = await timed(cand.latenciesMs, data, () => candidate.predict(featureBatch(batch, settings.model)))
     checkLength(pred, batch, candidate, settings.model)
-    cand.acc.add(labels, pred, data.path)
+    cand.acc.add(labels, pred, data.path, batch.offset)
+    await sink?.write(batch.offset, pred, labels, settings.idColumn ? batch.columns[settings.idColumn] : undefined)
     if (baseline && base && baselineModel) {
       const bp = await timed(base.latenciesMs, data, () => baseline.predict(featureBatch(batch, baselineModel)))
       checkLength(bp, batch, baseline, baselineModel)
-      base.acc.add(labels, bp, data.path)
+      base.acc.add(labels, bp, data.path, batch.offset)
     }
     if (reference && parity) {
+      const tp = performance.now()
       const rp = await reference.predict(featureBatch(batch, settings.model))
       parity.add(pred, rp, batch.offset)
+      checkSeconds.parity += (performance.now() - tp) / 1000
     }
-    contract?.check(batch)
+    if (contract) {
+      const tc = performance.now()
+      contract.check(batch)
+      checkSeconds.contract += (performance.now() - tc) / 1000
+    }
     keepLabelledRows(kept, batch, labels)
     rows += batch.length
   }
@@ -365,7 +488,7 @@ async function scoreDataset(
     await r?.checkRowCount?.(rows)
   }
   log(`${data.name}: scored ${rows.toLocaleString('en-US')} rows in ${seconds.toFixed(2)} s`)
-  return { data, digest, rows, seconds, candidate: cand, baseline: base, contract: contract?.summary(), parity, kept }
+  return { data, digest, rows, seconds, candidate: cand, baseline: base, contract: contract?.summary(), parity, kept, checkSeconds }
 }
 
 /** Columns the statistics need per row (slices, fairness groups), aligned with the scored rows: unlabelled rows are skipped there too. */
@@ -399,6 +522,14 @@ function checkLength(pred: PredictionBatch, batch: Batch, runner: ModelRunner, m
   if (pred.length !== batch.length) {
     throw new UserError(`${model.path ?? model.url ?? runner.kind}: the model returned ${pred.length} predictions for ${batch.length} rows`)
   }
+}
+
+/** Features a model takes as strings: read as text, so that a category "007" reaches it as "007". */
+export function textColumns(info: ModelInfo, features: string[]): string[] {
+  const strings = info.inputs.filter((i) => i.dtype === 'string')
+  if (info.inputs.length === 1 && strings.length === 1) return features
+  const names = new Set(strings.map((i) => i.name))
+  return features.filter((f) => names.has(f))
 }
 
 function unique<T>(xs: T[]): T[] {
