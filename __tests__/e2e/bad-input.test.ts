@@ -130,7 +130,7 @@ describe('bad manifests', () => {
     expectRejected(
       c,
       await run(c, [...flags(), '--threshold', 'accuracy >= 0.9', '--threshold', 'accuracy is high']),
-      `modelgate: threshold 2: cannot read gate "accuracy is high": ${GATE_SYNTAX}`,
+      `modelgate: --threshold, line 2: cannot read gate "accuracy is high": ${GATE_SYNTAX}`,
     )
   })
 

@@ -50,6 +50,7 @@ describe('modelgate validate on the breast-cancer example', () => {
       'pass slice/test/small tumours/accuracy>=0.9',
       'pass slice/test/large tumours/max-regression:accuracy',
       'pass slice/test/small tumours/max-regression:accuracy',
+      'pass output-consistency/test',
       'pass contract/test',
       'pass parity/test',
       'pass threshold/test/accuracy>=0.95',

@@ -407,12 +407,13 @@ describe('examples/command-runner: a Python model over the command protocol', ()
     expect(validate.model.runner).toBe('command')
     expect(validate.data[0].rows).toBe(171)
     expect(ids(validate.checks, 'pass')).toEqual([
+      'output-consistency/test',
       'threshold/test/accuracy>=0.95',
       'threshold/test/roc_auc>=0.98',
       'threshold/test/precision>=0.97',
       'threshold/test/log_loss<=0.15',
     ])
-    expect(validate.checks).toHaveLength(4)
+    expect(validate.checks).toHaveLength(5)
     const logLoss = -y.reduce((s, v, i) => s + Math.log(v === 1 ? p1[i] : 1 - p1[i]), 0) / y.length
     expect(validate.metrics.accuracy).toBeCloseTo(correct / 171, 12)
     expect(validate.metrics.precision).toBeCloseTo(trulyBenign / calledBenign, 12)

@@ -21,7 +21,7 @@ describe('a first run', () => {
     }
     expect(err.code).toBe(2)
     expect(err.stderr.trim()).toBe(
-      `modelgate: no manifest: modelgate.yml is not in ${dir}. Point to yours with --config (the config input), or create one (README, "The manifest"), or give --model, --data, --label and --features`,
+      `modelgate: no manifest: modelgate.yml is not in ${dir}. Point to yours with --config (the config input), or write one with modelgate init --model <model.onnx> --data <data.csv> --label <column>, or give --model, --data and --label`,
     )
   })
 
@@ -29,7 +29,7 @@ describe('a first run', () => {
     const r = await runAction('validate-model', { config: 'model/modelgate.yml' }, { GITHUB_WORKSPACE: tmp('mg-first-') })
     expect(r.code).toBe(2)
     expect(r.commands.filter((c) => c.command === 'error').map((c) => c.message)).toEqual([
-      'model/modelgate.yml: manifest not found; check the path (config input or --config), relative to the repository root',
+      'model/modelgate.yml: manifest not found; check the path given with input config, relative to the repository root (the workspace)',
     ])
   })
 

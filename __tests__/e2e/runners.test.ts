@@ -145,7 +145,7 @@ describe('command runner: examples/command-runner/model.py', () => {
     expect(result.metrics.accuracy).toBeCloseTo(expected.accuracy, 12)
     expect(result.metrics.log_loss).toBeCloseTo(expected.log_loss, 12)
     expect(result.metrics.brier).toBeCloseTo(expected.brier, 12)
-    expect(result.checks.map((c) => `${c.status} ${c.id}`)).toEqual(['pass threshold/slice/accuracy>=0.5'])
+    expect(result.checks.map((c) => `${c.status} ${c.id}`)).toEqual(['pass output-consistency/slice', 'pass threshold/slice/accuracy>=0.5'])
   })
 })
 

@@ -83,7 +83,7 @@ describe('manifest', () => {
 
   it('says when the manifest does not exist', () => {
     expect(errorOf(() => loadManifest('/nonexistent/modelgate.yml')).message).toBe(
-      '/nonexistent/modelgate.yml: manifest not found; check the path (config input or --config), relative to the repository root',
+      '/nonexistent/modelgate.yml: manifest not found; check the path (config input or --config), relative to the repository root (the workspace)',
     )
   })
 })
@@ -133,19 +133,19 @@ describe('settings', () => {
     expect(
       errorOf(() => resolveSettings({ thresholds: ['acc >> 1'], model: 'm.onnx', data: 'd.csv', label: 'y', features: ['x'] }, empty))
         .message,
-    ).toContain('threshold 1: cannot read gate "acc >> 1"')
+    ).toContain('input thresholds, line 1: cannot read gate "acc >> 1"')
   })
 
   it('fails on an explicit --config that does not exist', () => {
     expect(errorOf(() => resolveSettings({ config: 'nope.yml' }, dir)).message).toBe(
-      'nope.yml: manifest not found; check the path (config input or --config), relative to the repository root',
+      'nope.yml: manifest not found; check the path (config input or --config), relative to the repository root (the workspace)',
     )
   })
 
   it('a first run with nothing at all says what to do', () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'mg-first-'))
     expect(errorOf(() => resolveSettings({}, empty)).message).toBe(
-      `no manifest: modelgate.yml is not in ${empty}. Point to yours with --config (the config input), or create one (README, "The manifest"), or give --model, --data, --label and --features`,
+      `no manifest: modelgate.yml is not in ${empty}. Point to yours with --config (the config input), or write one with modelgate init --model <model.onnx> --data <data.csv> --label <column>, or give --model, --data and --label`,
     )
   })
 })

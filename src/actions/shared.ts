@@ -1,7 +1,9 @@
 import path from 'node:path'
 import { errorText, isUserError, EXIT_INVALID_INPUT } from '../core/errors.js'
 import { resolveSettings, type Overrides, type Settings } from '../core/settings.js'
-import { checkOutputPaths, writeReportFiles } from '../core/validate/outputs.js'
+import { checkOutputPaths, checkOutputsAgainstInputs, writeErrorJUnitFile, writeReportFiles } from '../core/validate/outputs.js'
+import { predictionsPathFor } from '../core/validate/run.js'
+import { checkOutputPath } from '../core/files.js'
 import { exitCodeFor } from '../core/gates/evaluate.js'
 import { parseBoolean, parseLines } from '../core/options.js'
 import { readOverrides, type OptionSource } from '../core/overrides.js'
@@ -28,6 +30,8 @@ export interface ActionInputs {
   comment: boolean
   githubToken?: string
   artifactName?: string
+  /** validate-model: where to write the per-row predictions (.csv or .parquet). */
+  predictionsPath?: string
 }
 
 /** The action's inputs as an OptionSource: `io.getInput`, trimmed, empty as unset. */
@@ -52,6 +56,7 @@ export function readActionInputs(io: ActionIO): ActionInputs {
     comment: parseBoolean(src.value('comment'), 'input comment') ?? true,
     githubToken: token,
     artifactName: src.value('artifact-name'),
+    predictionsPath: src.value('predictions-path'),
   }
 }
 
@@ -78,8 +83,10 @@ export interface ActionSpec<I extends ActionInputs> {
   settings?(settings: Settings, inputs: I): Settings
   run(
     settings: Settings,
-    opts: { context: ActionDeps['context']; runnerEnv: RunnerEnvironment; log: (line: string) => void },
+    opts: { context: ActionDeps['context']; runnerEnv: RunnerEnvironment; log: (line: string) => void; predictionsPath?: string },
   ): Promise<ValidationResult>
+  /** validate-model writes the per-row predictions (input predictions-path); the others ignore the input. */
+  writesPredictions?: boolean
   /** Outputs beyond `status`, `passed` and `report-path`. */
   outputs(result: ValidationResult): Record<string, string>
 }
@@ -88,6 +95,9 @@ export interface ActionSpec<I extends ActionInputs> {
 export async function runModelgateAction<I extends ActionInputs>(deps: ActionDeps, spec: ActionSpec<I>): Promise<number> {
   const { io } = deps
   const action = spec.name
+  const startedAt = new Date()
+  // Read before anything can fail, so that an error still leaves its JUnit file.
+  const junitInput = io.getInput('junit-path').trim()
   try {
     const inputs = spec.readInputs(io)
     const resolved = resolveSettings(inputs.overrides, deps.workspace)
@@ -95,16 +105,40 @@ export async function runModelgateAction<I extends ActionInputs>(deps: ActionDep
     const reportPath = path.resolve(deps.workspace, inputs.reportPath)
     const junitPath = inputs.junitPath ? path.resolve(deps.workspace, inputs.junitPath) : undefined
     checkOutputPaths({ reportPath, junitPath }, { report: 'input report-path', junit: 'input junit-path' })
+    const predictionsPath =
+      spec.writesPredictions && inputs.predictionsPath ? path.resolve(deps.workspace, inputs.predictionsPath) : undefined
+    const predictionFiles = predictionsPath
+      ? settings.data.map((d) => predictionsPathFor(predictionsPath, d.name, settings.data.length))
+      : []
+    for (const p of predictionFiles) checkOutputPath(p, 'input predictions-path')
+    checkOutputsAgainstInputs(
+      [
+        { path: reportPath, label: 'input report-path' },
+        { path: junitPath, label: 'input junit-path' },
+        ...predictionFiles.map((p) => ({ path: p, label: 'input predictions-path' })),
+      ],
+      settings,
+    )
     const result = await spec.run(settings, {
       context: deps.context,
       runnerEnv: { ...deps.runnerEnv, mask: (s) => io.setSecret(s) },
       log: (line) => io.info(line),
+      predictionsPath,
     })
     const written = writeReportFiles(result, { reportPath, junitPath }, { action })
+    written.push(...predictionFiles)
 
-    await io.appendSummary(renderSummary(result, { title: `modelgate ${action}: ${result.model.name}`, detailsUrl: deps.context.runUrl }))
+    // The summary, the comment and the artifact are conveniences: none of them may turn a verdict into an error.
+    await appendSummaryOrWarn(
+      io,
+      renderSummary(result, { title: `modelgate ${action}: ${result.model.name}`, detailsUrl: deps.context.runUrl }),
+    )
     for (const a of annotationsFor(result, { action })) io.annotate(a.level, a.message, a.title)
-    setOutputs(io, result, reportPath, spec.outputs(result))
+    for (const w of result.warnings ?? []) io.warning(w)
+    setOutputs(io, result, reportPath, {
+      ...spec.outputs(result),
+      ...(predictionFiles.length > 0 ? { 'predictions-path': predictionFiles.join('\n') } : {}),
+    })
 
     if (inputs.comment && inputs.githubToken && deps.comments) {
       const port = deps.comments(inputs.githubToken)
@@ -115,8 +149,12 @@ export async function runModelgateAction<I extends ActionInputs>(deps: ActionDep
       )
     }
     if (inputs.artifactName && deps.artifacts) {
-      const uploaded = await deps.artifacts.upload(inputs.artifactName, written, commonFolder(written))
-      io.info(`report uploaded as artifact "${inputs.artifactName}" (${uploaded.location})`)
+      try {
+        const uploaded = await deps.artifacts.upload(inputs.artifactName, written, commonFolder(written))
+        io.info(`report uploaded as artifact "${inputs.artifactName}" (${uploaded.location})`)
+      } catch (e) {
+        io.warning(`Could not upload the artifact "${inputs.artifactName}": ${errorText(e)}. The report stays at ${reportPath}.`)
+      }
     } else if (inputs.artifactName) {
       io.warning(
         `artifact-name is set but this run has no Actions artifact service (ACTIONS_RUNTIME_TOKEN): the report stays at ${reportPath}`,
@@ -130,7 +168,17 @@ export async function runModelgateAction<I extends ActionInputs>(deps: ActionDep
     }
     return code
   } catch (e) {
+    if (junitInput) writeErrorJUnitFile(path.resolve(deps.workspace, junitInput), action, e, startedAt, deps.workspace)
     return reportActionError(io, action, e)
+  }
+}
+
+/** A summary that cannot be written (no GITHUB_STEP_SUMMARY, a full disk, a runner without summaries) is one warning. */
+export async function appendSummaryOrWarn(io: ActionIO, markdown: string): Promise<void> {
+  try {
+    await io.appendSummary(markdown)
+  } catch (e) {
+    io.warning(`Could not write the job summary (${errorText(e)}); the report file and the step's outputs carry the result.`)
   }
 }
 

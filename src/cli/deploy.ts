@@ -1,6 +1,5 @@
 import path from 'node:path'
-import { parseArgs } from 'node:util'
-import { UserError, errorText } from '../core/errors.js'
+import { answeredHelp, parseCommand } from './args.js'
 import { checkOutputPath, writeFileAtomic } from '../core/files.js'
 import { deployModel } from '../core/deploy/run.js'
 import { createTarget, resolveDeploySettings } from '../core/deploy/settings.js'
@@ -43,20 +42,8 @@ const DEPLOY_OPTIONS: Record<string, Option> = {
 
 /** `modelgate deploy`. */
 export async function runDeploy(args: string[], io: CliIO, setDebug: (d: boolean) => void): Promise<number> {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    values = parseArgs({
-      args,
-      options: DEPLOY_OPTIONS,
-    }).values as Record<string, string | boolean | undefined>
-  } catch (e) {
-    throw new UserError(`${errorText(e).replace(/\. To specify.*$/s, '')}; see modelgate deploy --help`)
-  }
-  setDebug(Boolean(values.debug))
-  if (values.help) {
-    io.stdout(DEPLOY_USAGE)
-    return 0
-  }
+  const values = parseCommand('deploy', args, DEPLOY_OPTIONS).values as Record<string, string | boolean | undefined>
+  if (answeredHelp(values, DEPLOY_USAGE, io, setDebug)) return 0
   const src: OptionSource = {
     value: (k) => {
       const v = values[k]

@@ -1,9 +1,13 @@
-import { parseArgs } from 'node:util'
+import path from 'node:path'
+import { answeredHelp, parseCommand } from './args.js'
 import { UserError, errorText, isUserError, EXIT_INVALID_INPUT } from '../core/errors.js'
 import { resolveSettings, type Settings } from '../core/settings.js'
 import { validate } from '../core/validate/run.js'
 import { runRobustness } from '../core/robustness/run.js'
-import { checkOutputPaths, writeReportFiles } from '../core/validate/outputs.js'
+import { checkOutputPaths, checkOutputsAgainstInputs, writeErrorJUnitFile, writeReportFiles } from '../core/validate/outputs.js'
+import { predictionsPathFor } from '../core/validate/run.js'
+import { checkOutputPath } from '../core/files.js'
+import { runInit } from './init.js'
 import { exitCodeFor } from '../core/gates/evaluate.js'
 import { readOverrides, readRobustnessOverrides, withRobustnessOverrides, type OptionSource } from '../core/overrides.js'
 import type { RunnerEnvironment } from '../core/runners/index.js'
@@ -17,12 +21,18 @@ import { runServe } from './serve.js'
 import { runDeploy } from './deploy.js'
 
 /** The flags every command shares, in two runs around each command's own. */
-const MODEL_FLAGS = `  --config <file>                 manifest (default: modelgate.yml if present)
-  --model <path|url>              model: .onnx file, predictions file, or http(s) URL
+const MODEL_FLAGS = `  --config <file>                 manifest (default: modelgate.yml in the working directory, if present)
+  --model <path|url|command>      model: an .onnx file, a predictions file (.csv, .jsonl, .parquet), an http(s)
+                                  URL, or a command line with --runner command, e.g.
+                                  --runner command --model "python3 model.py" (it speaks the JSON Lines protocol
+                                  in the README's section "The command protocol")
   --runner <onnx|command|http|predictions>
+                                  how to run the model (default: from --model)
   --data <file>                   evaluation data (.csv, .jsonl, .parquet)
   --label <column>                label column
-  --features <a,b,c>              feature columns, in the model's order
+  --features <a,b,c>              feature columns, in the model's order (default: an ONNX model's input names
+                                  when it takes one input per column; for one N×W input, the W columns besides
+                                  the label, in the file's order, with a warning)
   --task <binary|multiclass|regression>`
 
 const OUTPUT_FLAGS = `  --fail-on <fail|warn|never>     which status exits 1 (default: fail)
@@ -44,6 +54,9 @@ ${MODEL_FLAGS}
   --threshold <gate>              repeatable, e.g. --threshold "accuracy >= 0.9"
   --baseline <model|report.json>  what to compare with
   --reference-predictions <file>  source-framework predictions, for conversion parity
+  --predictions <file.csv|.parquet>
+                                  write the model's per-row predictions (row_index, id, label, probability_<class>
+                                  or value); the predictions runner reads the file back as a model or a baseline
 ${OUTPUT_FLAGS}
 
 Exit codes: 0 passed (warnings allowed), 1 a gate failed, 2 invalid input.`
@@ -64,6 +77,7 @@ Exit codes: 0 passed (warnings allowed), 1 a test failed, 2 invalid input.`
 export const USAGE = `Usage: modelgate <command> [options]
 
 Commands:
+  init         write a first modelgate.yml for a model and its data (features, task, classes, starter gates)
   validate     metrics, gates and a report for a model on evaluation data
   robustness   perturbation, invariance, sensitivity and stress tests of a model
   register     record a version of a model, with its evidence, in a registry
@@ -85,6 +99,7 @@ type RunOptions = {
   context: Omit<RunContext, 'startedAt' | 'durationSeconds'>
   runnerEnv?: RunnerEnvironment
   log?: (line: string) => void
+  predictionsPath?: string
 }
 
 /** What makes a command itself; everything else (flags, outputs, exit codes) the commands share. */
@@ -122,7 +137,12 @@ const COMMANDS: Record<string, Command> = {
   validate: {
     usage: VALIDATE_USAGE,
     action: 'validate-model',
-    options: { threshold: { type: 'string', multiple: true }, baseline: { type: 'string' }, 'reference-predictions': { type: 'string' } },
+    options: {
+      threshold: { type: 'string', multiple: true },
+      baseline: { type: 'string' },
+      'reference-predictions': { type: 'string' },
+      predictions: { type: 'string' },
+    },
     flags: { thresholds: 'threshold', 'http-headers': 'header' },
     run: (settings, opts) => validate(settings, opts),
   },
@@ -149,6 +169,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       io.stdout(VERSION)
       return 0
     }
+    if (command === 'init') return await runInit(rest, io, (d) => (debug = d))
     if (command === 'register') return await runRegister(rest, io, (d) => (debug = d))
     if (command === 'registry') return await runRegistry(rest, io, (d) => (debug = d))
     if (command === 'serve') return await runServe(rest, io, (d) => (debug = d))
@@ -169,21 +190,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
 }
 
 async function runCommand(name: string, spec: Command, args: string[], io: CliIO, setDebug: (d: boolean) => void): Promise<number> {
-  let values: Record<string, string | string[] | boolean | undefined>
-  try {
-    values = parseArgs({
-      args,
-      allowPositionals: false,
-      options: { ...COMMON_OPTIONS, ...spec.options, help: { type: 'boolean', short: 'h' } },
-    }).values
-  } catch (e) {
-    throw new UserError(`${errorText(e).replace(/\. To specify.*$/s, '')}; see modelgate ${name} --help`)
-  }
-  setDebug(Boolean(values.debug))
-  if (values.help) {
-    io.stdout(spec.usage)
-    return 0
-  }
+  const { values } = parseCommand(name, args, { ...COMMON_OPTIONS, ...spec.options })
+  if (answeredHelp(values, spec.usage, io, setDebug)) return 0
   const str = (k: string) => values[k] as string | undefined
   // Flags carry the action's input names, but for the repeatable ones.
   const flag = (input: string) => spec.flags[input] ?? input
@@ -192,18 +200,45 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
     lines: (input) => values[flag(input)] as string[] | undefined,
     label: (input) => `--${flag(input)}`,
   }
-  const resolved = resolveSettings(readOverrides(src), io.cwd)
-  const settings = spec.settings ? spec.settings(resolved, src) : resolved
-  const outputs = { reportPath: str('report'), junitPath: str('junit'), summaryPath: str('summary') }
-  checkOutputPaths(outputs, { report: '--report', junit: '--junit', summary: '--summary' })
-  const result = await spec.run(settings, {
-    context: { tool: TOOL, version: VERSION, ...io.context },
-    runnerEnv: io.runnerEnv,
-    log: values.quiet || values.json ? undefined : (line) => io.stderr(line),
-  })
-  writeReportFiles(result, outputs, { action: spec.action })
-  if (outputs.summaryPath) writeFileAtomic(outputs.summaryPath, renderSummary(result, { title: `modelgate ${name}: ${result.model.name}` }))
-  if (values.json) io.stdout(JSON.stringify(result, null, 2))
-  else if (!values.quiet) io.stdout(renderText(result))
-  return exitCodeFor(result.status, settings.failOn)
+  // Relative outputs are resolved where relative inputs are: from the working directory.
+  const at = (k: string) => (str(k) ? path.resolve(io.cwd, str(k)!) : undefined)
+  const outputs = { reportPath: at('report'), junitPath: at('junit'), summaryPath: at('summary') }
+  const predictionsPath = str('predictions')
+  const startedAt = new Date()
+  try {
+    const resolved = resolveSettings(readOverrides(src), io.cwd)
+    const settings = spec.settings ? spec.settings(resolved, src) : resolved
+    checkOutputPaths(outputs, { report: '--report', junit: '--junit', summary: '--summary' })
+    const predictionFiles = predictionsPath
+      ? settings.data.map((d) => predictionsPathFor(path.resolve(io.cwd, predictionsPath), d.name, settings.data.length))
+      : []
+    for (const p of predictionFiles) checkOutputPath(p, '--predictions')
+    checkOutputsAgainstInputs(
+      [
+        { path: outputs.reportPath, label: '--report' },
+        { path: outputs.junitPath, label: '--junit' },
+        { path: outputs.summaryPath, label: '--summary' },
+        ...predictionFiles.map((p) => ({ path: p, label: '--predictions' })),
+      ],
+      settings,
+    )
+    const log = values.quiet || values.json ? undefined : (line: string) => io.stderr(line)
+    const result = await spec.run(settings, {
+      context: { tool: TOOL, version: VERSION, ...io.context },
+      runnerEnv: io.runnerEnv,
+      log,
+      predictionsPath: predictionsPath && path.resolve(io.cwd, predictionsPath),
+    })
+    writeReportFiles(result, outputs, { action: spec.action })
+    if (outputs.summaryPath)
+      writeFileAtomic(outputs.summaryPath, renderSummary(result, { title: `modelgate ${name}: ${result.model.name}` }))
+    // The text output carries the warnings; with --json they go to stderr, where a person still sees them.
+    if (values.json && !values.quiet) for (const w of result.warnings ?? []) io.stderr(`warning: ${w}`)
+    if (values.json) io.stdout(JSON.stringify(result, null, 2))
+    else if (!values.quiet) io.stdout(renderText(result))
+    return exitCodeFor(result.status, settings.failOn)
+  } catch (e) {
+    if (outputs.junitPath) writeErrorJUnitFile(path.resolve(io.cwd, outputs.junitPath), spec.action, e, startedAt, io.cwd, str('config'))
+    throw e
+  }
 }

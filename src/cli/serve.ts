@@ -1,7 +1,7 @@
 import path from 'node:path'
-import { parseArgs } from 'node:util'
+import { answeredHelp, parseCommand } from './args.js'
 import { readFileSync, rmSync } from 'node:fs'
-import { UserError, errorText } from '../core/errors.js'
+import { UserError } from '../core/errors.js'
 import { writeFileAtomic } from '../core/files.js'
 import { parsePositiveInt } from '../core/options.js'
 import { startInferenceServer } from '../core/serve/server.js'
@@ -26,28 +26,14 @@ Endpoints: /v2/health/{live,ready}, /v2/models/<name>[/versions/<v>][/ready|/inf
 
 /** `modelgate serve`: runs until SIGTERM or SIGINT, then drains requests in progress. */
 export async function runServe(args: string[], io: CliIO, setDebug: (d: boolean) => void): Promise<number> {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        state: { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        info: { type: 'string' },
-        stop: { type: 'boolean' },
-        debug: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values
-  } catch (e) {
-    throw new UserError(`${errorText(e).replace(/\. To specify.*$/s, '')}; see modelgate serve --help`)
-  }
-  setDebug(Boolean(values.debug))
-  if (values.help) {
-    io.stdout(SERVE_USAGE)
-    return 0
-  }
+  const { values } = parseCommand('serve', args, {
+    state: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    info: { type: 'string' },
+    stop: { type: 'boolean' },
+  })
+  if (answeredHelp(values, SERVE_USAGE, io, setDebug)) return 0
   if (!values.state) throw new UserError('--state is required; see modelgate serve --help', { field: '--state' })
   const portText = values.port as string | undefined
   const port = portText === '0' ? 0 : (parsePositiveInt(portText, '--port') ?? 8080)

@@ -6,7 +6,7 @@ import { createTarget, resolveDeploySettings } from '../../core/deploy/settings.
 import { openRegistry } from '../../core/registry/open.js'
 import { registryToken } from '../../core/registry/token.js'
 import { renderDeploySummary } from '../../core/report/deploy.js'
-import { inputSource, reportActionError, type ActionDeps } from '../shared.js'
+import { inputSource, reportActionError, type ActionDeps, appendSummaryOrWarn } from '../shared.js'
 
 export const ACTION = 'deploy-model'
 
@@ -37,7 +37,7 @@ export async function runDeployAction(deps: ActionDeps): Promise<number> {
     const ledger = record && githubToken && deps.deployments ? deps.deployments(githubToken) : undefined
     const result = await deployModel(settings.request, { backend, target, ledger, log: (line) => io.info(line) })
     writeFileAtomic(reportPath, `${JSON.stringify(result, null, 2)}\n`)
-    await io.appendSummary(renderDeploySummary(result))
+    await appendSummaryOrWarn(io, renderDeploySummary(result))
     io.setOutput('version', result.version)
     io.setOutput('digest', result.digest)
     io.setOutput('url', result.url)

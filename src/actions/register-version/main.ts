@@ -5,7 +5,7 @@ import { readRegisterOptions, registerRequest, resolveRegistrySettings } from '.
 import { registryToken } from '../../core/registry/token.js'
 import { openRegistry } from '../../core/registry/open.js'
 import { renderRegisterSummary } from '../../core/report/register.js'
-import { inputSource, reportActionError, type ActionDeps } from '../shared.js'
+import { inputSource, reportActionError, type ActionDeps, appendSummaryOrWarn } from '../shared.js'
 
 export const ACTION = 'register-version'
 
@@ -24,7 +24,7 @@ export async function runRegisterAction(deps: ActionDeps): Promise<number> {
     const result = await registerModel(registerRequest(settings, opts, deps.context, deps.runnerEnv), backend, (line) => io.info(line))
     writeFileAtomic(reportPath, `${JSON.stringify(result, null, 2)}\n`)
     for (const w of result.warnings) io.warning(w)
-    await io.appendSummary(renderRegisterSummary(result))
+    await appendSummaryOrWarn(io, renderRegisterSummary(result))
     io.setOutput('version', result.version)
     io.setOutput('digest', result.digest)
     io.setOutput('uri', result.uri)

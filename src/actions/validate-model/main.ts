@@ -11,6 +11,7 @@ export function runValidateAction(deps: ValidateActionDeps): Promise<number> {
   return runModelgateAction(deps, {
     name: ACTION,
     readInputs: readValidateInputs,
+    writesPredictions: true,
     run: (settings, opts) => validate(settings, opts),
     outputs: (result) => ({ metrics: JSON.stringify(result.metrics) }),
   })

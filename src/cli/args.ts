@@ -1,0 +1,36 @@
+import { parseArgs } from 'node:util'
+import { UserError, errorText } from '../core/errors.js'
+import type { CliIO } from './main.js'
+
+export type Values = Record<string, string | string[] | boolean | undefined>
+export type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>
+
+/**
+ * Every command's flags, parsed one way: node's parseArgs, with its advice on option-like values cut and
+ * the command's --help named instead, and --debug and --help/-h known to all.
+ */
+export function parseCommand(
+  command: string,
+  args: string[],
+  options: OptionSpec,
+  opts: { positionals?: boolean } = {},
+): { values: Values; positionals: string[] } {
+  try {
+    const parsed = parseArgs({
+      args,
+      options: { ...options, debug: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: opts.positionals ?? false,
+    })
+    return { values: parsed.values as Values, positionals: parsed.positionals }
+  } catch (e) {
+    throw new UserError(`${errorText(e).replace(/\. To specify.*$/s, '')}; see modelgate ${command} --help`)
+  }
+}
+
+/** Applies --debug, and prints the usage for --help: true when the command has nothing more to do. */
+export function answeredHelp(values: Values, usage: string, io: CliIO, setDebug: (d: boolean) => void): boolean {
+  setDebug(Boolean(values.debug))
+  if (!values.help) return false
+  io.stdout(usage)
+  return true
+}
