@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { cpSync, mkdtempSync, readFileSync, existsSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Ajv } from 'ajv'
@@ -19,6 +19,13 @@ describe('README', () => {
     expect(quick).toContain('npm ci && npm run demo')
     expect(quick).toContain('npm test')
     expect(pkg.scripts.demo).toBe('node scripts/demo.mjs')
+  })
+
+  it('the Node version the README promises is the one engines declares and the one these tests run on', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }
+    expect(pkg.engines.node).toBe('>=20')
+    expect(README).toContain('the CLI supports Node 20 and later')
+    expect(Number(process.versions.node.split('.')[0])).toBeGreaterThanOrEqual(20)
   })
 
   it('the workflow snippet is a valid workflow of under 15 lines using validate-model', () => {
@@ -47,11 +54,27 @@ describe('README', () => {
   it('the CLI examples run, from a copy of the repository, and pass', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mg-readme-'))
     for (const p of ['dist', 'examples/breast-cancer', 'package.json']) cpSync(path.join(ROOT, p), path.join(dir, p), { recursive: true })
-    const cli = blocks('sh').find((b) => b.includes('node dist/cli/index.js validate'))!
+    const cli = blocks('sh').find((b) => b.includes('node dist/cli/index.js validate --config examples/breast-cancer'))!
     const out = execFileSync('bash', ['-euo', 'pipefail', '-c', cli], { cwd: dir, encoding: 'utf8' })
     expect(out.match(/^PASSED/gm)).toHaveLength(2)
-    expect(JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')).status).toBe('pass')
-    expect(readFileSync(path.join(dir, 'junit.xml'), 'utf8')).toContain('<testsuites')
+    expect(JSON.parse(readFileSync(path.join(dir, 'out/report.json'), 'utf8')).status).toBe('pass')
+    expect(readFileSync(path.join(dir, 'out/junit.xml'), 'utf8')).toContain('<testsuites')
+    expect(readFileSync(path.join(dir, 'out/predictions.csv'), 'utf8').trim().split('\n')).toHaveLength(172)
+  })
+
+  it('"on your own model" runs as written on a model.onnx and a test.csv labelled y', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mg-readme-own-'))
+    cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true })
+    cpSync(path.join(ROOT, 'examples/breast-cancer/model.onnx'), path.join(dir, 'model.onnx'))
+    const csv = readFileSync(path.join(ROOT, 'examples/breast-cancer/data/test.csv'), 'utf8')
+    writeFileSync(path.join(dir, 'test.csv'), csv.replace(/,target\n/, ',y\n'))
+    const own = blocks('sh').find((b) => b.includes('node dist/cli/index.js init'))!
+    expect(own.trim().split('\n').length).toBeLessThanOrEqual(5)
+    const out = execFileSync('bash', ['-euo', 'pipefail', '-c', own], { cwd: dir, encoding: 'utf8' })
+    expect(out).toMatch(/^wrote modelgate.yml: binary, 30 features/m)
+    expect(out.match(/^PASSED/gm)).toHaveLength(2)
+    expect(parseManifest(readFileSync(path.join(dir, 'modelgate.yml'), 'utf8'), 'modelgate.yml').features).toHaveLength(30)
+    expect(existsSync(path.join(dir, 'out/predictions.csv'))).toBe(true)
   })
 
   it('every workflow snippet is a valid workflow', () => {
@@ -68,7 +91,7 @@ describe('README', () => {
     const cli = blocks('sh').find((b) => b.includes('node dist/cli/index.js register'))!
     const out = execFileSync('bash', ['-euo', 'pipefail', '-c', cli], { cwd: dir, encoding: 'utf8' })
     expect(out).toContain('registered breast-cancer-logreg 1.0.0 (initial: first version)')
-    expect(out).toMatch(/^1\.0\.0\s+sha256:7d4d294826ca\s+\S+ \S+\s+staging\s+validate-model:pass,golden-requests:pass$/m)
+    expect(out).toMatch(/^1\.0\.0\s+sha256:7d4d294826ca\s+\S+ \S+\s+staging\s+validate-model:pass,golden-requests:stored$/m)
     expect(out).toContain('# breast-cancer-logreg 1.0.0')
   })
 })

@@ -51,11 +51,14 @@ if (mode === 'bare') {
   done({ seconds: (performance.now() - t) / 1000 })
 } else if (mode === 'e2e') {
   // What a user runs: the bundled CLI, process start to exit, reading the CSV and computing every metric.
-  const [config] = args
-  const report = path.join(mkdtempSync(path.join(os.tmpdir(), 'mg-bench-')), 'report.json')
+  // With a second argument (csv or parquet), also --predictions: a row per data row written as it streams.
+  const [config, predictions] = args
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mg-bench-'))
+  const report = path.join(tmp, 'report.json')
+  const extra = predictions ? ['--predictions', path.join(tmp, `predictions.${predictions}`)] : []
   const t = performance.now()
   const { runModelgateCli } = await import('../dist/lib/index.js')
-  await runModelgateCli(['validate', '--config', config, '--quiet', '--report', report])
+  await runModelgateCli(['validate', '--config', config, '--quiet', '--report', report, ...extra])
   const seconds = (performance.now() - t) / 1000
   const result = JSON.parse(readFileSync(report, 'utf8'))
   done({ seconds, metrics: result.metrics })

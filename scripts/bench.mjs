@@ -79,14 +79,16 @@ writeFileSync(
 
 // Each run three times, in alternation, reporting the median: a single run on a shared machine is noise.
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3)
-const runs = { bare: [], read: [], e2e: [] }
+const runs = { bare: [], read: [], e2e: [], csvOut: [], parquetOut: [] }
 for (let i = 0; i < REPEAT; i++) {
   runs.bare.push(child([path.join(root, 'scripts/bench-child.mjs'), 'bare', csv, model, String(features.length)]))
   runs.read.push(child([path.join(root, 'scripts/bench-child.mjs'), 'read', csv, features.join(',')]))
   runs.e2e.push(child([path.join(root, 'scripts/bench-child.mjs'), 'e2e', path.join(dir, 'modelgate.yml')]))
+  runs.csvOut.push(child([path.join(root, 'scripts/bench-child.mjs'), 'e2e', path.join(dir, 'modelgate.yml'), 'csv']))
+  runs.parquetOut.push(child([path.join(root, 'scripts/bench-child.mjs'), 'e2e', path.join(dir, 'modelgate.yml'), 'parquet']))
 }
 const median = (rs) => [...rs].sort((a, b) => a.seconds - b.seconds)[Math.floor(rs.length / 2)]
-const [bare, read, e2e] = [median(runs.bare), median(runs.read), median(runs.e2e)]
+const [bare, read, e2e, csvOut, parquetOut] = [runs.bare, runs.read, runs.e2e, runs.csvOut, runs.parquetOut].map(median)
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US')
 console.log(
@@ -98,6 +100,8 @@ for (const [name, r] of [
   ['bare ONNX inference (baseline)', bare],
   ['read CSV only', read],
   ['modelgate validate, end to end', e2e],
+  ['… and --predictions out.csv', csvOut],
+  ['… and --predictions out.parquet', parquetOut],
 ]) {
   console.log(
     `| ${name} | ${r.seconds.toFixed(2)} | ${fmt(rows / r.seconds)} | ${(r.maxRssKb / 1024).toFixed(0)} | ${(r.seconds / bare.seconds).toFixed(2)}× time |`,

@@ -2,7 +2,7 @@
 """A modelgate `command` model: logistic regression over standardized features.
 
 Usage: python3 model.py weights.json
-Speaks modelgate's command protocol version 1 (src/core/runners/protocol.md) on stdin/stdout.
+Speaks modelgate's command protocol version 1 (the README's section "The command protocol") on stdin/stdout.
 Standard library only. Logs go to stderr: stdout carries protocol messages and nothing else.
 """
 import json
