@@ -296,6 +296,25 @@ describe('JUnit on every exit, and messages that say where a value came from', (
   })
 })
 
+describe('the bundled validate-model action on each exported-style model, with model, data and label only', () => {
+  for (const c of CASES) {
+    it(`${c.name}: the same metrics as scikit-learn's, as the runner runs the action`, async () => {
+      const dir = workspace(c.model, c.data)
+      const run = await runAction(
+        'validate-model',
+        { model: 'model.onnx', data: 'test.csv', label: 'target', comment: 'false' },
+        { GITHUB_WORKSPACE: dir },
+      )
+      expect(run.stderr).not.toContain('internal error')
+      expect(run.code).toBe(0)
+      expect(['pass', 'warn']).toContain(run.outputs.status)
+      const report = JSON.parse(readFileSync(path.join(dir, 'modelgate-report.json'), 'utf8')) as ValidationResult
+      expectSklearnMetrics(report, c.name)
+      expect(run.summary).toContain('Metrics from the model output')
+    })
+  }
+})
+
 describe('the validate-model action on a tree ensemble, as the runner runs it', () => {
   it('passes with the label/argmax warning, writes predictions, and a missing job summary is one warning', async () => {
     const dir = workspace('rf-both-weights.onnx', 'breast-cancer-test.csv')
