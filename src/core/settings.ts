@@ -177,6 +177,8 @@ export function stripWorkspace(text: string, workspace: string): string {
 
 /** Paths in messages: relative to the workspace when inside it, so they read like the user wrote them. */
 export function displayPath(p: string, cwd: string): string {
+  // A URL is not a path: path.relative would fold its `//` into `http:/host`. Shown without credentials.
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p)) return p.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, '$1')
   const rel = path.relative(cwd, p)
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p
 }

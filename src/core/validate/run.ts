@@ -131,11 +131,17 @@ async function validateRaw(given: Settings, opts: ValidateOptions): Promise<Vali
       baselineReport = loadBaselineReport(settings.baseline.path)
     }
 
-    // With the task known up front, a misspelt metric is reported before any row is scored.
+    // With the task known up front, a misspelt metric is reported before any row is scored; without it,
+    // a name no task knows is refused before scoring too, and the task's own list is checked after.
     if (settings.task) {
       checkGateMetrics(settings, settings.task)
       checkAnalysisMetrics(settings, settings.task)
-    }
+    } else checkGateMetrics(settings)
+    if (settings.referencePredictions && settings.data.length > 1)
+      throw new UserError(
+        `${settings.manifestPath ? `${settings.manifestPath}: ` : ''}reference-predictions: one file holds the predictions of one data set, but there are ${settings.data.length}; keep the data sets you check parity on in their own manifest, or drop reference-predictions`,
+        { file: settings.manifestPath, field: 'reference-predictions' },
+      )
     const runs: DatasetRun[] = []
     for (const data of settings.data) {
       const reference = settings.referencePredictions
@@ -404,12 +410,12 @@ function outputConsistency(
   }
 }
 
-function checkGateMetrics(settings: Settings, task: Task): void {
-  const known = new Set(metricNames(task))
+function checkGateMetrics(settings: Settings, task?: Task): void {
+  const known = new Set(task ? metricNames(task) : (['binary', 'multiclass', 'regression'] as const).flatMap((t) => metricNames(t)))
   for (const g of settings.gates) {
     if (!known.has(g.metric)) {
       throw new UserError(
-        `${settings.thresholdsFrom}: "${g.expression}": unknown metric "${g.metric}" for a ${task} model; known: ${[...known].join(', ')}`,
+        `${settings.thresholdsFrom}: "${g.expression}": unknown metric "${g.metric}"${task ? ` for a ${task} model` : ''}; known: ${[...known].join(', ')}`,
         { file: settings.thresholdsFrom.startsWith(`${settings.manifestPath}:`) ? settings.manifestPath : undefined, field: 'thresholds' },
       )
     }
@@ -482,8 +488,13 @@ async function scoreDataset(
   }
   const seconds = (performance.now() - started) / 1000
   if (rows === 0) throw new UserError(`${data.path}: no data rows (the file has a header or schema but no rows)`, { file: data.path })
+  if (cand.acc.yTrue.length === 0)
+    throw new UserError(
+      `${data.path}: none of its ${plural(rows, 'row')} has a value in the label column "${settings.label}"; the metrics need labelled rows`,
+      { file: data.path, field: settings.label },
+    )
   // Predictions files are read in lockstep with the data: left-over rows mean the two do not line up.
-  for (const runner of [candidate, reference]) {
+  for (const runner of [candidate, baseline, reference]) {
     const r = runner as (ModelRunner & { checkRowCount?: (rows: number) => Promise<void> }) | undefined
     await r?.checkRowCount?.(rows)
   }
