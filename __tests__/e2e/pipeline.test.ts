@@ -13,6 +13,24 @@ const workspaces: string[] = []
 afterAll(() => workspaces.forEach(stopEnvironmentServers))
 
 describe('the root action: validate → robustness → register → deploy', () => {
+  it('its version input (the version to deploy) does not change what the register stage registers', async () => {
+    const ws = tmp('mg-pipeline-version-')
+    const r = await runAction(
+      '.',
+      {
+        stages: 'validate,register',
+        config: CONFIG,
+        'fail-on': 'never',
+        registry: `local:${path.join(ws, 'registry')}`,
+        version: '9.9.9',
+        comment: 'false',
+      },
+      { GITHUB_WORKSPACE: ws },
+    )
+    expect(r.code).toBe(0)
+    expect(r.outputs.version).toBe('1.0.0')
+  })
+
   it('runs every stage, attaches both reports as evidence, deploys the version it registered', async () => {
     const ws = tmp('mg-pipeline-')
     workspaces.push(ws)

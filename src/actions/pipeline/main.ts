@@ -93,6 +93,8 @@ export async function runPipelineAction(deps: ActionDeps): Promise<number> {
         if (evidence.length > 0) given.evidence = [io.getInput('evidence'), ...evidence].filter(Boolean).join('\n')
         // The pipeline's `stage` input is the stage the deploy starts from; register's stage is register-stage.
         given.stage = io.getInput('register-stage')
+        // Its `version` input is the version to deploy; the register stage numbers the version itself.
+        given.version = ''
       }
       if (stage === 'deploy') {
         const version = produced.register?.get('version')
