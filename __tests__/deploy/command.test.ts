@@ -281,13 +281,25 @@ describe('CommandTarget.apply', () => {
       target(dir, { command: ['modelgate-no-such-program-x'] }).apply(PLAN, { dryRun: false, log: () => {} }),
     )
     expect(notOnPath).toBeInstanceOf(UserError)
-    expect(notOnPath).toMatchObject({ field: 'command', message: 'command target: cannot run command modelgate-no-such-program-x: ENOENT' })
+    expect(notOnPath).toMatchObject({
+      field: 'command',
+      message: 'command target: command modelgate-no-such-program-x is not a program on PATH',
+    })
 
     const noDir = await rejection(target(path.join(dir, 'nope')).apply(PLAN, { dryRun: false, log: () => {} }))
     expect(noDir).toMatchObject({ name: 'UserError', field: 'cwd' })
 
     expect(() => target(dir, { command: [] })).toThrow(UserError)
     expect(() => target(dir, { readyCommand: [''] })).toThrow('command target: readyCommand must be a non-empty list of strings')
+  })
+
+  it('checks the ready command before the deploy command changes anything', async () => {
+    for (const readyCommand of [['./ready.sh'], ['modelgate-no-such-probe-x']]) {
+      const dir = workdir({ 'script.mjs': RECORD })
+      const e = await rejection(target(dir, { readyCommand }).apply(PLAN, { dryRun: false, log: () => {} }))
+      expect(e).toMatchObject({ name: 'UserError', field: 'readyCommand' })
+      expect(existsSync(path.join(dir, 'record.json'))).toBe(false)
+    }
   })
 
   it('runs an executable script by its path relative to cwd', async () => {

@@ -53,4 +53,27 @@ describe('deployModel and the deployment record', () => {
     expect(api.deployments[0]!.statuses.map((s) => s.state)).toEqual(['in_progress', 'error'])
     expect(api.deployments[0]!.statuses[1]!.description).toMatch(/^churn 1\.0\.0: /)
   })
+
+  it('refuses a stage it could not assign before anything changes', async () => {
+    const ledger = createGitHubDeploymentLedger({ token: 'tok', owner: 'acme', repo: 'models', baseUrl: api.baseUrl, sha: 'd'.repeat(40) })
+    const before = api.deployments.length
+    const work = tmp()
+    const deploy = deployModel(
+      {
+        name: 'churn',
+        version: '1.0.0',
+        environment: 'prod',
+        envStage: 'prod stage',
+        requiresEvidence: [],
+        canarySteps: [],
+        verify: DEFAULT_VERIFY,
+        timeoutMs: 5000,
+        dryRun: false,
+        workDir: path.join(work, 'artifacts'),
+      },
+      { backend, target: new KServeTarget({ name: 'churn', outDir: path.join(work, 'kserve') }), ledger, log: () => {} },
+    )
+    await expect(deploy).rejects.toThrow("deploy.environments.prod.stage: 'prod stage' is not a valid stage name")
+    expect(api.deployments).toHaveLength(before)
+  })
 })

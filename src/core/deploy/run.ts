@@ -1,3 +1,4 @@
+import { EMPTY_POLICY, checkStageName } from '../registry/policy.js'
 import path from 'node:path'
 import { UserError, errorText } from '../errors.js'
 import { latestLive } from '../registry/bump.js'
@@ -138,6 +139,8 @@ async function readGolden(backend: RegistryBackend, record: VersionRecord): Prom
 /** Deploys one version to one environment. Throws UserError for bad input (nothing changed); otherwise returns the outcome. */
 export async function deployModel(req: DeployRequest, deps: DeployDeps): Promise<DeployResult> {
   const { backend, target, log } = deps
+  // Checked before anything changes: a stage that cannot be assigned must not surface after a verified rollout.
+  checkStageName(req.envStage, EMPTY_POLICY, `deploy.environments.${req.environment}.stage`)
   const record = await resolveVersion(backend, req.name, req.version, req.stage)
   await checkDeployPolicy(backend, record, req)
   log(`${req.name} ${record.version} (${record.digest}) → ${req.environment} on ${target.description}`)
@@ -226,8 +229,16 @@ async function runDeployment(
   if (!failed) {
     result.status = 'success'
     result.url = target.endpoint()?.url ?? ''
-    result.stage = await backend.assign(req.name, record.version, req.envStage, () => {})
-    log(`${req.name}: stage ${req.envStage} → ${record.version}`)
+    try {
+      result.stage = await backend.assign(req.name, record.version, req.envStage, () => {})
+      log(`${req.name}: stage ${req.envStage} → ${record.version}`)
+    } catch (e) {
+      // The environment serves the verified version: that is the outcome; the pointer is bookkeeping.
+      result.notes.push(
+        `${record.version} is deployed and verified, but the registry's stage ${req.envStage} could not be moved to it (${errorText(e)}); move it with modelgate registry promote ${record.version} ${req.envStage}`,
+      )
+      log(`warning: stage ${req.envStage} not moved: ${errorText(e)}`)
+    }
   } else if (previous) {
     await rollBack(previous, req, deps, result)
   } else {

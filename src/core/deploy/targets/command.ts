@@ -85,6 +85,8 @@ export class CommandTarget implements DeployTarget {
 
   async apply(plan: TrafficPlan, opts: { dryRun: boolean; log: (line: string) => void }): Promise<ApplyOutcome> {
     this.checkRunnable(this.opts.command, 'command')
+    // Found out before the deploy command changes anything, not at the first readiness probe after it.
+    if (this.opts.readyCommand !== undefined) this.checkRunnable(this.opts.readyCommand, 'readyCommand')
     const shown = this.opts.command.join(' ')
     if (opts.dryRun) {
       return {
@@ -143,8 +145,23 @@ export class CommandTarget implements DeployTarget {
     }
     if (!isDir) throw new UserError(`command target: cwd ${this.opts.cwd} is not a folder`, { file: this.opts.cwd, field: 'cwd' })
     const program = argv[0]
-    // A bare name is looked up on PATH by the OS; only a path can be checked here.
-    if (!program.includes('/') && !program.includes(path.sep)) return
+    // A bare name is found on PATH, as the OS will look for it: checked here too, before anything runs.
+    if (!program.includes('/') && !program.includes(path.sep)) {
+      const searchPath = this.opts.env?.PATH ?? process.env.PATH ?? ''
+      const found = searchPath
+        .split(path.delimiter)
+        .filter(Boolean)
+        .some((dir) => {
+          try {
+            accessSync(path.join(dir, program), constants.X_OK)
+            return statSync(path.join(dir, program)).isFile()
+          } catch {
+            return false
+          }
+        })
+      if (!found) throw new UserError(`command target: ${field} ${program} is not a program on PATH`, { field })
+      return
+    }
     const resolved = path.resolve(this.opts.cwd, program)
     try {
       accessSync(resolved, constants.X_OK)
