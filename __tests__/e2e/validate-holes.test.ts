@@ -1,6 +1,6 @@
 /** Holes in validate found by reading the code (issue 12): each refused before anything is scored or written. */
 import { describe, expect, it } from '@jest/globals'
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runCli } from '../../src/cli/main.js'
@@ -37,7 +37,7 @@ describe('validate refuses before scoring', () => {
       dir,
     )
     expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(/^modelgate: --threshold: "acuracy >= 0.9": unknown metric "acuracy"; known: accuracy,/m)
+    expect(r.stderr).toMatch(/^modelgate: --threshold: "acuracy >= 0.9": unknown metric "acuracy"; known: binary: accuracy,/m)
     expect(r.stderr).not.toContain('oops')
   })
 
@@ -73,6 +73,39 @@ describe('validate refuses before scoring', () => {
     const r = await cli(['validate', '--model', 'model.onnx', '--data', 'test.csv', '--label', 'target', '--baseline', 'p.csv'], dir)
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/p.csv: the predictions file has 172 rows but the data has 171/)
+  })
+})
+
+describe('outputs are moved into place together, or not at all', () => {
+  it('a failure writing the third output leaves no report and no predictions, and the JUnit file says why', async () => {
+    const dir = workspace()
+    mkdirSync(path.join(dir, 'out'))
+    // The summary is the third file staged after the predictions, the report and the JUnit: make its temporary path unwritable.
+    mkdirSync(path.join(dir, 'out', `.summary.md.${process.pid}.3.tmp`))
+    const r = await cli(
+      [
+        'validate',
+        '--model',
+        'model.onnx',
+        '--data',
+        'test.csv',
+        '--label',
+        'target',
+        '--predictions',
+        'out/p.csv',
+        '--report',
+        'out/report.json',
+        '--junit',
+        'out/junit.xml',
+        '--summary',
+        'out/summary.md',
+      ],
+      dir,
+    )
+    expect(r.stderr).toMatch(/out\/summary.md: cannot write/)
+    expect(r.code).toBe(2)
+    expect(readdirSync(path.join(dir, 'out')).sort()).toEqual([`.summary.md.${process.pid}.3.tmp`, 'junit.xml'])
+    expect(readFileSync(path.join(dir, 'out/junit.xml'), 'utf8')).toMatch(/errors="1"/)
   })
 })
 

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { createHttpRunner, resolveHttpEndpoint, type HttpRunnerOptions } from '../../src/core/runners/http.js'
 import { UserError } from '../../src/core/errors.js'
+import { headerSecretParts, secrets, urlSecretParts } from '../../src/core/secrets.js'
 import { featureBatch } from './helpers.js'
 
 interface Seen {
@@ -319,11 +320,115 @@ describe('http runner, retries, timeouts and secrets', () => {
       mask: (s) => masked.push(s),
     })
     const e = await rejection(runner.predict(featureBatch(FEATURES, ROWS)))
-    expect(masked).toEqual([token])
+    expect(masked).toEqual([token, 's3cr3t-t0ken-value'])
     expect(seen[0]!.headers.authorization).toBe(token)
     expect(e.message).toBe(`POST ${base}/invocations: the server answered 401 Unauthorized: {"error":"invalid credentials: ***"}`)
     expect(JSON.stringify(await runner.describe())).not.toContain('s3cr3t')
     expect((await runner.describe()).notes).toContain('headers sent: Authorization')
+  })
+})
+
+describe('http runner: credentials a server quotes back', () => {
+  // The registry is process-wide: each test proves its own masking.
+  afterEach(() => secrets.clear())
+
+  it('scrubs the token after its scheme from a 401 body, and masks it alone as well as the whole value', async () => {
+    const { base } = await serve(() => ({ status: 401, body: 'token SECRET123 expired' }))
+    const masked: string[] = []
+    const runner = await run({ url: `${base}/invocations`, headers: { Authorization: 'Bearer SECRET123' }, mask: (s) => masked.push(s) })
+    const e = await rejection(runner.predict(featureBatch(FEATURES, ROWS)))
+    expect(e.message).toBe(`POST ${base}/invocations: the server answered 401 Unauthorized: token *** expired`)
+    expect(masked).toEqual(['Bearer SECRET123', 'SECRET123'])
+  })
+
+  it('scrubs a Basic user:password and the password alone, decoded', async () => {
+    const { base } = await serve((req) => {
+      const decoded = Buffer.from(String(req.headers.authorization).split(' ')[1]!, 'base64').toString()
+      return { status: 403, body: { error: `${decoded} may not; ${decoded.split(':')[1]} is wrong` } }
+    })
+    const basic = Buffer.from('bob:correct-horse').toString('base64')
+    const masked: string[] = []
+    const runner = await run({ url: `${base}/invocations`, headers: { Authorization: `basic ${basic}` }, mask: (s) => masked.push(s) })
+    const e = await rejection(runner.predict(featureBatch(FEATURES, ROWS)))
+    expect(e.message).toBe(`POST ${base}/invocations: the server answered 403 Forbidden: {"error":"*** may not; *** is wrong"}`)
+    expect(masked).toEqual([`basic ${basic}`, basic, 'bob:correct-horse', 'correct-horse'])
+  })
+
+  it('scrubs before cutting a long body, so that no secret shows its first characters at the cut', async () => {
+    const token = 'tok-0123456789abcdef'
+    const body = `${'x'.repeat(490)}${token}${'y'.repeat(100)}`
+    const { base } = await serve(() => ({ status: 400, body }))
+    const runner = await run({ url: `${base}/invocations`, headers: { 'X-Api-Key': token } })
+    const e = await rejection(runner.predict(featureBatch(FEATURES, ROWS)))
+    expect(e.message).not.toContain('tok-')
+    expect(e.message).toContain(`${'x'.repeat(10)}***${'y'.repeat(7)}`)
+  })
+
+  it('scrubs an answer that is not JSON, an answer missing a field, and the metadata note', async () => {
+    const token = 'Token abcd-efgh-ijkl'
+    const { base: plain } = await serve(() => ({ body: `<html>bad key abcd-efgh-ijkl</html>` }))
+    const e1 = await rejection(
+      (await run({ url: `${plain}/invocations`, headers: { Authorization: token } })).predict(featureBatch(FEATURES, ROWS)),
+    )
+    expect(e1.message).toContain('the answer is not JSON')
+    expect(e1.message).not.toContain('abcd-efgh-ijkl')
+
+    const { base: odd } = await serve(() => ({ body: { echo: 'abcd-efgh-ijkl' } }))
+    const e2 = await rejection(
+      (await run({ url: `${odd}/v1/models/m:predict`, headers: { Authorization: token } })).predict(featureBatch(FEATURES, ROWS)),
+    )
+    expect(e2.message).toMatch(/has no "predictions" field/)
+    expect(e2.message).not.toContain('abcd-efgh-ijkl')
+
+    const { base: v2 } = await serve((req) =>
+      req.method === 'GET'
+        ? { status: 401, body: 'key abcd-efgh-ijkl is revoked' }
+        : { body: { outputs: [{ name: 'label', datatype: 'INT64', shape: [2], data: [0, 1] }] } },
+    )
+    const runner = await run({ url: `${v2}/v2/models/m/infer`, headers: { Authorization: token } })
+    const notes = (await runner.describe()).notes.join('\n')
+    expect(notes).toContain('model metadata unavailable: GET')
+    expect(notes).toContain('key *** is revoked')
+    expect((await runner.predict(featureBatch(FEATURES, ROWS))).labels).toEqual([0, 1])
+  })
+
+  it('registers URL userinfo and never echoes it, even in a URL that does not parse', async () => {
+    const masked: string[] = []
+    const e = await rejection(run({ url: 'http://carol:pa%24%24word@h/invocations', mask: (s) => masked.push(s) }))
+    expect(e.message).toMatch(/do not put credentials in the URL/)
+    expect(masked).toEqual(['carol:pa%24%24word', 'carol:pa$$word', 'pa%24%24word', 'pa$$word'])
+    expect(() => resolveHttpEndpoint('http://dave:hunter22@[::1/invocations')).toThrow(
+      'model url "http://***@[::1/invocations" is not a valid URL',
+    )
+  })
+})
+
+describe('secret parts', () => {
+  it('derives the value, the credentials after any scheme, and a Basic user:password and password', () => {
+    expect(headerSecretParts('Bearer abc.def.ghi')).toEqual(['Bearer abc.def.ghi', 'abc.def.ghi'])
+    expect(headerSecretParts('token ghp_xyz123')).toEqual(['token ghp_xyz123', 'ghp_xyz123'])
+    expect(headerSecretParts('Bot MTIz.NDU2')).toEqual(['Bot MTIz.NDU2', 'MTIz.NDU2'])
+    expect(headerSecretParts('ApiKey   k-9999 ')).toEqual(['ApiKey   k-9999', 'k-9999'])
+    const basic = Buffer.from('user:password').toString('base64')
+    expect(headerSecretParts(`Basic ${basic}`)).toEqual([`Basic ${basic}`, basic, 'user:password', 'password'])
+    // A plain value is a secret whole; parts shorter than 4 characters are not masked at all.
+    expect(headerSecretParts('sk-live-123')).toEqual(['sk-live-123'])
+    expect(headerSecretParts('Basic ' + Buffer.from('u:pw').toString('base64'))).toEqual(['Basic dTpwdw==', 'dTpwdw==', 'u:pw'])
+    expect(headerSecretParts('abc')).toEqual([])
+  })
+
+  it('finds userinfo in a URL anywhere in a text', () => {
+    expect(urlSecretParts('--model=https://user:s3cret@h/x and http://TOKEN123@h')).toEqual(['user:s3cret', 's3cret', 'TOKEN123'])
+    expect(urlSecretParts('http://h/x')).toEqual([])
+  })
+
+  it('scrubs longest first and ignores short values', () => {
+    secrets.add('abcd')
+    secrets.add('abcdefgh')
+    secrets.add('ab')
+    expect(secrets.scrub('abcdefgh abcd ab')).toBe('*** *** ab')
+    secrets.clear()
+    expect(secrets.scrub('abcd')).toBe('abcd')
   })
 })
 

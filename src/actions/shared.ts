@@ -1,12 +1,14 @@
 import path from 'node:path'
+import { scrubError } from '../core/secrets.js'
 import { errorText, isUserError, EXIT_INVALID_INPUT } from '../core/errors.js'
 import { resolveSettings, type Overrides, type Settings } from '../core/settings.js'
 import { checkOutputPaths, checkOutputsAgainstInputs, writeErrorJUnitFile, writeReportFiles } from '../core/validate/outputs.js'
 import { predictionsPathFor } from '../core/validate/run.js'
-import { checkOutputPath } from '../core/files.js'
+import { StagedFiles, checkOutputPath } from '../core/files.js'
 import { exitCodeFor } from '../core/gates/evaluate.js'
 import { parseBoolean, parseLines } from '../core/options.js'
 import { readOverrides, type OptionSource } from '../core/overrides.js'
+import { secrets } from '../core/secrets.js'
 import type { RunnerEnvironment } from '../core/runners/index.js'
 import type { RunContext, ValidationResult } from '../core/result/types.js'
 import { renderSummary } from '../core/report/markdown.js'
@@ -43,12 +45,23 @@ export function inputSource(io: ActionIO): OptionSource {
   }
 }
 
+/**
+ * Reads the common inputs. Every credential in them goes to the registry (core/secrets.ts) and to the
+ * runner's mask: the token, every part of each header value (the value, the token after its scheme, a
+ * Basic `user:password` and password), and the userinfo of a model URL. Manifest headers are masked by
+ * the http runner when it starts (runnerEnv.mask).
+ */
 export function readActionInputs(io: ActionIO): ActionInputs {
   const src = inputSource(io)
   const token = src.value('github-token')
-  if (token) io.setSecret(token)
+  if (token) {
+    secrets.add(token)
+    io.setSecret(token)
+  }
   const overrides = readOverrides(src)
-  for (const v of Object.values(overrides.headers ?? {})) if (v) io.setSecret(v)
+  const parts = Object.values(overrides.headers ?? {}).flatMap((v) => secrets.addHeader(v))
+  if (overrides.model) parts.push(...secrets.addUrl(overrides.model))
+  for (const part of new Set(parts)) io.setSecret(part)
   return {
     overrides,
     reportPath: src.value('report-path') ?? 'modelgate-report.json',
@@ -83,7 +96,13 @@ export interface ActionSpec<I extends ActionInputs> {
   settings?(settings: Settings, inputs: I): Settings
   run(
     settings: Settings,
-    opts: { context: ActionDeps['context']; runnerEnv: RunnerEnvironment; log: (line: string) => void; predictionsPath?: string },
+    opts: {
+      context: ActionDeps['context']
+      runnerEnv: RunnerEnvironment
+      log: (line: string) => void
+      predictionsPath?: string
+      staged?: StagedFiles
+    },
   ): Promise<ValidationResult>
   /** validate-model writes the per-row predictions (input predictions-path); the others ignore the input. */
   writesPredictions?: boolean
@@ -98,6 +117,8 @@ export async function runModelgateAction<I extends ActionInputs>(deps: ActionDep
   const startedAt = new Date()
   // Read before anything can fail, so that an error still leaves its JUnit file.
   const junitInput = io.getInput('junit-path').trim()
+  // The report, JUnit and predictions are staged and moved into place together, or none is.
+  const staged = new StagedFiles()
   try {
     const inputs = spec.readInputs(io)
     const resolved = resolveSettings(inputs.overrides, deps.workspace)
@@ -124,9 +145,10 @@ export async function runModelgateAction<I extends ActionInputs>(deps: ActionDep
       runnerEnv: { ...deps.runnerEnv, mask: (s) => io.setSecret(s) },
       log: (line) => io.info(line),
       predictionsPath,
+      staged,
     })
-    const written = writeReportFiles(result, { reportPath, junitPath }, { action })
-    written.push(...predictionFiles)
+    writeReportFiles(result, { reportPath, junitPath }, { action, staged })
+    const written = staged.commit()
 
     // The summary, the comment and the artifact are conveniences: none of them may turn a verdict into an error.
     await appendSummaryOrWarn(
@@ -168,6 +190,7 @@ export async function runModelgateAction<I extends ActionInputs>(deps: ActionDep
     }
     return code
   } catch (e) {
+    staged.abort()
     if (junitInput) writeErrorJUnitFile(path.resolve(deps.workspace, junitInput), action, e, startedAt, deps.workspace)
     return reportActionError(io, action, e)
   }
@@ -183,7 +206,9 @@ export async function appendSummaryOrWarn(io: ActionIO, markdown: string): Promi
 }
 
 /** Any action's failure as one message and an exit code: 2 for the user's input, 1 (with the stack) for a bug. */
-export async function reportActionError(io: ActionIO, action: string, e: unknown): Promise<number> {
+export async function reportActionError(io: ActionIO, action: string, given: unknown): Promise<number> {
+  // Its text may quote a server, a child process or a file: no credential leaves through it.
+  const e = scrubError(given)
   const message = errorText(e)
   io.setOutput('status', 'error')
   io.setOutput('passed', 'false')

@@ -6,16 +6,16 @@ import { validate } from '../core/validate/run.js'
 import { runRobustness } from '../core/robustness/run.js'
 import { checkOutputPaths, checkOutputsAgainstInputs, writeErrorJUnitFile, writeReportFiles } from '../core/validate/outputs.js'
 import { predictionsPathFor } from '../core/validate/run.js'
-import { checkOutputPath } from '../core/files.js'
+import { StagedFiles, checkOutputPath } from '../core/files.js'
 import { runInit } from './init.js'
 import { exitCodeFor } from '../core/gates/evaluate.js'
 import { readOverrides, readRobustnessOverrides, withRobustnessOverrides, type OptionSource } from '../core/overrides.js'
 import type { RunnerEnvironment } from '../core/runners/index.js'
 import type { RunContext, ValidationResult } from '../core/result/types.js'
 import { renderSummary } from '../core/report/markdown.js'
-import { writeFileAtomic } from '../core/files.js'
 import { renderText } from './text.js'
 import { TOOL, VERSION } from '../version.js'
+import { scrub, scrubError, secrets } from '../core/secrets.js'
 import { runRegister, runRegistry } from './registry.js'
 import { runServe } from './serve.js'
 import { runDeploy } from './deploy.js'
@@ -100,6 +100,7 @@ type RunOptions = {
   runnerEnv?: RunnerEnvironment
   log?: (line: string) => void
   predictionsPath?: string
+  staged?: StagedFiles
 }
 
 /** What makes a command itself; everything else (flags, outputs, exit codes) the commands share. */
@@ -156,8 +157,14 @@ const COMMANDS: Record<string, Command> = {
   },
 }
 
-/** `modelgate …` as a function of argv: returns the exit code, prints through `io`. */
-export async function runCli(argv: string[], io: CliIO): Promise<number> {
+/**
+ * `modelgate …` as a function of argv: returns the exit code, prints through `io`. Everything printed, on
+ * stdout and stderr, is scrubbed of the registered secrets (core/secrets.ts): header values and their
+ * parts, URL userinfo in any argument, `${VAR}` values substituted into manifest headers.
+ */
+export async function runCli(argv: string[], given: CliIO): Promise<number> {
+  for (const arg of argv) secrets.addUrl(arg)
+  const io: CliIO = { ...given, stdout: (text) => given.stdout(scrub(text)), stderr: (text) => given.stderr(scrub(text)) }
   let debug = argv.includes('--debug')
   try {
     const [command, ...rest] = argv
@@ -177,7 +184,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const spec = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined
     if (!spec) throw new UserError(`unknown command "${command}"; try: modelgate --help`)
     return await runCommand(command, spec, rest, io, (d) => (debug = d))
-  } catch (e) {
+  } catch (caught) {
+    // Its message may quote a server, a child process or a file; scrubbed here as well as by io.
+    const e = scrubError(caught)
     if (isUserError(e)) {
       io.stderr(`modelgate: ${e.message}`)
       if (debug && e.stack) io.stderr(e.stack)
@@ -205,6 +214,8 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
   const outputs = { reportPath: at('report'), junitPath: at('junit'), summaryPath: at('summary') }
   const predictionsPath = str('predictions')
   const startedAt = new Date()
+  // Every output of the run is staged and moved into place together, or none is.
+  const staged = new StagedFiles()
   try {
     const resolved = resolveSettings(readOverrides(src), io.cwd)
     const settings = spec.settings ? spec.settings(resolved, src) : resolved
@@ -228,16 +239,18 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
       runnerEnv: io.runnerEnv,
       log,
       predictionsPath: predictionsPath && path.resolve(io.cwd, predictionsPath),
+      staged,
     })
-    writeReportFiles(result, outputs, { action: spec.action })
-    if (outputs.summaryPath)
-      writeFileAtomic(outputs.summaryPath, renderSummary(result, { title: `modelgate ${name}: ${result.model.name}` }))
+    writeReportFiles(result, outputs, { action: spec.action, staged })
+    if (outputs.summaryPath) staged.write(outputs.summaryPath, renderSummary(result, { title: `modelgate ${name}: ${result.model.name}` }))
+    staged.commit()
     // The text output carries the warnings; with --json they go to stderr, where a person still sees them.
     if (values.json && !values.quiet) for (const w of result.warnings ?? []) io.stderr(`warning: ${w}`)
     if (values.json) io.stdout(JSON.stringify(result, null, 2))
     else if (!values.quiet) io.stdout(renderText(result))
     return exitCodeFor(result.status, settings.failOn)
   } catch (e) {
+    staged.abort()
     if (outputs.junitPath) writeErrorJUnitFile(path.resolve(io.cwd, outputs.junitPath), spec.action, e, startedAt, io.cwd, str('config'))
     throw e
   }

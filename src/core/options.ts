@@ -1,4 +1,5 @@
 import { UserError } from './errors.js'
+import { secrets } from './secrets.js'
 
 /** One enum-valued option (input or flag), checked with a message that names it and the allowed values. */
 export function parseEnum<T extends string>(value: string | undefined, allowed: readonly T[], where: string): T | undefined {
@@ -45,17 +46,28 @@ export const RUNNERS = ['onnx', 'command', 'http', 'predictions'] as const
 export const TASKS = ['binary', 'multiclass', 'regression'] as const
 export const FAIL_ON = ['fail', 'warn', 'never'] as const
 
-/** `Name: value` lines (action input) or flags → headers; a line without a colon names itself in the error. */
+/**
+ * `Name: value` lines (action input) or flags → headers. Every value's credential parts are registered
+ * as secrets (core/secrets.ts). A malformed line is never echoed, not even in part (it is most likely
+ * `Authorization Bearer <token>` without its colon): the error names the option and which header it is.
+ */
 export function parseHeaders(lines: string[] | undefined, where: string): Record<string, string> | undefined {
   if (!lines || lines.length === 0) return undefined
   const out: Record<string, string> = {}
-  for (const line of lines) {
+  for (const [n, line] of lines.entries()) {
     const i = line.indexOf(':')
     const name = line.slice(0, i).trim()
     if (i <= 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-      throw new UserError(`${where}: expected "Name: value", got a line starting "${line.slice(0, 20)}"`, { field: where })
+      // Registered all the same, in case some other message quotes it.
+      secrets.addHeader(line)
+      const which = lines.length > 1 ? `, header ${n + 1} of ${lines.length}` : ''
+      throw new UserError(
+        `${where}${which}: expected "Name: value" (a header name such as Authorization, a colon, then the value, e.g. "Authorization: Bearer <token>"); the text given is not shown, as it may hold a credential`,
+        { field: where },
+      )
     }
     out[name] = line.slice(i + 1).trim()
+    secrets.addHeader(out[name])
   }
   return out
 }

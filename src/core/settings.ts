@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { UserError } from './errors.js'
+import { secrets } from './secrets.js'
 import { formatGate, parseGate, type GateSpec } from './gates/expression.js'
 import { DEFAULT_MANIFEST, loadManifest } from './manifest/load.js'
 import type { Manifest, ModelSpec } from './manifest/schema.js'
@@ -162,11 +163,20 @@ function resolveModel(spec: ModelSpec, baseDir: string, features: string[], wher
   }
 }
 
-/** `${VAR}` in header values comes from the environment so that secrets stay out of the manifest. */
+/**
+ * `${VAR}` in header values comes from the environment so that secrets stay out of the manifest. Each
+ * substituted value and every credential part of the result are registered as secrets (core/secrets.ts).
+ */
 function expandHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(headers))
-    out[k] = v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => process.env[name] ?? '')
+  for (const [k, v] of Object.entries(headers)) {
+    out[k] = v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const value = process.env[name] ?? ''
+      secrets.add(value)
+      return value
+    })
+    secrets.addHeader(out[k])
+  }
   return out
 }
 

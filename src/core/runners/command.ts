@@ -1,3 +1,4 @@
+import { scrub } from '../secrets.js'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { statSync } from 'node:fs'
 import { UserError, errorText } from '../errors.js'
@@ -298,7 +299,8 @@ class CommandRunner implements ModelRunner {
 
   private withStderr(reason: string, prefix = true): UserError {
     const head = prefix ? `model command \`${this.commandLine}\` ${reason}` : reason
-    return new UserError(`${head}${stderrTail(this.stderr)}`)
+    // A child's stderr may echo a credential it was given: scrubbed before it reaches any message.
+    return new UserError(scrub(`${head}${stderrTail(this.stderr)}`))
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Cell } from '../data/types.js'
 import { UserError, errorText } from '../errors.js'
+import { scrub, scrubError, secrets } from '../secrets.js'
 import {
   describeValue,
   featureRows,
@@ -22,7 +23,7 @@ export interface HttpRunnerOptions {
   protocol?: HttpProtocol
   /** Model name for v2/v1 when the URL does not contain it. */
   model?: string
-  /** Sent with every request (auth); values are masked and never appear in messages. */
+  /** Sent with every request (auth); every credential part of each value is masked and never appears in messages. */
   headers?: Record<string, string>
   /** Per request attempt. Default 60. */
   timeoutSeconds?: number
@@ -33,7 +34,10 @@ export interface HttpRunnerOptions {
   features: string[]
   /** V2 input tensor name. Default: the model metadata's first input, else `input-0`. */
   inputName?: string
-  /** Called with every header value so the caller can hide it from logs (e.g. `core.setSecret`). */
+  /**
+   * Called with every credential part of every header value (core/secrets.ts: the value, the token after its
+   * scheme, a Basic password…) and any URL userinfo, so the caller can hide them from logs (e.g. `core.setSecret`).
+   */
   mask?: (secret: string) => void
   /** Tells integer-valued regression outputs from class labels; guessed from the values when omitted. */
   task?: Task
@@ -65,14 +69,17 @@ export function resolveHttpEndpoint(url: string, protocol?: HttpProtocol, model?
   try {
     parsed = new URL(url)
   } catch {
-    throw new UserError(`model url ${JSON.stringify(url)} is not a valid URL`, { field: 'url' })
+    secrets.addUrl(url)
+    throw new UserError(`model url ${JSON.stringify(scrub(url))} is not a valid URL`, { field: 'url' })
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
     throw new UserError(`model url ${url}: only http and https are supported`, { field: 'url' })
-  if (parsed.username !== '' || parsed.password !== '')
+  if (parsed.username !== '' || parsed.password !== '') {
+    secrets.addUrl(url)
     throw new UserError(`model url: do not put credentials in the URL; pass them as headers (e.g. Authorization)`, {
       field: 'url',
     })
+  }
   const path = parsed.pathname.replace(/\/+$/, '')
   const at = (p: string): string => `${parsed.origin}${p}${parsed.search}`
   const base = (p: string): string => at(`${path}${p}`)
@@ -119,8 +126,10 @@ export function resolveHttpEndpoint(url: string, protocol?: HttpProtocol, model?
 
 /** A runner that scores batches by calling a model server. */
 export async function createHttpRunner(opts: HttpRunnerOptions): Promise<ModelRunner> {
+  const parts = secrets.addUrl(opts.url)
+  for (const value of Object.values(opts.headers ?? {})) parts.push(...secrets.addHeader(value))
+  for (const part of new Set(parts)) opts.mask?.(part)
   const endpoint = resolveHttpEndpoint(opts.url, opts.protocol, opts.model)
-  for (const value of Object.values(opts.headers ?? {})) if (value !== '') opts.mask?.(value)
   const runner = new HttpRunner(opts, endpoint)
   if (endpoint.protocol === 'v2') await runner.loadMetadata()
   return runner
@@ -167,7 +176,7 @@ class HttpRunner implements ModelRunner {
       const body = await this.client.send('GET', this.endpoint.metadataUrl!, undefined, 0)
       this.metadata = parseMetadata(body)
     } catch (e) {
-      this.metadataNote = `model metadata unavailable: ${errorText(e)}`
+      this.metadataNote = scrub(`model metadata unavailable: ${errorText(e)}`)
     }
   }
 
@@ -190,13 +199,18 @@ class HttpRunner implements ModelRunner {
     }
   }
 
+  /** Errors quote the server's answers (values, fields, bodies): each is scrubbed of every registered secret. */
   async predict(batch: FeatureBatch): Promise<PredictionBatch> {
     if (batch.length === 0) return { length: 0, sources: {} }
     const size = this.opts.batchSize ?? batch.length
     const parts: PredictionBatch[] = []
-    for (let start = 0; start < batch.length; start += size)
-      parts.push(await this.predictChunk(sliceBatch(batch, start, Math.min(size, batch.length - start))))
-    return parts.length === 1 ? parts[0]! : concatBatches(this.endpoint.inferUrl, parts)
+    try {
+      for (let start = 0; start < batch.length; start += size)
+        parts.push(await this.predictChunk(sliceBatch(batch, start, Math.min(size, batch.length - start))))
+      return parts.length === 1 ? parts[0]! : concatBatches(this.endpoint.inferUrl, parts)
+    } catch (e) {
+      throw scrubError(e)
+    }
   }
 
   async close(): Promise<void> {}
@@ -301,6 +315,7 @@ function field(who: string, body: unknown, name: string): unknown {
   return (body as Record<string, unknown>)[name]
 }
 
+/** The server's free text (name, platform) goes into the report: scrubbed like its error bodies. */
 function parseMetadata(body: unknown): V2Metadata {
   const m = (body ?? {}) as Partial<V2Metadata>
   const tensors = (list: unknown): V2Tensor[] =>
@@ -312,8 +327,8 @@ function parseMetadata(body: unknown): V2Metadata {
         }))
       : []
   return {
-    name: m.name,
-    platform: m.platform,
+    name: m.name === undefined ? undefined : scrub(String(m.name)),
+    platform: m.platform === undefined ? undefined : scrub(String(m.platform)),
     versions: m.versions,
     inputs: tensors(m.inputs),
     outputs: tensors(m.outputs),
@@ -425,7 +440,10 @@ function flatData(who: string, t: V2Tensor): unknown[] {
   return data
 }
 
-/** fetch with a per-attempt timeout and retries on 429, 5xx and network errors; errors never show header values. */
+/**
+ * fetch with a per-attempt timeout and retries on 429, 5xx and network errors. Servers echo request headers
+ * in error bodies: every quoted answer is scrubbed of the registered secrets (core/secrets.ts) before it is cut.
+ */
 class HttpClient {
   constructor(
     private readonly headers: Record<string, string>,
@@ -456,7 +474,7 @@ class HttpClient {
           await sleep(backoffMs(attempt))
           continue
         }
-        throw new UserError(`${method} ${url}: request failed: ${this.scrub(networkReason(e))}${attempts}`)
+        throw new UserError(`${method} ${url}: request failed: ${scrub(networkReason(e))}${attempts}`)
       }
       if (response.ok) return parseJson(method, url, text)
       const status = `${response.status}${response.statusText ? ` ${response.statusText}` : ''}`
@@ -464,16 +482,10 @@ class HttpClient {
         await sleep(retryAfterMs(response.headers.get('retry-after')) ?? backoffMs(attempt))
         continue
       }
-      const detail = text.trim() === '' ? '' : `: ${this.scrub(trim(text.trim()))}`
+      // Scrubbed before trimming, so that a secret cut at the limit cannot show its first characters.
+      const detail = text.trim() === '' ? '' : `: ${trim(scrub(text.trim()))}`
       throw new UserError(`${method} ${url}: the server answered ${status}${attempts}${detail}`)
     }
-  }
-
-  /** Servers sometimes echo request headers in error bodies. */
-  private scrub(text: string): string {
-    let out = text
-    for (const value of Object.values(this.headers)) if (value.length >= 4) out = out.replaceAll(value, '***')
-    return out
   }
 }
 
@@ -481,7 +493,7 @@ function parseJson(method: string, url: string, text: string): unknown {
   try {
     return JSON.parse(text)
   } catch {
-    throw new UserError(`${method} ${url}: the answer is not JSON: ${describeValue(trim(text))}`)
+    throw new UserError(`${method} ${url}: the answer is not JSON: ${describeValue(trim(scrub(text)))}`)
   }
 }
 

@@ -1,8 +1,9 @@
 import { realpathSync } from 'node:fs'
 import path from 'node:path'
 import { UserError, errorText, isUserError } from '../errors.js'
-import { checkOutputPath, writeFileAtomic } from '../files.js'
+import { checkOutputPath, writeFileAtomic, type StagedFiles } from '../files.js'
 import type { Settings } from '../settings.js'
+import { scrub } from '../secrets.js'
 import { renderErrorJUnit, renderJUnit } from '../report/junit.js'
 import type { ValidationResult } from '../result/types.js'
 
@@ -25,12 +26,20 @@ export function checkOutputPaths(
  * The file sinks every face shares: the result JSON (the source of all other sinks) and JUnit XML,
  * whose suite is named after `action` (validate-model unless given).
  */
-export function writeReportFiles(result: ValidationResult, paths: OutputPaths, opts: { action?: string } = {}): string[] {
+export function writeReportFiles(
+  result: ValidationResult,
+  paths: OutputPaths,
+  opts: { action?: string; staged?: StagedFiles } = {},
+): string[] {
   const files: [string, () => string][] = []
   if (paths.reportPath) files.push([paths.reportPath, () => `${JSON.stringify(result, null, 2)}\n`])
   if (paths.junitPath) files.push([paths.junitPath, () => renderJUnit(result, opts)])
   for (const [file] of files) checkOutputPath(file, 'output')
-  for (const [file, render] of files) writeFileAtomic(file, render())
+  // Staged: moved into place with the run's other outputs by the caller's commit().
+  for (const [file, render] of files) {
+    if (opts.staged) opts.staged.write(file, render())
+    else writeFileAtomic(file, render())
+  }
   return files.map(([file]) => file)
 }
 
@@ -99,7 +108,7 @@ export function writeErrorJUnitFile(file: string, action: string, e: unknown, st
       file,
       renderErrorJUnit({
         action,
-        message: errorText(e),
+        message: scrub(errorText(e)),
         file: where ?? manifest,
         startedAt: startedAt.toISOString(),
         seconds: (Date.now() - startedAt.getTime()) / 1000,

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { ParquetWriter, fileWriter } from 'hyparquet-writer'
 import type { Cell } from '../data/types.js'
 import { UserError, errorText } from '../errors.js'
+import type { StagedFiles } from '../files.js'
 import type { PredictionBatch } from '../runners/types.js'
 
 /**
@@ -29,16 +30,21 @@ export function trueLabelColumn(label: string): string {
   return RESERVED.test(label) ? `true_${label}` : label
 }
 
-export function createPredictionsFile(file: string, opts: { label: string; id?: string }): PredictionsFile {
+/**
+ * `staged`: the run's other outputs; the file is then written to a path they reserve and moved into place
+ * with them (commit() only closes it). Without it, commit() renames it into place itself.
+ */
+export function createPredictionsFile(file: string, opts: { label: string; id?: string; staged?: StagedFiles }): PredictionsFile {
   const format = /\.parquet$/i.test(file) ? 'parquet' : /\.csv$/i.test(file) ? 'csv' : undefined
   if (!format)
     throw new UserError(`predictions ${file}: the file name must end in .csv or .parquet (it sets the format)`, {
       file,
       field: 'predictions',
     })
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`)
+  const tmp = opts.staged?.reserve(file) ?? path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`)
   const names = { label: trueLabelColumn(opts.label), id: opts.id }
-  return format === 'csv' ? new CsvPredictions(file, tmp, names) : new ParquetPredictions(file, tmp, names)
+  const staged = opts.staged !== undefined
+  return format === 'csv' ? new CsvPredictions(file, tmp, names, staged) : new ParquetPredictions(file, tmp, names, staged)
 }
 
 /** The output columns of a batch, in file order. */
@@ -67,6 +73,8 @@ abstract class Base implements PredictionsFile {
     readonly path: string,
     protected readonly tmp: string,
     protected readonly names: { label: string; id?: string },
+    /** Moved into place with the run's other outputs, not by commit(). */
+    private readonly staged = false,
   ) {}
 
   abstract write(offset: number, pred: PredictionBatch, labels: Cell[], ids?: Cell[]): Promise<void>
@@ -93,7 +101,7 @@ abstract class Base implements PredictionsFile {
   async commit(): Promise<void> {
     try {
       await this.finish()
-      renameSync(this.tmp, this.path)
+      if (!this.staged) renameSync(this.tmp, this.path)
     } catch (e) {
       rmSync(this.tmp, { force: true })
       throw new UserError(`predictions ${this.path}: cannot write (${errorText(e)})`, { file: this.path, field: 'predictions' })

@@ -7,7 +7,7 @@ import type { Batch, Cell } from '../data/types.js'
 import { createRunner, type RunnerEnvironment } from '../runners/index.js'
 import { createPredictionsRunner } from '../runners/predictions.js'
 import type { FeatureBatch, ModelInfo, ModelRunner, PredictionBatch } from '../runners/types.js'
-import { computeMetrics, metricNames } from '../metrics/index.js'
+import { PERFORMANCE_METRIC_NAMES, computeMetrics, metricNames } from '../metrics/index.js'
 import { latencyStats } from '../metrics/performance.js'
 import { evaluateGates, overallStatus, type GateInput } from '../gates/evaluate.js'
 import { loadBaselineReport, type BaselineReport } from '../result/load.js'
@@ -33,6 +33,7 @@ import { completeFeatures } from '../evaluation/features.js'
 import { describeAdjustment } from './probabilities.js'
 import { plural } from '../report/common.js'
 import { createPredictionsFile, type PredictionsFile } from './predictions-file.js'
+import type { StagedFiles } from '../files.js'
 
 export interface ValidateOptions {
   runnerEnv?: RunnerEnvironment
@@ -44,6 +45,8 @@ export interface ValidateOptions {
    * each, named `<stem>-<data set><ext>`. Committed only when the run succeeds.
    */
   predictionsPath?: string
+  /** The run's outputs, moved into place together by the caller; the predictions are staged with them. */
+  staged?: StagedFiles
 }
 
 /** Where a data set's predictions go: the path itself for a single data set. */
@@ -152,6 +155,7 @@ async function validateRaw(given: Settings, opts: ValidateOptions): Promise<Vali
         ? createPredictionsFile(predictionsPathFor(opts.predictionsPath, data.name, settings.data.length), {
             label: settings.label,
             id: settings.idColumn,
+            staged: opts.staged,
           })
         : undefined
       if (sink) sinks.push(sink)
@@ -411,14 +415,25 @@ function outputConsistency(
 }
 
 function checkGateMetrics(settings: Settings, task?: Task): void {
-  const known = new Set(task ? metricNames(task) : (['binary', 'multiclass', 'regression'] as const).flatMap((t) => metricNames(t)))
+  const tasks = task ? [task] : (['binary', 'multiclass', 'regression'] as const)
+  const known = new Set(tasks.flatMap((t) => metricNames(t)))
   for (const g of settings.gates) {
-    if (!known.has(g.metric)) {
-      throw new UserError(
-        `${settings.thresholdsFrom}: "${g.expression}": unknown metric "${g.metric}"${task ? ` for a ${task} model` : ''}; known: ${[...known].join(', ')}`,
-        { file: settings.thresholdsFrom.startsWith(`${settings.manifestPath}:`) ? settings.manifestPath : undefined, field: 'thresholds' },
-      )
-    }
+    if (known.has(g.metric)) continue
+    // Before scoring the task may not be known yet: the message lists each task's metrics.
+    const lists = task
+      ? ` for a ${task} model; known: ${metricNames(task).join(', ')}`
+      : `; known: ${tasks
+          .map(
+            (t) =>
+              `${t}: ${metricNames(t)
+                .filter((m) => !PERFORMANCE_METRIC_NAMES.includes(m))
+                .join(', ')}`,
+          )
+          .join('; ')}; any task: ${PERFORMANCE_METRIC_NAMES.join(', ')}`
+    throw new UserError(`${settings.thresholdsFrom}: "${g.expression}": unknown metric "${g.metric}"${lists}`, {
+      file: settings.thresholdsFrom.startsWith(`${settings.manifestPath}:`) ? settings.manifestPath : undefined,
+      field: 'thresholds',
+    })
   }
 }
 
