@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, describe, expect, it } from '@jest/globals'
-import { CSV_MISSING_VALUES, CsvSource, csvCell } from '../../src/core/data/csv.js'
+import { CSV_MISSING_VALUES, CsvSource, MAX_RECORD_BYTES, csvCell } from '../../src/core/data/csv.js'
+import { SNIFF_BYTES } from '../../src/core/data/files.js'
 import type { Cell } from '../../src/core/data/types.js'
 import { expectUserError, fixture, readBatches, readColumns, tempDir } from './helpers.js'
 
@@ -277,5 +278,104 @@ describe('CsvSource: errors', () => {
   it('reports a missing file', async () => {
     const path = fixture('no-such-file.csv')
     await expectUserError(new CsvSource(path).columns(), `${path}: file not found`, path)
+  })
+
+  it('reports a directory read as CSV as such', async () => {
+    await expectUserError(new CsvSource(tmp.dir).columns(), `${tmp.dir}: is a directory, not a file`, tmp.dir)
+  })
+
+  it('quotes at most an excerpt of a duplicated header name', async () => {
+    const name = 'n'.repeat(100_000)
+    const path = tmp.file('long-dup.csv', `${name},${name}\n1,2\n`)
+    await expectUserError(
+      new CsvSource(path).columns(),
+      `${path}: line 1: duplicate column name "${'n'.repeat(60)}"… (100000 characters) in the header`,
+    )
+  })
+})
+
+describe('CsvSource: the bound on one record', () => {
+  const tooLong = (path: string, line: number, bound: string) =>
+    `${path}: line ${line}: the record starting on this line is longer than ${bound}, the most one record may take`
+
+  it('is 16 MiB', () => {
+    expect(MAX_RECORD_BYTES).toBe(16 * 1024 * 1024)
+  })
+
+  it('refuses a record longer than the bound, naming the line it starts on, whatever the read size', async () => {
+    const path = tmp.file('long-record.csv', `a,b\n1,x\n\n2,${'y'.repeat(300)}\n3,z\n`)
+    for (const chunkBytes of [4, 7, 64, 1000]) {
+      await expectUserError(
+        readBatches(new CsvSource(path, { chunkBytes, maxRecordBytes: 100 }), { batchSize: 2 }),
+        tooLong(path, 4, '100 bytes'),
+        path,
+      )
+    }
+  })
+
+  it('takes a record of exactly the bound and counts bytes, not characters', async () => {
+    // "é" is two bytes: 2,ééé…é\n has 2 + 49 * 2 = 100 bytes before its line end.
+    const exact = tmp.file('exact-record.csv', `a,b\n1,x\n2,${'é'.repeat(49)}\n`)
+    for (const chunkBytes of [4, 16, 1000]) {
+      const { b } = await readColumns(new CsvSource(exact, { chunkBytes, maxRecordBytes: 100 }), { batchSize: 10 })
+      expect(b).toEqual(['x', 'é'.repeat(49)])
+    }
+    const over = tmp.file('over-record.csv', `a,b\n1,x\n2,${'é'.repeat(50)}\n`)
+    for (const chunkBytes of [4, 16, 1000]) {
+      await expectUserError(
+        readBatches(new CsvSource(over, { chunkBytes, maxRecordBytes: 100 }), { batchSize: 10 }),
+        tooLong(over, 3, '100 bytes'),
+      )
+    }
+  })
+
+  it('applies to the header and to a quoted field with line breaks', async () => {
+    const header = tmp.file('long-header.csv', `${'h'.repeat(200)},b\n1,2\n`)
+    await expectUserError(new CsvSource(header, { chunkBytes: 16, maxRecordBytes: 100 }).columns(), tooLong(header, 1, '100 bytes'))
+    const quoted = tmp.file('long-quoted.csv', `a,b\n1,"${'line\n'.repeat(40)}"\n`)
+    // Read in one piece, the record is whole and measured as such; read in small pieces, the bound is
+    // crossed inside the quotes (and the message says so).
+    await expectUserError(readBatches(new CsvSource(quoted, { maxRecordBytes: 100 }), { batchSize: 10 }), tooLong(quoted, 2, '100 bytes'))
+    await expectUserError(
+      readBatches(new CsvSource(quoted, { chunkBytes: 16, maxRecordBytes: 100 }), { batchSize: 10 }),
+      `${tooLong(quoted, 2, '100 bytes')}; the quote opened on line 2 is not closed within it (a missing closing quote?)`,
+    )
+  })
+
+  it('points at an open quote when the record is cut inside one', async () => {
+    const path = tmp.file('open-quote.csv', `a,b\n1,x\n2,"never closed\n${'3,y\n'.repeat(100)}`)
+    await expectUserError(
+      readBatches(new CsvSource(path, { chunkBytes: 16, maxRecordBytes: 100 }), { batchSize: 10 }),
+      `${tooLong(path, 3, '100 bytes')}; the quote opened on line 3 is not closed within it (a missing closing quote?)`,
+    )
+  })
+})
+
+describe('CsvSource: UTF-16 and binary files', () => {
+  const utf16 = (path: string) => `${path} is UTF-16 (or binary); save it as UTF-8`
+  const text = 'a,b\n1,x\n2,y\n'
+
+  it('refuses UTF-16 with a byte order mark, little- or big-endian', async () => {
+    const le = tmp.file('le.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]))
+    await expectUserError(new CsvSource(le).columns(), `${utf16(le)} (it starts with the UTF-16 byte order mark FF FE)`, le)
+    const be = tmp.file('be.csv', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]))
+    await expectUserError(
+      readBatches(new CsvSource(be), { batchSize: 2 }),
+      `${utf16(be)} (it starts with the UTF-16 byte order mark FE FF)`,
+      be,
+    )
+  })
+
+  it('refuses NUL bytes near the start, even when reads are smaller than the bytes looked at', async () => {
+    const path = tmp.file('nul.csv', Buffer.concat([Buffer.from('a,b\n1,x\n'), Buffer.from([0]), Buffer.from('2,y\n')]))
+    for (const chunkBytes of [4, 5, 1 << 20]) {
+      await expectUserError(readBatches(new CsvSource(path, { chunkBytes }), { batchSize: 2 }), `${utf16(path)} (byte 9 is NUL)`, path)
+    }
+  })
+
+  it('reads a NUL past the bytes looked at as text', async () => {
+    const path = tmp.file('late-nul.csv', `a,b\n${'1,x\n'.repeat(SNIFF_BYTES / 4)}2,\0\n`)
+    const { b } = await readColumns(new CsvSource(path), { batchSize: 10_000 })
+    expect(b.at(-1)).toBe('\0')
   })
 })

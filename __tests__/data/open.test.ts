@@ -48,7 +48,7 @@ describe('openTable', () => {
   it('rejects a missing file and a directory', async () => {
     const path = fixture('missing.parquet')
     await expectUserError(() => openTable(path), `${path}: file not found`, path)
-    await expectUserError(() => openTable(FIXTURES, 'csv'), `${FIXTURES}: not a regular file`, FIXTURES)
+    await expectUserError(() => openTable(FIXTURES, 'csv'), `${FIXTURES}: is a directory, not a file`, FIXTURES)
   })
 })
 

@@ -100,6 +100,11 @@ describe('ParquetSource', () => {
     await expectUserError(new ParquetSource(missing).columns(), `${missing}: file not found`, missing)
   })
 
+  it('reports a read the file system refuses as that, not as an invalid file', async () => {
+    await expectUserError(new ParquetSource(tmp.dir).columns(), `${tmp.dir}: is a directory, not a file`, tmp.dir)
+    await expectUserError(readBatches(new ParquetSource(tmp.dir), { batchSize: 3 }), `${tmp.dir}: is a directory, not a file`, tmp.dir)
+  })
+
   it('reports corrupt column data', async () => {
     const bytes = Buffer.from(readFileSync(fixture('mixed.parquet')))
     // Overwrites the start of the first column chunk (page headers live there), keeping the footer intact.

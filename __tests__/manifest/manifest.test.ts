@@ -1,8 +1,8 @@
-import { describe, expect, it } from '@jest/globals'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { afterAll, describe, expect, it } from '@jest/globals'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { parseManifest, loadManifest } from '../../src/core/manifest/load.js'
+import { MAX_MANIFEST_ALIASES, MAX_MANIFEST_BYTES, parseManifest, loadManifest } from '../../src/core/manifest/load.js'
 import { resolveSettings } from '../../src/core/settings.js'
 import { UserError } from '../../src/core/errors.js'
 
@@ -85,6 +85,79 @@ describe('manifest', () => {
     expect(errorOf(() => loadManifest('/nonexistent/modelgate.yml')).message).toBe(
       '/nonexistent/modelgate.yml: manifest not found; check the path (config input or --config), relative to the repository root (the workspace)',
     )
+  })
+})
+
+describe('hostile manifests', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mg-manifest-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  const file = (name: string, content: string | Buffer) => {
+    const p = path.join(dir, name)
+    writeFileSync(p, content)
+    return p
+  }
+
+  it('refuses a "billion laughs" document: nested aliases past the expansion limit', () => {
+    expect(MAX_MANIFEST_ALIASES).toBe(100)
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]']
+    for (const k of 'bcdefgh')
+      levels.push(
+        `${k}: &${k} [${Array(10)
+          .fill(`*${levels.length === 1 ? 'a' : 'abcdefgh'[levels.length - 1]}`)
+          .join(', ')}]`,
+      )
+    const e = errorOf(() => parseManifest(`name: lol\n${levels.join('\n')}\n`, 'm.yml'))
+    expect(e.message).toBe('m.yml: invalid YAML: its aliases expand past the limit of 100 alias expansions (a "billion laughs" document?)')
+    expect(e.file).toBe('m.yml')
+  })
+
+  it('takes anchors reused a few times, as a manifest would', () => {
+    const text = 'name: x\nmodel: &m model.onnx\nbaseline: *m\nfeatures: &f [a, b]\nlabel: target\ndata: d.csv\n'
+    const m = parseManifest(text, 'm.yml')
+    expect(m.baseline).toBe('model.onnx')
+    expect(m.features).toEqual(['a', 'b'])
+  })
+
+  it('refuses an alias to an anchor that does not exist, naming the file', () => {
+    expect(errorOf(() => parseManifest('name: x\nmodel: *nowhere\n', 'm.yml')).message).toBe(
+      'm.yml: invalid YAML: Unresolved alias (the anchor must be set before the alias): nowhere',
+    )
+  })
+
+  it('refuses a manifest over 1 MiB by its size, before reading it', () => {
+    expect(MAX_MANIFEST_BYTES).toBe(1024 * 1024)
+    const at = file('at-limit.yml', GOOD + '#'.repeat(MAX_MANIFEST_BYTES - GOOD.length - 1) + '\n')
+    expect(loadManifest(at, 'at-limit.yml').name).toBe('cancer')
+    const over = file('over.yml', GOOD + '#'.repeat(MAX_MANIFEST_BYTES - GOOD.length) + '\n')
+    expect(errorOf(() => loadManifest(over, 'over.yml')).message).toBe(
+      'over.yml: the manifest is 1048577 bytes; the limit is 1 MiB (is it the right file?)',
+    )
+    const big = file('big.yml', Buffer.alloc(40 * 1024 * 1024, '#'))
+    expect(errorOf(() => loadManifest(big, 'big.yml')).message).toBe(
+      'big.yml: the manifest is 40.0 MiB; the limit is 1 MiB (is it the right file?)',
+    )
+  })
+
+  it('stops reading a device or pipe at the limit', () => {
+    expect(errorOf(() => loadManifest('/dev/zero')).message).toBe(
+      '/dev/zero: the manifest is larger than the limit of 1 MiB (is it the right file?)',
+    )
+  })
+
+  it('refuses UTF-16 and binary manifests', () => {
+    const utf16 = 'm.yml is UTF-16 (or binary); save it as UTF-8'
+    const le = file('le.yml', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(GOOD, 'utf16le')]))
+    expect(errorOf(() => loadManifest(le, 'm.yml')).message).toBe(`${utf16} (it starts with the UTF-16 byte order mark FF FE)`)
+    const be = file('be.yml', Buffer.from(GOOD, 'utf16le').swap16())
+    expect(errorOf(() => loadManifest(be, 'm.yml')).message).toBe(`${utf16} (byte 1 is NUL)`)
+    // A UTF-8 byte order mark is fine.
+    expect(loadManifest(file('bom.yml', `\ufeff${GOOD}`)).name).toBe('cancer')
+  })
+
+  it('says what the file system said about a path it cannot read', () => {
+    const sub = path.join(dir, 'a-dir.yml')
+    mkdirSync(sub)
+    expect(errorOf(() => loadManifest(sub, 'a-dir.yml')).message).toBe('a-dir.yml: cannot read the manifest (is a directory, not a file)')
   })
 })
 

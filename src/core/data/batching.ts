@@ -1,5 +1,18 @@
 import { UserError } from '../errors.js'
+import { EXCERPT_CHARS, excerpt } from './files.js'
 import type { Batch, Cell } from './types.js'
+
+/** The most column names a message lists; a file may have thousands. */
+const LISTED_NAMES = 100
+
+/** A name printable as it is (short, no control or invisible characters), else quoted as an excerpt. */
+const PLAIN_NAME = new RegExp(`^[^\\x00-\\x1f\\x7f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]{0,${EXCERPT_CHARS}}$`)
+
+/** `names` for a message: at most LISTED_NAMES, each as `show` gives it. */
+function listNames(names: readonly string[], show: (name: string) => string): string {
+  const listed = names.slice(0, LISTED_NAMES).map(show).join(', ')
+  return names.length > LISTED_NAMES ? `${listed}, … (${names.length} in all)` : listed
+}
 
 /**
  * The columns to materialise, in the order asked for. Matching is by name only, so a file
@@ -11,8 +24,8 @@ export function selectColumns(path: string, available: readonly string[], reques
   const present = new Set(available)
   const missing = wanted.filter((name) => !present.has(name))
   if (missing.length > 0) {
-    const list = missing.map((name) => JSON.stringify(name)).join(', ')
-    const has = available.length > 0 ? available.join(', ') : '(no columns)'
+    const list = listNames(missing, (name) => excerpt(name))
+    const has = available.length > 0 ? listNames(available, (name) => (PLAIN_NAME.test(name) ? name : excerpt(name))) : '(no columns)'
     throw new UserError(`${path}: missing column(s) ${list}; the file has: ${has}`, {
       file: path,
       field: missing[0],

@@ -2,7 +2,7 @@ import { isAscii } from 'node:buffer'
 import { open, type FileHandle } from 'node:fs/promises'
 import { UserError } from '../errors.js'
 import { BatchBuilder, selectColumns } from './batching.js'
-import { fileError } from './files.js'
+import { MAX_RECORD_BYTES, SNIFF_BYTES, assertText, excerpt, fileError } from './files.js'
 import type { Batch, Cell, ReadOptions, TableSource } from './types.js'
 
 /** Field texts read as a missing value (case-sensitive), besides the empty field. */
@@ -17,9 +17,15 @@ const CR = 13
 
 const CHUNK_BYTES = 1 << 20
 
+export { MAX_RECORD_BYTES }
+
 /**
  * One CSV field as a cell: missing → null, a field that is wholly a finite decimal number → number,
  * anything else stays the string. Quoted fields are converted the same way.
+ *
+ * A decimal beyond the range of a double (`1e400`, which Number() makes Infinity) stays text too: the
+ * reader cannot tell a feature from an id or a label column, where such text is no error. The ONNX
+ * runner, which knows that the column feeds a number, says that it is out of range.
  */
 export function csvCell(text: string): Cell {
   const n = text.length
@@ -66,10 +72,17 @@ class CsvParser {
   /** Field j is kept as its text (a string model input: "007" must not become 7); only the empty field is missing. */
   textual: boolean[] = []
 
-  constructor(private readonly path: string) {}
+  /** The line a quoted field cut by the end of the text so far opened on (the last cut record's, if any). */
+  private openQuoteLine: number | undefined
+
+  constructor(
+    private readonly path: string,
+    private readonly maxRecordBytes: number = MAX_RECORD_BYTES,
+  ) {}
 
   /** Replaces the text with `text`, which starts with whatever `remaining()` returned. */
   load(text: string, final: boolean): void {
+    this.openQuoteLine = undefined
     this.text = text
     this.pos = 0
     this.final = final
@@ -142,6 +155,8 @@ class CsvParser {
     let i = this.pos
     let line = this.line
     let j = 0
+    /** Where the last field parsed ends: the record's end once the loop is left. */
+    let end: number
     for (;;) {
       const target = raw === undefined ? targets[j] : undefined
       const asText = target !== undefined && this.textual[j] === true
@@ -159,7 +174,10 @@ class CsvParser {
           q = text.indexOf('"', q + 2)
         }
         if (q < 0 || (q + 1 >= n && !final)) {
-          if (!final) return undo(targets, j)
+          if (!final) {
+            if (q < 0) this.openQuoteLine = line
+            return undo(targets, j)
+          }
           throw new UserError(`${this.path}: line ${line}: unterminated quoted field`, {
             file: this.path,
             field: `line ${line}`,
@@ -218,6 +236,7 @@ class CsvParser {
       if (raw !== undefined) raw.push(value)
       else if (target !== undefined) target.push(asText ? (value === '' ? null : value) : number === number ? number : csvCell(value))
       j++
+      end = i
       if (i >= n) break
       const c = text.charCodeAt(i)
       if (c === COMMA) {
@@ -233,11 +252,34 @@ class CsvParser {
       line++
       break
     }
+    // The record's bytes, its line end aside. Bytes ≥ characters and ≤ 3 per character: only a record
+    // that may be too long is measured.
+    if (end - this.pos > this.maxRecordBytes / 3 && Buffer.byteLength(text.slice(this.pos, end)) > this.maxRecordBytes) {
+      throw this.tooLong(this.line, false)
+    }
     this.pos = i
     this.line = line
     this.fieldCount = j
     return true
   }
+
+  /** The text carried over to the next read, `bytes` long, is a record cut short: refused past the bound. */
+  checkCarried(bytes: number): void {
+    if (bytes > this.maxRecordBytes) throw this.tooLong(this.line, this.openQuoteLine !== undefined)
+  }
+
+  private tooLong(line: number, inQuote: boolean): UserError {
+    const hint = inQuote ? `; the quote opened on line ${this.openQuoteLine} is not closed within it (a missing closing quote?)` : ''
+    return new UserError(
+      `${this.path}: line ${line}: the record starting on this line is longer than ${mib(this.maxRecordBytes)}, the most one record may take${hint}`,
+      { file: this.path, field: `line ${line}` },
+    )
+  }
+}
+
+/** `bytes` as the messages say it: `16 MiB`, or a byte count below 1 MiB (tests use small bounds). */
+function mib(bytes: number): string {
+  return bytes >= 1 << 20 ? `${+(bytes / (1 << 20)).toFixed(1)} MiB` : `${bytes} bytes`
 }
 
 /** Takes back the cells a cut record pushed into fields `0..fields-1`; returns false for the caller to pass on. */
@@ -273,7 +315,7 @@ function validateHeader(path: string, names: string[]): void {
       })
     }
     if (seen.has(name)) {
-      throw new UserError(`${path}: line 1: duplicate column name "${name}" in the header`, { file: path, field: name })
+      throw new UserError(`${path}: line 1: duplicate column name ${excerpt(name)} in the header`, { file: path, field: name })
     }
     seen.add(name)
   })
@@ -282,18 +324,22 @@ function validateHeader(path: string, names: string[]): void {
 export interface CsvOptions {
   /** Bytes read from the file at a time (1 MiB); small values exercise records split across reads. */
   chunkBytes?: number
+  /** The most bytes one record may take (MAX_RECORD_BYTES); small values let tests cross it cheaply. */
+  maxRecordBytes?: number
 }
 
 /** A CSV file with a header row, read in batches. */
 export class CsvSource implements TableSource {
   readonly format = 'csv' as const
   private readonly chunkBytes: number
+  private readonly maxRecordBytes: number
 
   constructor(
     readonly path: string,
     options: CsvOptions = {},
   ) {
     this.chunkBytes = Math.max(4, options.chunkBytes ?? CHUNK_BYTES)
+    this.maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_BYTES
   }
 
   async columns(): Promise<string[]> {
@@ -338,7 +384,7 @@ export class CsvSource implements TableSource {
   }
 
   private open(): CsvReader {
-    return new CsvReader(this.path, this.chunkBytes)
+    return new CsvReader(this.path, this.chunkBytes, this.maxRecordBytes)
   }
 }
 
@@ -356,12 +402,15 @@ class CsvReader {
   private eof = false
   /** No text decoded yet, so a byte order mark may still come. */
   private first = true
+  /** Bytes read from the file so far. */
+  private offset = 0
 
   constructor(
     private readonly path: string,
     chunkBytes: number,
+    maxRecordBytes: number,
   ) {
-    this.parser = new CsvParser(path)
+    this.parser = new CsvParser(path, maxRecordBytes)
     this.buffer = Buffer.allocUnsafe(chunkBytes)
   }
 
@@ -372,11 +421,14 @@ class CsvReader {
       this.handle ??= await open(this.path, 'r')
       const rest = this.parser.remaining()
       const carried = Buffer.byteLength(rest) + this.split.length
+      // Refused before the buffer grows for it: a record without end would otherwise take all memory.
+      this.parser.checkCarried(carried)
       // A record longer than half the buffer doubles it, so re-parsing a huge field stays linear.
       if (carried * 2 > this.buffer.length) this.buffer = Buffer.allocUnsafe(Math.max(this.buffer.length, carried) * 2)
       const buffer = this.buffer
       let filled = buffer.write(rest, 0, 'utf8')
       filled += this.split.copy(buffer, filled)
+      const fresh = filled
       while (filled < buffer.length) {
         const { bytesRead } = await this.handle.read(buffer, filled, buffer.length - filled, null)
         if (bytesRead === 0) {
@@ -385,6 +437,8 @@ class CsvReader {
         }
         filled += bytesRead
       }
+      if (this.offset < SNIFF_BYTES) assertText(this.path, buffer.subarray(fresh, filled), this.offset)
+      this.offset += filled - fresh
       const end = this.eof ? filled : utf8Boundary(buffer, filled)
       this.split = Buffer.from(buffer.subarray(end, filled))
       const bytes = buffer.subarray(0, end)

@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet'
 import { UserError, errorText } from '../errors.js'
 import { BatchBuilder, selectColumns } from './batching.js'
-import { fileError } from './files.js'
+import { excerpt, fileError } from './files.js'
 import type { Batch, Cell, ReadOptions, TableSource } from './types.js'
 
 /**
@@ -21,7 +21,7 @@ export class ParquetSource implements TableSource {
   async *batches(opts: ReadOptions): AsyncGenerator<Batch> {
     const handle = await this.open()
     try {
-      const file = await fileBuffer(handle)
+      const file = await fileBuffer(this.path, handle)
       const metadata = await this.metadata(file)
       const names = selectColumns(this.path, topLevelColumns(metadata), opts.columns)
       const builder = new BatchBuilder(names, opts.batchSize)
@@ -63,6 +63,8 @@ export class ParquetSource implements TableSource {
         onChunk: ({ columnName, columnData, rowStart }) => chunks.get(columnName)?.push({ rowStart, values: columnData }),
       })
     } catch (e) {
+      // A read the file system refused is that, not bad data.
+      if (e instanceof UserError) throw e
       throw new UserError(`${this.path}: cannot read the Parquet data (${errorText(e)})`, { file: this.path, cause: e })
     }
     return names.map((name) => {
@@ -76,7 +78,7 @@ export class ParquetSource implements TableSource {
         for (let i = next; i < values.length && cells.length < groupRows; i++) cells.push(parquetCell(values[i]))
       }
       if (cells.length !== groupRows) {
-        throw new UserError(`${this.path}: column "${name}" has ${cells.length} of the ${groupRows} rows of a row group`, {
+        throw new UserError(`${this.path}: column ${excerpt(name)} has ${cells.length} of the ${groupRows} rows of a row group`, {
           file: this.path,
           field: name,
         })
@@ -88,7 +90,7 @@ export class ParquetSource implements TableSource {
   private async withFile<T>(use: (file: AsyncBuffer, metadata: FileMetaData) => Promise<T>): Promise<T> {
     const handle = await this.open()
     try {
-      const file = await fileBuffer(handle)
+      const file = await fileBuffer(this.path, handle)
       return await use(file, await this.metadata(file))
     } finally {
       await handle.close()
@@ -107,6 +109,7 @@ export class ParquetSource implements TableSource {
     try {
       return await parquetMetadataAsync(file)
     } catch (e) {
+      if (e instanceof UserError) throw e
       throw new UserError(`${this.path}: not a valid Parquet file (${errorText(e)})`, { file: this.path, cause: e })
     }
   }
@@ -141,18 +144,27 @@ export function parquetCell(value: unknown): Cell {
   }
 }
 
-/** An AsyncBuffer reading byte ranges from an open file on demand. */
-async function fileBuffer(handle: FileHandle): Promise<AsyncBuffer> {
-  const { size } = await handle.stat()
+/** An AsyncBuffer reading byte ranges from an open file on demand; a failed read is a UserError naming `path`. */
+async function fileBuffer(path: string, handle: FileHandle): Promise<AsyncBuffer> {
+  let size: number
+  try {
+    size = (await handle.stat()).size
+  } catch (e) {
+    throw fileError(path, e)
+  }
   return {
     byteLength: size,
     async slice(start: number, end: number = size): Promise<ArrayBuffer> {
       const length = Math.max(0, Math.min(end, size) - start)
       const bytes = new Uint8Array(length)
-      for (let done = 0; done < length;) {
-        const { bytesRead } = await handle.read(bytes, done, length - done, start + done)
-        if (bytesRead === 0) break
-        done += bytesRead
+      try {
+        for (let done = 0; done < length;) {
+          const { bytesRead } = await handle.read(bytes, done, length - done, start + done)
+          if (bytesRead === 0) break
+          done += bytesRead
+        }
+      } catch (e) {
+        throw fileError(path, e)
       }
       return bytes.buffer
     },

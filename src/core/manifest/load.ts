@@ -1,10 +1,28 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs'
 import { LineCounter, parseDocument, type Node } from 'yaml'
 import type { z } from 'zod'
-import { UserError } from '../errors.js'
+import { assertText, fileProblem } from '../data/files.js'
+import { UserError, errorText } from '../errors.js'
 import { manifestSchema, type Manifest } from './schema.js'
 
 export const DEFAULT_MANIFEST = 'modelgate.yml'
+
+/**
+ * The most bytes a manifest may have: 1 MiB. A hand-written manifest is a few KiB (the longest, with
+ * slices and gates for many groups, tens); a file past 1 MiB is another file given by mistake (a data
+ * set, a log), and parsing it whole would hold several times its size in YAML nodes.
+ */
+export const MAX_MANIFEST_BYTES = 1024 * 1024
+
+/**
+ * How many times the manifest's aliases may be expanded while it is turned into a value (the yaml
+ * library's `maxAliasCount`, its default made explicit): an anchor reused for a few gates or slices
+ * is far below it, while a "billion laughs" document of nested aliases expands a few hundred bytes
+ * into billions of nodes.
+ */
+export const MAX_MANIFEST_ALIASES = 100
+
+const MIB = 1024 * 1024
 
 /** Reads and validates a manifest (`displayName` is how messages name it: relative to the workspace). Every problem names the file, the path inside it, its line, and what was expected. */
 export function loadManifest(file: string, displayName: string = file, givenBy?: string): Manifest {
@@ -16,13 +34,42 @@ export function loadManifest(file: string, displayName: string = file, givenBy?:
       { file: displayName },
     )
   }
-  let text: string
+  const bytes = readManifestBytes(file, displayName)
+  assertText(displayName, bytes)
+  return parseManifest(bytes.toString('utf8'), displayName)
+}
+
+/**
+ * The manifest's bytes, refused past MAX_MANIFEST_BYTES: a regular file by its size before a byte is
+ * read, anything else (a pipe, a device) once the limit is crossed, so no input is held whole.
+ */
+function readManifestBytes(file: string, displayName: string): Buffer {
+  const tooBig = (what: string) => new UserError(`${displayName}: the manifest is ${what}`, { file: displayName })
+  let fd: number | undefined
   try {
-    text = readFileSync(file, 'utf8')
+    fd = openSync(file, 'r')
+    const stat = fstatSync(fd)
+    if (stat.isFile() && stat.size > MAX_MANIFEST_BYTES) {
+      // Bytes when rounding would make the size look like the limit.
+      const mib = (stat.size / MIB).toFixed(1)
+      const size = +mib > MAX_MANIFEST_BYTES / MIB ? `${mib} MiB` : `${stat.size} bytes`
+      throw tooBig(`${size}; the limit is ${MAX_MANIFEST_BYTES / MIB} MiB (is it the right file?)`)
+    }
+    const buffer = Buffer.allocUnsafe(MAX_MANIFEST_BYTES + 1)
+    let filled = 0
+    while (filled < buffer.length) {
+      const n = readSync(fd, buffer, filled, buffer.length - filled, null)
+      if (n === 0) break
+      filled += n
+    }
+    if (filled > MAX_MANIFEST_BYTES) throw tooBig(`larger than the limit of ${MAX_MANIFEST_BYTES / MIB} MiB (is it the right file?)`)
+    return buffer.subarray(0, filled)
   } catch (e) {
-    throw new UserError(`${displayName}: cannot read the manifest (${(e as Error).message})`, { file: displayName })
+    if (e instanceof UserError) throw e
+    throw new UserError(`${displayName}: cannot read the manifest (${fileProblem(e)})`, { file: displayName, cause: e })
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
-  return parseManifest(text, displayName)
 }
 
 export function parseManifest(text: string, file: string): Manifest {
@@ -34,7 +81,20 @@ export function parseManifest(text: string, file: string): Manifest {
     const what = e.message.split('\n')[0]
     throw new UserError(`${file}:${pos.line}:${pos.col}: invalid YAML: ${what}`, { file })
   }
-  const value: unknown = doc.toJS()
+  let value: unknown
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_MANIFEST_ALIASES })
+  } catch (e) {
+    // yaml throws (a ReferenceError) for an alias it cannot or may not resolve.
+    const what = errorText(e).split('\n')[0]
+    if (/excessive alias count/i.test(what)) {
+      throw new UserError(
+        `${file}: invalid YAML: its aliases expand past the limit of ${MAX_MANIFEST_ALIASES} alias expansions (a "billion laughs" document?)`,
+        { file },
+      )
+    }
+    throw new UserError(`${file}: invalid YAML: ${what}`, { file })
+  }
   if (value === null || value === undefined) throw new UserError(`${file}: the manifest is empty`, { file })
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new UserError(`${file}: the manifest must be a mapping of keys (name, model, features, label, data, …)`, { file })

@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { pathToFileURL } from 'node:url'
 import * as ort from 'onnxruntime-web'
+import { EXCERPT_CHARS, excerpt } from '../data/files.js'
 import type { Cell } from '../data/types.js'
 import { CellError, UserError, errorText } from '../errors.js'
 import {
@@ -184,6 +185,23 @@ function cellError(path: string, feature: string, row: number, what: string): Us
   return new CellError(feature, row + 1, what, path)
 }
 
+/** A decimal number as text, with no ambiguous repetition (a long run of digits is matched in linear time). */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
+
+/**
+ * Why a text cell cannot feed a numeric input, quoting at most an excerpt of it. The CSV reader
+ * keeps a decimal beyond the range of a double (`1e400`, which Number() makes Infinity) as text,
+ * since it cannot know whether the column is a feature, an id or a label; here the column is known to
+ * feed numbers, so the message says the value is out of range rather than that it is text.
+ */
+function textCellProblem(c: string, kind: FeedKind): string {
+  if (DECIMAL.test(c) && !Number.isFinite(Number(c))) {
+    const shown = c.length <= EXCERPT_CHARS ? c : excerpt(c)
+    return `${shown} is out of the range of a double (float64; the largest is about 1.8e308), where the model expects ${kind} numbers`
+  }
+  return `text value ${excerpt(c)} where the model expects ${kind} numbers`
+}
+
 /** Writes one column's cells into `out` at `start`, `stride` apart. */
 function fillNumeric(
   path: string,
@@ -204,7 +222,7 @@ function fillNumeric(
       v = Number.NaN
     } else if (typeof c === 'number') v = c
     else if (typeof c === 'boolean') v = c ? 1 : 0
-    else throw cellError(path, feature, offset + i, `text value ${JSON.stringify(c)} where the model expects ${kind} numbers`)
+    else throw cellError(path, feature, offset + i, textCellProblem(c, kind))
     const at = start + i * stride
     if (out instanceof BigInt64Array) {
       if (!Number.isInteger(v)) throw cellError(path, feature, offset + i, `${v} is not an integer, but the model's input is int64`)
