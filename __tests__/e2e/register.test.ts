@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from '@jest/globals'
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { ROOT, runAction } from '../helpers/action-harness.js'
@@ -35,6 +35,24 @@ beforeAll(async () => {
 }, 60_000)
 
 describe('register-version action (dist, as the runner runs it)', () => {
+  it('breaks a stale lock left by a dead writer, and says so as a warning annotation', async () => {
+    const registry = tmp()
+    mkdirSync(path.join(registry, 'breast-cancer'), { recursive: true })
+    const lock = path.join(registry, 'breast-cancer', '.lock')
+    writeFileSync(lock, '')
+    const old = new Date(Date.now() - 60_000)
+    utimesSync(lock, old, old)
+    const r = await runAction(
+      'register-version',
+      { model: MODEL, name: 'breast-cancer', registry: `local:${registry}` },
+      { GITHUB_WORKSPACE: tmp() },
+    )
+    expect(r.code).toBe(0)
+    expect(r.outputs.version).toBe('1.0.0')
+    const warnings = r.commands.filter((c) => c.command === 'warning').map((c) => c.message)
+    expect(warnings.some((w) => w.includes('broke the stale lock'))).toBe(true)
+  })
+
   it('registers the model with its evidence, sets every output, writes the report and the summary', async () => {
     const registry = tmp()
     const workspace = tmp()

@@ -29,6 +29,7 @@ export async function runDeployAction(deps: ActionDeps): Promise<number> {
       env: process.env,
     })
     const backend = await openRegistry(settings.registry.registry, {
+      onWarning: (m) => io.warning(m),
       token: registryToken(settings.registry.registry, src.value('token'), src.value('github-token')),
       username: src.value('username'),
     })

@@ -20,7 +20,7 @@ export async function runRegisterAction(deps: ActionDeps): Promise<number> {
     const opts = readRegisterOptions(src, settings)
     const reportPath = path.resolve(deps.workspace, src.value('report-path') ?? 'modelgate-register.json')
     checkOutputPath(reportPath, 'input report-path')
-    const backend = await openRegistry(settings.registry, { token, username: src.value('username') })
+    const backend = await openRegistry(settings.registry, { token, username: src.value('username'), onWarning: (m) => io.warning(m) })
     const result = await registerModel(registerRequest(settings, opts, deps.context, deps.runnerEnv), backend, (line) => io.info(line))
     writeFileAtomic(reportPath, `${JSON.stringify(result, null, 2)}\n`)
     for (const w of result.warnings) io.warning(w)

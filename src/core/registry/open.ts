@@ -9,13 +9,15 @@ import type { RegistryBackend } from './types.js'
 export interface RegistryCredentials {
   username?: string
   token?: string
+  /** Where a backend says what it did on the user's behalf (a stale lock broken): the action's warnings. */
+  onWarning?: (message: string) => void
 }
 
 /** The one place a registry location maps to its backend. */
 export async function openRegistry(location: RegistryLocation, credentials: RegistryCredentials = {}): Promise<RegistryBackend> {
   switch (location.kind) {
     case 'local':
-      return new LocalBackend(location.root)
+      return new LocalBackend(location.root, credentials.onWarning ? { onWarning: credentials.onWarning } : {})
     case 'git':
       return new GitBackend({ repoDir: location.repoDir, ...(location.remote ? { remote: location.remote } : {}) })
     case 'oci':
