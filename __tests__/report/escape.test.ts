@@ -3,6 +3,7 @@ import {
   clip,
   escapeHtml,
   escapeMarkdownCell,
+  sanitizeLogText,
   escapeMermaidLabel,
   formatBytes,
   formatDelta,
@@ -88,5 +89,24 @@ describe('formatDelta, formatBytes, clip', () => {
     expect(clip('abcdef', 4)).toBe('abc…')
     expect(clip('abc', 3)).toBe('abc')
     expect(clip('ab😀cd', 4)).toBe('ab…')
+  })
+})
+
+describe('what GitHub would act on, in data-derived text', () => {
+  it('disarms mentions, links, images and code spans, and strips terminal controls', () => {
+    expect(escapeMarkdownCell('ping @octocat and @org/team, not a@b.c')).toBe('ping @\u200boctocat and @\u200borg/team, not a@b.c')
+    expect(escapeMarkdownCell('[click](https://evil.example) ![x](https://evil.example/p.png)')).toBe(
+      '[click\\](https://evil.example) ![x\\](https://evil.example/p.png)',
+    )
+    expect(escapeMarkdownCell('`code` ``` fence')).toBe('\\`code\\` \\`\\`\\` fence')
+    expect(escapeMarkdownCell('red\u001b[31mtext\u001b]0;title\u0007 nul\u0000')).toBe('redtext nul')
+    expect(escapeMarkdownCell('[0.690, 0.957]')).toBe('[0.690, 0.957]')
+  })
+
+  it('log lines cannot be workflow commands, nor drive the terminal', () => {
+    expect(sanitizeLogText('data set x\n::warning::pwned\n  ::error file=a::b')).toBe(
+      'data set x\n:\u200b:warning::pwned\n  :\u200b:error file=a::b',
+    )
+    expect(sanitizeLogText('a\u001b[2Jb')).toBe('ab')
   })
 })

@@ -202,7 +202,7 @@ describe('the job summary of a robustness result', () => {
     for (const raw of ['<script>', '<img', '<i>', '<b>', '<x>']) expect(out).not.toContain(raw)
     expect(out).toContain('| mean\\|texture&lt;script&gt; | 6 of 20 |')
     expect(out).toContain('| gaussian_noise: severity 0.5; features a\\|b, &lt;img src=x&gt; | 100 |')
-    expect(out).toContain('| acc"]<br>```&lt;x&gt; 0.98 → 0.88 |')
+    expect(out).toContain('| acc"]<br>\\`\\`\\`&lt;x&gt; 0.98 → 0.88 |')
     expect(out).toContain('| ❌ fail | stress/nan\\|&lt;i&gt; | input NaN in one feature;')
     expect(out).toContain('<summary>stress/nan|&lt;i&gt;: 2 example rows</summary>')
     expect(out).toContain('| 3 | &lt;/details&gt;&lt;script&gt;alert(1)&lt;/script&gt; |')

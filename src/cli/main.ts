@@ -13,6 +13,7 @@ import { readOverrides, readRobustnessOverrides, withRobustnessOverrides, type O
 import type { RunnerEnvironment } from '../core/runners/index.js'
 import type { RunContext, ValidationResult } from '../core/result/types.js'
 import { renderSummary } from '../core/report/markdown.js'
+import { stripTerminalControls } from '../core/report/escape.js'
 import { renderText } from './text.js'
 import { TOOL, VERSION } from '../version.js'
 import { scrub, scrubError, secrets } from '../core/secrets.js'
@@ -164,7 +165,12 @@ const COMMANDS: Record<string, Command> = {
  */
 export async function runCli(argv: string[], given: CliIO): Promise<number> {
   for (const arg of argv) secrets.addUrl(arg)
-  const io: CliIO = { ...given, stdout: (text) => given.stdout(scrub(text)), stderr: (text) => given.stderr(scrub(text)) }
+  // What came from data, servers or files can neither drive the terminal nor leak a credential.
+  const io: CliIO = {
+    ...given,
+    stdout: (text) => given.stdout(stripTerminalControls(scrub(text))),
+    stderr: (text) => given.stderr(stripTerminalControls(scrub(text))),
+  }
   let debug = argv.includes('--debug')
   try {
     const [command, ...rest] = argv

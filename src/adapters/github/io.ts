@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import type { ActionIO } from '../../ports/io.js'
 import { scrub, secrets } from '../../core/secrets.js'
+import { sanitizeLogText, stripTerminalControls } from '../../core/report/escape.js'
 
 /**
  * ActionIO over @actions/core: the only place an action touches the runner's commands.
@@ -20,18 +21,20 @@ export function createGitHubIO(): ActionIO {
     },
     annotate: (level, message, title) => {
       const props = title ? { title: scrub(title) } : {}
-      if (level === 'error') core.error(scrub(message), props)
-      else if (level === 'warning') core.warning(scrub(message), props)
-      else core.notice(scrub(message), props)
+      const text = stripTerminalControls(scrub(message))
+      if (level === 'error') core.error(text, props)
+      else if (level === 'warning') core.warning(text, props)
+      else core.notice(text, props)
     },
     // A new secret reaches core.setSecret through the subscription above; a short or known one directly.
     setSecret: (secret) => {
       if (!secrets.add(secret)) core.setSecret(secret)
     },
-    info: (message) => core.info(scrub(message)),
-    warning: (message) => core.warning(scrub(message)),
+    // A log line is printed as it is, so a line of it that starts with `::` would be obeyed: sanitised.
+    info: (message) => core.info(sanitizeLogText(scrub(message))),
+    warning: (message) => core.warning(stripTerminalControls(scrub(message))),
     setFailed: (message, exitCode) => {
-      core.setFailed(scrub(message))
+      core.setFailed(stripTerminalControls(scrub(message)))
       process.exitCode = exitCode
     },
   }

@@ -12,22 +12,36 @@ const HTML_ENTITIES: Record<string, string> = {
   "'": '&#39;',
 }
 
-/** Text for HTML element content or a quoted attribute value. */
+/** Text for HTML element content or a quoted attribute value; GitHub mentions in it are disarmed too. */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]!)
+  // `](` → `]&#40;`: bracketed text followed by a URL is no link, in case the HTML is read as Markdown.
+  return disarmMentions(stripTerminalControls(s).replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]!)).replace(/\]\(/g, ']&#40;')
+}
+
+/** `@name` notifies a user or team wherever GitHub renders text: a zero-width space after the `@` stops it. */
+function disarmMentions(s: string): string {
+  return s.replace(/(^|[^\w`])@(?=[A-Za-z0-9])/g, '$1@\u200b')
 }
 
 /**
  * Text for a GitHub-flavoured Markdown table cell (also safe as inline text anywhere
  * outside code spans): HTML is neutralised so a value can never inject markup, backslashes
  * and pipes are escaped so a value cannot end the cell, and line breaks become `<br>`.
+ * What GitHub would act on is disarmed too: brackets (links, images) and backticks (a code span
+ * that swallows the rest) are escaped, and an `@` that would mention a user or team gets a zero-width
+ * space after it, so data cannot notify people from a pull-request comment.
  */
 export function escapeMarkdownCell(s: string): string {
-  return s
-    .replace(/[&<>]/g, (c) => HTML_ENTITIES[c]!)
-    .replace(/\\/g, '\\\\')
-    .replace(/\|/g, '\\|')
-    .replace(/\r\n|\r|\n/g, '<br>')
+  return (
+    disarmMentions(stripTerminalControls(s.replace(/\r\n?/g, '\n')))
+      .replace(/[&<>]/g, (c) => HTML_ENTITIES[c]!)
+      .replace(/\\/g, '\\\\')
+      .replace(/\|/g, '\\|')
+      // `](` is what makes a link or an image of bracketed text; a bracket alone (an interval) is left as written.
+      .replace(/\](?=\()/g, '\\]')
+      .replace(/`/g, '\\`')
+      .replace(/\n/g, '<br>')
+  )
 }
 
 /**
@@ -124,4 +138,27 @@ export function clip(s: string, max: number): string {
   const code = s.charCodeAt(end - 1)
   if (code >= 0xd800 && code <= 0xdbff) end -= 1
   return `${s.slice(0, end)}…`
+}
+
+/**
+ * ANSI/VT escape sequences (CSI `ESC [ … final`, OSC `ESC ] … BEL|ESC \`, and two-character ones) and
+ * the C0/C1 controls other than tab and line feed: what a terminal would obey rather than show.
+ */
+// Control characters are the point of this pattern.
+// eslint-disable-next-line no-control-regex
+const TERMINAL_CONTROLS =
+  /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[@-_]?|[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g
+
+/** Text for a terminal or a log: what came from data can neither move the cursor, recolour, retitle nor ring. */
+export function stripTerminalControls(s: string): string {
+  return s.replace(TERMINAL_CONTROLS, '')
+}
+
+/**
+ * A log line for the Actions runner, which obeys any line that starts with `::` (after white space) as a
+ * workflow command: such a line gets a zero-width space between its colons, so a data set named
+ * "x\n::warning::…" is printed, not obeyed. Terminal controls are stripped too.
+ */
+export function sanitizeLogText(s: string): string {
+  return stripTerminalControls(s).replace(/^(\s*):(?=:)/gm, '$1:\u200b')
 }
