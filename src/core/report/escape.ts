@@ -144,10 +144,10 @@ export function clip(s: string, max: number): string {
  * ANSI/VT escape sequences (CSI `ESC [ … final`, OSC `ESC ] … BEL|ESC \`, and two-character ones) and
  * the C0/C1 controls other than tab and line feed: what a terminal would obey rather than show.
  */
-// Control characters are the point of this pattern.
-// eslint-disable-next-line no-control-regex
+/* eslint-disable no-control-regex -- control characters are the point of this pattern */
 const TERMINAL_CONTROLS =
   /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[@-_]?|[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g
+/* eslint-enable no-control-regex */
 
 /** Text for a terminal or a log: what came from data can neither move the cursor, recolour, retitle nor ring. */
 export function stripTerminalControls(s: string): string {
