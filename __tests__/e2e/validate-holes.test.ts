@@ -118,3 +118,45 @@ describe('model URLs in reports', () => {
     expect(displayPath('/work/models/m.onnx', '/work')).toBe('models/m.onnx')
   })
 })
+
+describe('a feature with no value in any row', () => {
+  const empty = (dir: string, column: string) => {
+    const csv = lines(dir)
+    const at = csv[0].split(',').indexOf(column)
+    writeFileSync(
+      path.join(dir, 'test.csv'),
+      `${csv
+        .map((l, i) =>
+          i === 0
+            ? l
+            : l
+                .split(',')
+                .map((v, j) => (j === at ? '' : v))
+                .join(','),
+        )
+        .join('\n')}\n`,
+    )
+  }
+
+  it('is a warning when the model still answers (a tree ensemble routes missing values)', async () => {
+    const dir = workspace()
+    empty(dir, 'mean_radius')
+    const r = await cli(['validate', '--model', 'model.onnx', '--data', 'test.csv', '--label', 'target', '--json'], dir)
+    expect(r.code).toBe(0)
+    const result = JSON.parse(r.stdout) as { warnings: string[] }
+    expect(result.warnings).toContain(
+      'feature "mean_radius" has no value (missing or NaN) in any of the 171 rows of test.csv: the model was scored on a column with nothing in it. Check the column name and the file.',
+    )
+  })
+
+  it('is named in the error when the model answers NaN for it', async () => {
+    const dir = workspace()
+    copyFileSync(path.join(ROOT, 'examples/breast-cancer/model.onnx'), path.join(dir, 'model.onnx'))
+    empty(dir, 'mean_texture')
+    const r = await cli(['validate', '--model', 'model.onnx', '--data', 'test.csv', '--label', 'target'], dir)
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(
+      /gives probability NaN .*; note: feature "mean_texture" has no value \(missing or NaN\) in any of the first 171 rows of test.csv/,
+    )
+  })
+})

@@ -73,6 +73,8 @@ interface DatasetRun {
   kept: Record<string, Cell[]>
   /** Wall time of the streaming checks, summed over batches. */
   checkSeconds: { contract: number; parity: number }
+  /** Features with no value (missing or NaN) in any row of the data set. */
+  emptyFeatures: string[]
 }
 
 /**
@@ -105,6 +107,7 @@ function relativePaths(result: ValidationResult, workspace: string): ValidationR
     baseline: result.baseline && { ...result.baseline, source: rel(result.baseline.source) },
     checks: result.checks.map((c) => ({ ...c, message: stripWorkspace(c.message, workspace) })),
     notes: result.notes.map((n) => stripWorkspace(n, workspace)),
+    ...(result.warnings ? { warnings: result.warnings.map((w) => stripWorkspace(w, workspace)) } : {}),
   }
 }
 
@@ -256,6 +259,10 @@ async function validateRaw(given: Settings, opts: ValidateOptions): Promise<Vali
         },
       }
       const prefix = runs.length > 1 ? `${run.data.name}: ` : ''
+      if (run.emptyFeatures.length > 0)
+        warnings.push(
+          `${describeEmpty(run.emptyFeatures, run.data.path, run.rows, true)}: the model was scored on a column with nothing in it. Check the column name and the file.`,
+        )
       const adjustment = run.candidate.acc.guard?.summary()
       if (adjustment) {
         dr.probabilityAdjustment = adjustment
@@ -475,12 +482,25 @@ async function scoreDataset(
   const parity = reference ? new ParityCounter(settings.referencePredictions!.path, settings.referencePredictions!.tolerance) : undefined
   const started = performance.now()
   const checkSeconds = { contract: 0, parity: 0 }
+  const present = new PresenceCounter(settings.model.features)
   let rows = 0
   for await (const batch of source.batches({ batchSize: settings.batchSize, columns: readColumns, text })) {
     const labels = batch.columns[settings.label]
+    present.count(batch)
     const pred = await timed(cand.latenciesMs, data, () => candidate.predict(featureBatch(batch, settings.model)))
     checkLength(pred, batch, candidate, settings.model)
-    cand.acc.add(labels, pred, data.path, batch.offset)
+    try {
+      cand.acc.add(labels, pred, data.path, batch.offset)
+    } catch (e) {
+      // NaN out of the model is most often NaN in: say which feature had no value at all so far.
+      const empty = present.empty()
+      if (e instanceof UserError && empty.length > 0)
+        throw new UserError(`${e.message}; note: ${describeEmpty(empty, data.path, batch.offset + batch.length, false)}`, {
+          file: e.file,
+          field: e.field,
+        })
+      throw e
+    }
     await sink?.write(batch.offset, pred, labels, settings.idColumn ? batch.columns[settings.idColumn] : undefined)
     if (baseline && base && baselineModel) {
       const bp = await timed(base.latenciesMs, data, () => baseline.predict(featureBatch(batch, baselineModel)))
@@ -514,7 +534,19 @@ async function scoreDataset(
     await r?.checkRowCount?.(rows)
   }
   log(`${data.name}: scored ${rows.toLocaleString('en-US')} rows in ${seconds.toFixed(2)} s`)
-  return { data, digest, rows, seconds, candidate: cand, baseline: base, contract: contract?.summary(), parity, kept, checkSeconds }
+  return {
+    data,
+    digest,
+    rows,
+    seconds,
+    candidate: cand,
+    baseline: base,
+    contract: contract?.summary(),
+    parity,
+    kept,
+    checkSeconds,
+    emptyFeatures: present.empty(),
+  }
 }
 
 /** Columns the statistics need per row (slices, fairness groups), aligned with the scored rows: unlabelled rows are skipped there too. */
@@ -548,6 +580,31 @@ function checkLength(pred: PredictionBatch, batch: Batch, runner: ModelRunner, m
   if (pred.length !== batch.length) {
     throw new UserError(`${model.path ?? model.url ?? runner.kind}: the model returned ${pred.length} predictions for ${batch.length} rows`)
   }
+}
+
+/** Counts, per feature, the rows that have a value (neither missing nor NaN). */
+class PresenceCounter {
+  private readonly seen: number[]
+  constructor(private readonly features: string[]) {
+    this.seen = features.map(() => 0)
+  }
+  count(batch: Batch): void {
+    this.features.forEach((f, j) => {
+      if (this.seen[j] > 0) return
+      const cells = batch.columns[f] ?? []
+      if (cells.some((c) => c !== null && c !== undefined && !(typeof c === 'number' && Number.isNaN(c)))) this.seen[j]++
+    })
+  }
+  empty(): string[] {
+    return this.features.filter((_, j) => this.seen[j] === 0)
+  }
+}
+
+/** `whole`: the rows are the whole file; otherwise those read so far. */
+function describeEmpty(features: string[], file: string, rows: number, whole: boolean): string {
+  const names = features.map((f) => `"${f}"`).join(', ')
+  const where = whole ? `any of the ${rows.toLocaleString('en-US')} rows` : `any of the first ${rows.toLocaleString('en-US')} rows`
+  return `${features.length === 1 ? 'feature' : 'features'} ${names} ${features.length === 1 ? 'has' : 'have'} no value (missing or NaN) in ${where} of ${file}`
 }
 
 /** Features a model takes as strings: read as text, so that a category "007" reaches it as "007". */
