@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs'
 import path from 'node:path'
+import { DEFAULT_MANIFEST } from '../core/manifest/load.js'
 import { scrubError } from '../core/secrets.js'
 import { errorText, isUserError, EXIT_INVALID_INPUT } from '../core/errors.js'
 import { resolveSettings, type Overrides, type Settings } from '../core/settings.js'
@@ -191,7 +193,10 @@ export async function runModelgateAction<I extends ActionInputs>(deps: ActionDep
     return code
   } catch (e) {
     staged.abort()
-    if (junitInput) writeErrorJUnitFile(path.resolve(deps.workspace, junitInput), action, e, startedAt, deps.workspace)
+    // The test case points at the manifest the run was given (or would have read).
+    const manifest =
+      io.getInput('config').trim() || (existsSync(path.join(deps.workspace, DEFAULT_MANIFEST)) ? DEFAULT_MANIFEST : undefined)
+    if (junitInput) writeErrorJUnitFile(path.resolve(deps.workspace, junitInput), action, e, startedAt, deps.workspace, manifest)
     return reportActionError(io, action, e)
   }
 }

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { UserError, errorText } from '../core/errors.js'
 import { initManifest } from '../core/manifest/init.js'
 import { parseList, parseEnum, RUNNERS } from '../core/options.js'
@@ -55,6 +56,7 @@ export async function runInit(args: string[], io: CliIO, setDebug: (d: boolean) 
   })
   try {
     // 'wx': created here or not at all, so a file that appeared meanwhile is not overwritten either.
+    mkdirSync(path.dirname(made.path), { recursive: true })
     writeFileSync(made.path, made.text, { flag: 'wx' })
   } catch (e) {
     throw new UserError(`${out}: cannot write the manifest (${errorText(e)})`, { file: out })
