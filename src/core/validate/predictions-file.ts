@@ -119,18 +119,25 @@ class CsvPredictions extends Base {
   private failed?: Error
 
   async write(offset: number, pred: PredictionBatch, labels: Cell[], ids?: Cell[]): Promise<void> {
-    const { header, cells } = this.columns(pred)
+    const { header } = this.columns(pred)
     let text = ''
     if (!this.stream) {
       this.stream = createWriteStream(this.tmp)
       this.stream.on('error', (e) => (this.failed = e))
       text += `${header.map(csvField).join(',')}\n`
     }
+    // One string per batch, built field by field: this runs once per data row, so no arrays per row.
+    const { labels: predicted, probabilities: p, values } = pred
+    const k = p ? (pred.classes?.length ?? 0) : 0
+    const withId = this.names.id !== undefined
     for (let i = 0; i < pred.length; i++) {
-      const row: (Cell | number | string)[] = [offset + i]
-      if (this.names.id) row.push(ids?.[i] ?? null)
-      row.push(labels[i] ?? null, ...cells(i))
-      text += `${row.map(csvField).join(',')}\n`
+      text += offset + i
+      if (withId) text += `,${csvField(ids?.[i] ?? null)}`
+      text += `,${csvField(labels[i] ?? null)}`
+      if (predicted) text += `,${csvField(predicted[i])}`
+      for (let j = 0; j < k; j++) text += `,${p![i * k + j]}`
+      if (values) text += `,${values[i]}`
+      text += '\n'
     }
     if (this.failed) throw this.failed
     // Back-pressure: wait for the stream to drain so that memory holds one batch, not the file.
