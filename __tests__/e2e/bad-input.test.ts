@@ -10,14 +10,11 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runCli } from '../../src/cli/main.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
+import { BC40, BC_HEADER, BC_LINES, csvWithCell } from '../helpers/bc40.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
-const FIX = path.join(ROOT, '__tests__/fixtures/e2e')
 const MODELS = path.join(ROOT, '__tests__/fixtures/models')
 const MODEL = path.join(ROOT, 'examples/breast-cancer/model.onnx')
-const BC40 = path.join(FIX, 'bc40.csv')
-const BC_LINES = readFileSync(BC40, 'utf8').trimEnd().split('\n')
-const BC_HEADER = BC_LINES[0].split(',')
 const FEATURES = BC_HEADER.filter((h) => h !== 'target')
 const GATE_SYNTAX =
   'expected `<metric> <op> <number>` or `<metric> <op> baseline [+|- <number>[%]]`, optionally followed by `warn` or `fail`; op is one of >=, >, <=, <, =='
@@ -234,15 +231,7 @@ describe('bad data', () => {
   })
 
   /** The slice with one cell replaced: `row` counts data rows from 1. */
-  const withCell = (row: number, column: string, value: string) =>
-    BC_LINES.map((l, i) =>
-      i === row
-        ? l
-            .split(',')
-            .map((v, j) => (BC_HEADER[j] === column ? value : v))
-            .join(',')
-        : l,
-    ).join('\n') + '\n'
+  const withCell = csvWithCell
 
   it('a non-numeric value in a feature column (ONNX runner)', async () => {
     const c = newCase()

@@ -26,14 +26,11 @@ import path from 'node:path'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { runCli } from '../../src/cli/main.js'
 import { MAX_RECORD_BYTES } from '../../src/core/data/csv.js'
+import { BC40, BC_HEADER, BC_LINES, BC_TEXT, csvWithCell } from '../helpers/bc40.js'
 import { MAX_MANIFEST_BYTES } from '../../src/core/manifest/load.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const MODEL = path.join(ROOT, 'examples/breast-cancer/model.onnx')
-const BC40 = path.join(ROOT, '__tests__/fixtures/e2e/bc40.csv')
-const BC_TEXT = readFileSync(BC40, 'utf8')
-const BC_LINES = BC_TEXT.trimEnd().split('\n')
-const BC_HEADER = BC_LINES[0].split(',')
 const FEATURES = BC_HEADER.filter((h) => h !== 'target')
 const MIB = 1024 * 1024
 
@@ -67,20 +64,6 @@ function flags(data: string): string[] {
 function manifest(data = BC40, extra = ''): string {
   return (
     [`name: hostile`, `model: ${MODEL}`, `features: [${FEATURES.join(', ')}]`, `label: target`, `data: ${data}`].join('\n') + '\n' + extra
-  )
-}
-
-/** The 40-row slice with data row `row` (from 1) of `column` replaced by `value` (written as is). */
-function csvWithCell(row: number, column: string, value: string): string {
-  return (
-    BC_LINES.map((l, i) =>
-      i === row
-        ? l
-            .split(',')
-            .map((v, j) => (BC_HEADER[j] === column ? value : v))
-            .join(',')
-        : l,
-    ).join('\n') + '\n'
   )
 }
 
