@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runCli } from '../../src/cli/main.js'
+import { outside } from '../helpers/workspace.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
 import { BC40, BC_HEADER, BC_LINES, csvWithCell } from '../helpers/bc40.js'
 
@@ -52,7 +53,11 @@ function flags(data = BC40): string[] {
 /** Runs `validate --report <case>/report.json …args` in the case's directory. */
 async function run(c: Case, args: string[]) {
   const err: string[] = []
-  const code = await runCli(['validate', '--report', c.report, ...args], { stdout: () => {}, stderr: (t) => err.push(t), cwd: c.dir })
+  const code = await runCli(outside(['validate', '--report', c.report, ...args]), {
+    stdout: () => {},
+    stderr: (t) => err.push(t),
+    cwd: c.dir,
+  })
   const stderr = err.join('\n')
   // Progress lines come first; the error is everything from its `modelgate: ` line on.
   const lines = stderr.split('\n')
@@ -153,7 +158,11 @@ describe('bad manifests', () => {
         .split(', '),
       ...r.error.replace(/^.*; any task: /, '').split(', '),
     ]
-    const ok = await runCli(['validate', ...flags(), '--json'], { stdout: (t) => writeFileSync(c.report, t), stderr: () => {}, cwd: c.dir })
+    const ok = await runCli(outside(['validate', ...flags(), '--json']), {
+      stdout: (t) => writeFileSync(c.report, t),
+      stderr: () => {},
+      cwd: c.dir,
+    })
     expect(ok).toBe(0)
     const result = JSON.parse(readFileSync(c.report, 'utf8')) as ValidationResult
     expect(known.filter((m) => !(m in result.metrics))).toEqual([])

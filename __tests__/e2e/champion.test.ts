@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runCli } from '../../src/cli/main.js'
+import { outside } from '../helpers/workspace.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
 
 /*
@@ -16,7 +17,11 @@ async function validate(args: string[], cwd = ROOT): Promise<{ code: number; res
   const dir = mkdtempSync(path.join(tmpdir(), 'mg-champion-'))
   const report = path.join(dir, 'report.json')
   const err: string[] = []
-  const code = await runCli(['validate', ...args, '--report', report, '--quiet'], { stdout: () => {}, stderr: (t) => err.push(t), cwd })
+  const code = await runCli(outside(['validate', ...args, '--report', report, '--quiet']), {
+    stdout: () => {},
+    stderr: (t) => err.push(t),
+    cwd,
+  })
   const stderr = err.join('\n')
   if (code === 2) return { code, result: undefined as unknown as ValidationResult, stderr }
   return { code, result: JSON.parse(readFileSync(report, 'utf8')) as ValidationResult, stderr }

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, existsSync, writeFileSync, copyFileSync } fr
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runCli } from '../../src/cli/main.js'
+import { outside } from '../helpers/workspace.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -11,7 +12,7 @@ const EXAMPLE = path.join(ROOT, 'examples/breast-cancer')
 async function cli(args: string[], cwd = ROOT) {
   const out: string[] = []
   const err: string[] = []
-  const code = await runCli(args, { stdout: (t) => out.push(t), stderr: (t) => err.push(t), cwd })
+  const code = await runCli(outside(args), { stdout: (t) => out.push(t), stderr: (t) => err.push(t), cwd })
   return { code, stdout: out.join('\n'), stderr: err.join('\n') }
 }
 

@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { runCli } from '../../src/cli/main.js'
+import { outside } from '../helpers/workspace.js'
 import { MAX_RECORD_BYTES } from '../../src/core/data/csv.js'
 import { BC40, BC_HEADER, BC_LINES, BC_TEXT, csvWithCell } from '../helpers/bc40.js'
 import { MAX_MANIFEST_BYTES } from '../../src/core/manifest/load.js'
@@ -356,7 +357,7 @@ describe('hostile and careless input files: exit 2, one line, inputs untouched, 
       const before = snapshot(inputs)
       const report = path.join(dir, 'report.json')
       const err: string[] = []
-      const code = await runCli(['validate', '--report', report, ...row.args], {
+      const code = await runCli(outside(['validate', '--report', report, ...row.args]), {
         stdout: () => {},
         stderr: (t) => err.push(t),
         cwd: inputs,

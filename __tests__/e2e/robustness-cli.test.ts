@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runCli } from '../../src/cli/main.js'
+import { outside } from '../helpers/workspace.js'
 import { parseManifest } from '../../src/core/manifest/load.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
 import type { RobustnessResult } from '../../src/core/robustness/types.js'
@@ -22,7 +23,7 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'mg-robustness-cli-'))
 async function cli(args: string[]) {
   const out: string[] = []
   const err: string[] = []
-  const code = await runCli(args, { stdout: (t) => out.push(t), stderr: (t) => err.push(t), cwd: ROOT })
+  const code = await runCli(outside(args), { stdout: (t) => out.push(t), stderr: (t) => err.push(t), cwd: ROOT })
   return { code, stdout: out.join('\n'), stderr: err }
 }
 

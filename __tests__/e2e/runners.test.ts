@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runCli } from '../../src/cli/main.js'
+import { outside } from '../helpers/workspace.js'
 import { PERFORMANCE_METRIC_NAMES } from '../../src/core/metrics/index.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
 import { LOGREG } from '../../scripts/fixtures/onnx-fixture-models.js'
@@ -24,7 +25,7 @@ const BC40 = path.join(FIX, 'bc40.csv')
 async function cli(args: string[], cwd = ROOT) {
   const out: string[] = []
   const err: string[] = []
-  const code = await runCli(args, { stdout: (t) => out.push(t), stderr: (t) => err.push(t), cwd })
+  const code = await runCli(outside(args), { stdout: (t) => out.push(t), stderr: (t) => err.push(t), cwd })
   return { code, stdout: out.join('\n'), stderr: err.join('\n') }
 }
 

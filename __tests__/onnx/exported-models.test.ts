@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parse } from 'csv-parse/sync'
 import { runCli } from '../../src/cli/main.js'
+import { outside } from '../helpers/workspace.js'
 import { openTable } from '../../src/core/data/open.js'
 import { CellError } from '../../src/core/errors.js'
 import { createOnnxRunner } from '../../src/core/runners/onnx.js'
@@ -266,7 +267,7 @@ async function validate(model: string, data: { dir: string; name: string }, feat
     '--features',
     features.join(','),
   ]
-  const code = await runCli(args, { stdout: () => {}, stderr: (t) => err.push(t), cwd: data.dir })
+  const code = await runCli(outside(args), { stdout: () => {}, stderr: (t) => err.push(t), cwd: data.dir })
   const lines = err.join('\n').split('\n')
   const first = lines.findIndex((l) => l.startsWith('modelgate: '))
   return { code, error: first < 0 ? '' : lines.slice(first).join('\n') }

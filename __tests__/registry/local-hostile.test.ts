@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process'
 import fs, { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { runCli } from '../../src/cli/main.js'
+import { outside } from '../helpers/workspace.js'
 import { UserError } from '../../src/core/errors.js'
 import { BREAKER_GRACE_MS } from '../../src/core/lock.js'
 import { LocalBackend, type LocalFs } from '../../src/core/registry/backends/local.js'
@@ -112,7 +113,7 @@ async function populated(): Promise<string> {
 /** Runs the CLI; resolves to its exit code and stderr lines. */
 async function cli(args: string[]): Promise<{ code: number; stderr: string[] }> {
   const stderr: string[] = []
-  const code = await runCli(args, { stdout: () => {}, stderr: (t) => stderr.push(...t.split('\n')), cwd: ROOT })
+  const code = await runCli(outside(args), { stdout: () => {}, stderr: (t) => stderr.push(...t.split('\n')), cwd: ROOT })
   return { code, stderr }
 }
 

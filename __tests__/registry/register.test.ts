@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll } from '@jest/globals'
 import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { runCli } from '../../src/cli/main.js'
+import { outside } from '../helpers/workspace.js'
 import { LocalBackend } from '../../src/core/registry/backends/local.js'
 import { registerModel, promoteVersion, type RegisterRequest } from '../../src/core/registry/register.js'
 import { EMPTY_POLICY, type StagePolicy } from '../../src/core/registry/policy.js'
@@ -17,7 +18,7 @@ const BASELINE = path.join(EXAMPLE, 'baseline.onnx')
 
 async function cli(args: string[]) {
   const err: string[] = []
-  const code = await runCli(args, { stdout: () => {}, stderr: (t) => err.push(t), cwd: ROOT })
+  const code = await runCli(outside(args), { stdout: () => {}, stderr: (t) => err.push(t), cwd: ROOT })
   if (code !== 0) throw new Error(`modelgate ${args[0]} exited ${code}: ${err.join('\n')}`)
 }
 

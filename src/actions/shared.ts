@@ -4,6 +4,7 @@ import { DEFAULT_MANIFEST } from '../core/manifest/load.js'
 import { scrubError } from '../core/secrets.js'
 import { errorText, isUserError, EXIT_INVALID_INPUT } from '../core/errors.js'
 import { resolveSettings, type Overrides, type Settings } from '../core/settings.js'
+import { ALLOW_OUTSIDE_WORKSPACE, confinementFor, type WorkspacePolicy } from '../core/workspace.js'
 import { checkOutputPaths, checkOutputsAgainstInputs, writeErrorJUnitFile, writeReportFiles } from '../core/validate/outputs.js'
 import { predictionsPathFor } from '../core/validate/run.js'
 import { StagedFiles, checkOutputPath } from '../core/files.js'
@@ -36,6 +37,8 @@ export interface ActionInputs {
   artifactName?: string
   /** validate-model: where to write the per-row predictions (.csv or .parquet). */
   predictionsPath?: string
+  /** Paths may point outside the repository (input allow-outside-workspace; core/workspace.ts). */
+  allowOutsideWorkspace: boolean
 }
 
 /** The action's inputs as an OptionSource: `io.getInput`, trimmed, empty as unset. */
@@ -72,7 +75,13 @@ export function readActionInputs(io: ActionIO): ActionInputs {
     githubToken: token,
     artifactName: src.value('artifact-name'),
     predictionsPath: src.value('predictions-path'),
+    allowOutsideWorkspace: parseBoolean(src.value(ALLOW_OUTSIDE_WORKSPACE), `input ${ALLOW_OUTSIDE_WORKSPACE}`) ?? false,
   }
+}
+
+/** The action's confinement: the repository (GITHUB_WORKSPACE) alone, whatever folder the manifest is in. */
+export function actionWorkspace(workspace: string, allowOutside: boolean): WorkspacePolicy {
+  return { roots: [workspace], allowOutside, optOut: `input ${ALLOW_OUTSIDE_WORKSPACE}: true`, manifestFolder: false }
 }
 
 export interface ActionDeps {
@@ -123,17 +132,19 @@ export async function runModelgateAction<I extends ActionInputs>(deps: ActionDep
   const staged = new StagedFiles()
   try {
     const inputs = spec.readInputs(io)
-    const resolved = resolveSettings(inputs.overrides, deps.workspace)
+    const resolved = resolveSettings(
+      { ...inputs.overrides, workspace: actionWorkspace(deps.workspace, inputs.allowOutsideWorkspace) },
+      deps.workspace,
+    )
     const settings = spec.settings ? spec.settings(resolved, inputs) : resolved
     const reportPath = path.resolve(deps.workspace, inputs.reportPath)
     const junitPath = inputs.junitPath ? path.resolve(deps.workspace, inputs.junitPath) : undefined
-    checkOutputPaths({ reportPath, junitPath }, { report: 'input report-path', junit: 'input junit-path' })
     const predictionsPath =
       spec.writesPredictions && inputs.predictionsPath ? path.resolve(deps.workspace, inputs.predictionsPath) : undefined
     const predictionFiles = predictionsPath
       ? settings.data.map((d) => predictionsPathFor(predictionsPath, d.name, settings.data.length))
       : []
-    for (const p of predictionFiles) checkOutputPath(p, 'input predictions-path')
+    // Confinement and inputs first: checking that an output can be written creates its folder.
     checkOutputsAgainstInputs(
       [
         { path: reportPath, label: 'input report-path' },
@@ -142,6 +153,8 @@ export async function runModelgateAction<I extends ActionInputs>(deps: ActionDep
       ],
       settings,
     )
+    checkOutputPaths({ reportPath, junitPath }, { report: 'input report-path', junit: 'input junit-path' })
+    for (const p of predictionFiles) checkOutputPath(p, 'input predictions-path')
     const result = await spec.run(settings, {
       context: deps.context,
       runnerEnv: { ...deps.runnerEnv, mask: (s) => io.setSecret(s) },
@@ -196,7 +209,17 @@ export async function runModelgateAction<I extends ActionInputs>(deps: ActionDep
     // The test case points at the manifest the run was given (or would have read).
     const manifest =
       io.getInput('config').trim() || (existsSync(path.join(deps.workspace, DEFAULT_MANIFEST)) ? DEFAULT_MANIFEST : undefined)
-    if (junitInput) writeErrorJUnitFile(path.resolve(deps.workspace, junitInput), action, e, startedAt, deps.workspace, manifest)
+    // The opt-out read raw: the inputs may be what failed to parse.
+    const allowOutside = io.getInput(ALLOW_OUTSIDE_WORKSPACE).trim().toLowerCase() === 'true'
+    if (junitInput)
+      writeErrorJUnitFile(path.resolve(deps.workspace, junitInput), {
+        action,
+        error: e,
+        startedAt,
+        cwd: deps.workspace,
+        manifest,
+        confinement: confinementFor(actionWorkspace(deps.workspace, allowOutside)),
+      })
     return reportActionError(io, action, e)
   }
 }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { UserError, errorText } from '../core/errors.js'
 import type { CliIO } from './main.js'
+import { ALLOW_OUTSIDE_WORKSPACE, type WorkspacePolicy } from '../core/workspace.js'
 
 export type Values = Record<string, string | string[] | boolean | undefined>
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>
@@ -33,4 +34,9 @@ export function answeredHelp(values: Values, usage: string, io: CliIO, setDebug:
   if (!values.help) return false
   io.stdout(usage)
   return true
+}
+
+/** The CLI's confinement (core/workspace.ts): the working directory and the manifest's folder tree. */
+export function cliWorkspace(cwd: string, allowOutside: boolean): WorkspacePolicy {
+  return { roots: [cwd], allowOutside, optOut: `--${ALLOW_OUTSIDE_WORKSPACE}`, manifestFolder: true }
 }

@@ -7,7 +7,8 @@ import { displayPath } from '../core/settings.js'
 import { DEFAULT_MANIFEST } from '../core/manifest/load.js'
 import { TOOL, VERSION } from '../version.js'
 import type { CliIO } from './main.js'
-import { answeredHelp, parseCommand } from './args.js'
+import { answeredHelp, cliWorkspace, parseCommand } from './args.js'
+import { ALLOW_OUTSIDE_WORKSPACE } from '../core/workspace.js'
 
 export const INIT_USAGE = `Usage: modelgate init --model <model> --data <file> --label <column> [options]
 
@@ -22,6 +23,7 @@ line for editors. Never overwrites an existing file.
   --features <a,b,c>              feature columns in the model's order (default: inferred, as for validate)
   --config <file>                 where to write the manifest (default: ${DEFAULT_MANIFEST})
   --quiet                         print nothing but errors
+  --allow-outside-workspace       allow paths outside the working directory
   --debug                         show stack traces
   -h, --help
 
@@ -36,6 +38,7 @@ export async function runInit(args: string[], io: CliIO, setDebug: (d: boolean) 
     features: { type: 'string' },
     config: { type: 'string' },
     quiet: { type: 'boolean' },
+    [ALLOW_OUTSIDE_WORKSPACE]: { type: 'boolean' },
   })
   if (answeredHelp(values, INIT_USAGE, io, setDebug)) return 0
   const str = (k: string) => (values[k] as string | undefined)?.trim() || undefined
@@ -50,6 +53,7 @@ export async function runInit(args: string[], io: CliIO, setDebug: (d: boolean) 
     runner: parseEnum(str('runner'), RUNNERS, '--runner'),
     out,
     cwd: io.cwd,
+    workspace: cliWorkspace(io.cwd, values[ALLOW_OUTSIDE_WORKSPACE] === true),
     runnerEnv: io.runnerEnv,
     context: { tool: TOOL, version: VERSION, ...io.context },
     log: values.quiet ? undefined : (line) => io.stderr(line),

@@ -1,5 +1,6 @@
 import path from 'node:path'
-import { answeredHelp, parseCommand } from './args.js'
+import { answeredHelp, cliWorkspace, parseCommand } from './args.js'
+import { ALLOW_OUTSIDE_WORKSPACE, confinementFor } from '../core/workspace.js'
 import { UserError, errorText, isUserError, EXIT_INVALID_INPUT } from '../core/errors.js'
 import { resolveSettings, type Settings } from '../core/settings.js'
 import { validate } from '../core/validate/run.js'
@@ -44,6 +45,7 @@ const OUTPUT_FLAGS = `  --fail-on <fail|warn|never>     which status exits 1 (de
   --summary <file.md>             write the Markdown summary (what the action puts in the job summary)
   --json                          print the result JSON instead of the text summary
   --quiet                         print nothing but errors
+  --allow-outside-workspace       allow paths outside the working directory and the manifest's folder
   --debug                         show stack traces
   -h, --help, --version`
 
@@ -133,6 +135,7 @@ const COMMON_OPTIONS = {
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   debug: { type: 'boolean' },
+  [ALLOW_OUTSIDE_WORKSPACE]: { type: 'boolean' },
 } as const
 
 const COMMANDS: Record<string, Command> = {
@@ -219,17 +222,17 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
   const at = (k: string) => (str(k) ? path.resolve(io.cwd, str(k)!) : undefined)
   const outputs = { reportPath: at('report'), junitPath: at('junit'), summaryPath: at('summary') }
   const predictionsPath = str('predictions')
+  const workspace = cliWorkspace(io.cwd, values[ALLOW_OUTSIDE_WORKSPACE] === true)
   const startedAt = new Date()
   // Every output of the run is staged and moved into place together, or none is.
   const staged = new StagedFiles()
   try {
-    const resolved = resolveSettings(readOverrides(src), io.cwd)
+    const resolved = resolveSettings({ ...readOverrides(src), workspace }, io.cwd)
     const settings = spec.settings ? spec.settings(resolved, src) : resolved
-    checkOutputPaths(outputs, { report: '--report', junit: '--junit', summary: '--summary' })
     const predictionFiles = predictionsPath
       ? settings.data.map((d) => predictionsPathFor(path.resolve(io.cwd, predictionsPath), d.name, settings.data.length))
       : []
-    for (const p of predictionFiles) checkOutputPath(p, '--predictions')
+    // Confinement and inputs first: checking that an output can be written creates its folder.
     checkOutputsAgainstInputs(
       [
         { path: outputs.reportPath, label: '--report' },
@@ -239,6 +242,8 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
       ],
       settings,
     )
+    checkOutputPaths(outputs, { report: '--report', junit: '--junit', summary: '--summary' })
+    for (const p of predictionFiles) checkOutputPath(p, '--predictions')
     const log = values.quiet || values.json ? undefined : (line: string) => io.stderr(line)
     const result = await spec.run(settings, {
       context: { tool: TOOL, version: VERSION, ...io.context },
@@ -257,7 +262,15 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
     return exitCodeFor(result.status, settings.failOn)
   } catch (e) {
     staged.abort()
-    if (outputs.junitPath) writeErrorJUnitFile(path.resolve(io.cwd, outputs.junitPath), spec.action, e, startedAt, io.cwd, str('config'))
+    if (outputs.junitPath)
+      writeErrorJUnitFile(path.resolve(io.cwd, outputs.junitPath), {
+        action: spec.action,
+        error: e,
+        startedAt,
+        cwd: io.cwd,
+        manifest: str('config'),
+        confinement: confinementFor(workspace, str('config') && path.resolve(io.cwd, str('config')!)),
+      })
     throw e
   }
 }

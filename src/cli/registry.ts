@@ -1,12 +1,20 @@
-import { answeredHelp, parseCommand, type OptionSpec } from './args.js'
+import path from 'node:path'
+import { answeredHelp, cliWorkspace, parseCommand, type OptionSpec } from './args.js'
+import { ALLOW_OUTSIDE_WORKSPACE } from '../core/workspace.js'
 import { UserError } from '../core/errors.js'
-import { checkOutputPath, writeFileAtomic } from '../core/files.js'
+import { writeFileAtomic } from '../core/files.js'
 import type { OptionSource } from '../core/overrides.js'
 import { parseVersion } from '../core/registry/bump.js'
 import { registryToken } from '../core/registry/token.js'
 import { openRegistry } from '../core/registry/open.js'
 import { promoteVersion, registerModel } from '../core/registry/register.js'
-import { readRegisterOptions, registerRequest, resolveRegistrySettings, type RegistrySettings } from '../core/registry/settings.js'
+import {
+  checkRegisterOutput,
+  readRegisterOptions,
+  registerRequest,
+  resolveRegistrySettings,
+  type RegistrySettings,
+} from '../core/registry/settings.js'
 import type { RegistryBackend } from '../core/registry/types.js'
 import { renderRegisterText, renderVersionList } from '../core/report/register.js'
 import { renderModelCard } from '../core/registry/card.js'
@@ -17,7 +25,8 @@ const REGISTRY_FLAGS = `  --config <file>                 manifest (default: mod
   --registry <uri>                local:<folder> | git | git:<repo folder> | oci://<host>/<repository>
                                   (default: registry.uri, else local:.modelgate/registry)
   --token <token>                 registry token (default: $MODELGATE_REGISTRY_TOKEN, else $GITHUB_TOKEN for oci://ghcr.io)
-  --username <name>               registry user name, for registries that want one with the token`
+  --username <name>               registry user name, for registries that want one with the token
+  --allow-outside-workspace       allow paths outside the working directory and the manifest's folder`
 
 export const REGISTER_USAGE = `Usage: modelgate register [options]
 
@@ -61,6 +70,7 @@ const SHARED = {
   quiet: { type: 'boolean' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  [ALLOW_OUTSIDE_WORKSPACE]: { type: 'boolean' },
 } as const
 
 type Values = Record<string, string | string[] | boolean | undefined>
@@ -107,10 +117,10 @@ export async function runRegister(args: string[], io: CliIO, setDebug: (d: boole
   if (answeredHelp(values, REGISTER_USAGE, io, setDebug)) return 0
   if (positionals.length > 0) throw new UserError(`unexpected argument '${positionals[0]}'; see modelgate register --help`)
   const src = source(values, { labels: 'label' })
-  const settings = resolveRegistrySettings(src, io.cwd)
+  const settings = resolveRegistrySettings(src, io.cwd, cliWorkspace(io.cwd, values[ALLOW_OUTSIDE_WORKSPACE] === true))
   const opts = readRegisterOptions(src, settings)
-  const report = values.report as string | undefined
-  if (report) checkOutputPath(report, '--report')
+  const report = values.report ? path.resolve(io.cwd, values.report as string) : undefined
+  checkRegisterOutput(report, '--report', settings, opts)
   const backend = await open(values, settings)
   const result = await registerModel(
     registerRequest(settings, opts, io.context ?? {}, io.runnerEnv),
@@ -132,7 +142,7 @@ export async function runRegistry(args: string[], io: CliIO, setDebug: (d: boole
     io.stdout(REGISTRY_USAGE)
     return verb === undefined && !values.help ? 2 : 0
   }
-  const settings = resolveRegistrySettings(source(values), io.cwd)
+  const settings = resolveRegistrySettings(source(values), io.cwd, cliWorkspace(io.cwd, values[ALLOW_OUTSIDE_WORKSPACE] === true))
   const arity: Record<string, number> = { list: 0, show: 1, promote: 2, deprecate: 1 }
   if (!(verb in arity)) throw new UserError(`unknown registry command '${verb}'; use list, show, promote or deprecate`)
   if (rest.length !== arity[verb])

@@ -11,6 +11,7 @@ import { DEFAULT_BOOTSTRAP, type BootstrapOptions } from './stats/types.js'
 import type { SlicesConfig } from './slices/schema.js'
 import type { FairnessConfig } from './fairness/schema.js'
 import type { RobustnessConfig } from './robustness/schema.js'
+import { confine, confinementFor, type Confinement, type WorkspacePolicy } from './workspace.js'
 
 /**
  * Everything one validate run needs, resolved once: manifest fields with inputs/flags laid over them,
@@ -36,6 +37,8 @@ export interface Overrides {
   ignoreManifest?: boolean
   /** How messages name an option where it was given (`--threshold`, `input thresholds`); default: the input name. */
   origin?: (name: string) => string
+  /** Where paths may point (workspace.ts); undefined: anywhere (library callers and unit tests). */
+  workspace?: WorkspacePolicy
 }
 
 export type FailOn = 'fail' | 'warn' | 'never'
@@ -67,6 +70,8 @@ export interface ResolvedData {
 export interface Settings {
   /** Where relative inputs were resolved (the workspace); paths in reports and messages are shown relative to it. */
   workspace: string
+  /** Where the run's paths, outputs included, must resolve; undefined: anywhere. */
+  confinement?: Confinement
   /** The manifest file, when one was read, as messages name it (relative to the workspace when inside it). */
   manifestPath?: string
   name: string
@@ -205,6 +210,8 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
   const explicit = overrides.config !== undefined && overrides.config !== ''
   const manifestPath = path.resolve(cwd, explicit ? overrides.config! : DEFAULT_MANIFEST)
   const shown = displayPath(manifestPath, cwd)
+  const rule = overrides.workspace && confinementFor(overrides.workspace, explicit ? manifestPath : undefined)
+  if (explicit) confine(manifestPath, rule, { field: overrides.origin?.('config') ?? 'input config' })
   let manifest: Manifest | undefined
   if (!overrides.ignoreManifest && (explicit || existsSync(manifestPath)))
     manifest = loadManifest(manifestPath, shown, explicit ? overrides.origin?.('config') : undefined)
@@ -311,8 +318,20 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
         : { path: path.resolve(baseDir, r.path), tolerance: r.tolerance, maxMismatches: r['max-mismatches'] }
   }
 
+  // Every path the run will read, checked before any of them is opened.
+  const at = (given: boolean, key: string) => (given ? { field: origin(key) } : { file, field: key })
+  confine(model.path, rule, at(overrides.model !== undefined, 'model'))
+  for (const d of data) {
+    confine(d.path, rule, at(overrides.data !== undefined, 'data'))
+    confine(d.contract, rule, { file, field: 'data.contract' })
+  }
+  if (baseline)
+    confine(baseline.kind === 'model' ? baseline.model.path : baseline.path, rule, at(overrides.baseline !== undefined, 'baseline'))
+  confine(referencePredictions?.path, rule, at(overrides.referencePredictions !== undefined, 'reference-predictions'))
+
   return {
     workspace: cwd,
+    confinement: rule,
     manifestPath: file,
     name: manifest?.name ?? nameOf(model.path ?? model.url ?? 'model'),
     task: overrides.task ?? manifest?.task,

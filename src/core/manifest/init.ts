@@ -4,6 +4,7 @@ import { stringify } from 'yaml'
 import { UserError } from '../errors.js'
 import type { RunnerEnvironment } from '../runners/index.js'
 import type { RunContext, ValidationResult } from '../result/types.js'
+import { confine, confinementFor, type WorkspacePolicy } from '../workspace.js'
 import { resolveSettings, type Overrides } from '../settings.js'
 import { validate } from '../validate/run.js'
 import { parseManifest } from './load.js'
@@ -19,6 +20,8 @@ export interface InitOptions {
   /** Where to write the manifest, relative to `cwd`. */
   out: string
   cwd: string
+  /** Where the model, the data and the manifest may be (core/workspace.ts); undefined: anywhere. */
+  workspace?: WorkspacePolicy
   runnerEnv?: RunnerEnvironment
   context: Omit<RunContext, 'startedAt' | 'durationSeconds'>
   log?: (line: string) => void
@@ -31,6 +34,7 @@ export interface InitOptions {
  */
 export async function initManifest(opts: InitOptions): Promise<{ path: string; text: string; result: ValidationResult }> {
   const out = path.resolve(opts.cwd, opts.out)
+  if (opts.workspace) confine(out, confinementFor(opts.workspace, out), { field: '--config' })
   if (existsSync(out))
     throw new UserError(
       `${opts.out}: already exists; modelgate init never overwrites a manifest (move it away, or give --config <new file>)`,
@@ -39,7 +43,15 @@ export async function initManifest(opts: InitOptions): Promise<{ path: string; t
       },
     )
   const settings = resolveSettings(
-    { model: opts.model, data: opts.data, label: opts.label, features: opts.features, runner: opts.runner, ignoreManifest: true },
+    {
+      model: opts.model,
+      data: opts.data,
+      label: opts.label,
+      features: opts.features,
+      runner: opts.runner,
+      ignoreManifest: true,
+      workspace: opts.workspace,
+    },
     opts.cwd,
   )
   const result = await validate(settings, { context: opts.context, runnerEnv: opts.runnerEnv, log: opts.log })

@@ -1,4 +1,5 @@
 import { completeFeatures } from '../evaluation/features.js'
+import type { WorkspacePolicy } from '../workspace.js'
 import { UserError } from '../errors.js'
 import { digestFile, openTable } from '../data/open.js'
 import type { Cell } from '../data/types.js'
@@ -94,14 +95,14 @@ export async function makeGoldenRequests(
  * model must be an ONNX file (run in-process here). Returns a note instead when they cannot be made.
  */
 export async function goldenForRegistration(
-  opts: { manifest?: string; modelPath: string; workspace: string; digest: string },
-  resolve: (overrides: { config: string; model: string; runner: 'onnx' }, cwd: string) => Settings,
+  opts: { manifest?: string; modelPath: string; workspace: string; digest: string; confine?: WorkspacePolicy },
+  resolve: (overrides: { config: string; model: string; runner: 'onnx'; workspace?: WorkspacePolicy }, cwd: string) => Settings,
   env: RunnerEnvironment = {},
 ): Promise<{ golden?: GoldenRequests; note?: string }> {
   if (!opts.manifest) return { note: 'no golden requests: no manifest names the data to make them from' }
   if (!opts.modelPath.toLowerCase().endsWith('.onnx')) return { note: 'no golden requests: only an ONNX model can be run at registration' }
   try {
-    const settings = resolve({ config: opts.manifest, model: opts.modelPath, runner: 'onnx' }, opts.workspace)
+    const settings = resolve({ config: opts.manifest, model: opts.modelPath, runner: 'onnx', workspace: opts.confine }, opts.workspace)
     return { golden: await makeGoldenRequests(settings, opts.digest, env) }
   } catch (e) {
     if (e instanceof UserError) return { note: `no golden requests: ${e.message}` }

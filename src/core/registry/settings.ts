@@ -13,6 +13,8 @@ import type { Task } from '../result/types.js'
 import { parseVersion, type Step } from './bump.js'
 import { DEFAULT_REGISTRY, parseRegistryUri, type RegistryLocation } from './location.js'
 import type { StagePolicy } from './policy.js'
+import { checkOutputs, confine, confinementFor, type Confinement, type WorkspacePolicy } from '../workspace.js'
+import { checkOutputPath } from '../files.js'
 
 /** What every registry command shares: the manifest (optional), the registry, the model name and the policy. */
 export interface RegistrySettings {
@@ -30,6 +32,9 @@ export interface RegistrySettings {
   manifest?: Manifest
   baseDir: string
   task?: Task
+  /** Where the run's paths must resolve (core/workspace.ts); undefined: anywhere. */
+  workspacePolicy?: WorkspacePolicy
+  confinement?: Confinement
 }
 
 export const BUMPS = ['auto', 'major', 'minor', 'patch'] as const
@@ -38,9 +43,11 @@ export const BUMPS = ['auto', 'major', 'minor', 'patch'] as const
  * Reads the manifest when there is one (`config`, or modelgate.yml in the workspace) and lays the
  * inputs/flags over its `registry:` key. The manifest is optional: a registration can be all inputs.
  */
-export function resolveRegistrySettings(src: OptionSource, workspace: string): RegistrySettings {
+export function resolveRegistrySettings(src: OptionSource, workspace: string, workspacePolicy?: WorkspacePolicy): RegistrySettings {
   const config = src.value('config')
   const manifestFile = path.resolve(workspace, config ?? DEFAULT_MANIFEST)
+  const rule = workspacePolicy && confinementFor(workspacePolicy, config ? manifestFile : undefined)
+  if (config) confine(manifestFile, rule, { field: src.label('config') })
   let manifest: Manifest | undefined
   const shown = displayPath(manifestFile, workspace)
   if (config || existsSync(manifestFile)) manifest = loadManifest(manifestFile, shown)
@@ -68,6 +75,10 @@ export function resolveRegistrySettings(src: OptionSource, workspace: string): R
     if (p && !/^https?:\/\//i.test(p) && (typeof m === 'string' || !m.runner || m.runner === 'onnx')) modelPath = path.resolve(baseDir, p)
   }
   const labels = { ...(reg?.labels ?? {}), ...parseLabels(src.lines('labels'), src.label('labels')) }
+  const registryWhere = registryInput ? { field: src.label('registry') } : { file: manifest ? shown : undefined, field: 'registry.uri' }
+  if (registry.kind === 'local') confine(registry.root, rule, registryWhere)
+  if (registry.kind === 'git') confine(registry.repoDir, rule, registryWhere)
+  confine(modelPath, rule, { file: shown, field: 'model' })
   return {
     workspace,
     ...(manifest ? { manifestPath: shown } : {}),
@@ -81,6 +92,8 @@ export function resolveRegistrySettings(src: OptionSource, workspace: string): R
     task: manifest?.task,
     ...(manifest ? { manifest } : {}),
     baseDir,
+    workspacePolicy,
+    confinement: rule,
   }
 }
 
@@ -96,6 +109,7 @@ export interface RegisterOptions {
 export function readRegisterOptions(src: OptionSource, settings: RegistrySettings): RegisterOptions {
   const model = src.value('model')
   const modelPath = model ? path.resolve(settings.workspace, model) : settings.modelPath
+  if (model) confine(modelPath, settings.confinement, { field: src.label('model') })
   if (!modelPath) {
     throw new UserError(`no model to register: give ${src.label('model')} (a file or folder) or a manifest whose model is a file`, {
       field: 'model',
@@ -113,8 +127,26 @@ export function readRegisterOptions(src: OptionSource, settings: RegistrySetting
     version: versionText ? parseVersion(versionText, src.label('version')) : undefined,
     bump: bump ?? 'auto',
     stage: src.value('stage'),
-    evidence: (src.lines('evidence') ?? []).map((e) => path.resolve(settings.workspace, e)),
+    evidence: (src.lines('evidence') ?? []).map((e) => {
+      const file = path.resolve(settings.workspace, e)
+      confine(file, settings.confinement, { field: src.label('evidence') })
+      return file
+    }),
   }
+}
+
+/**
+ * The registration's output (its result JSON) checked before anything is registered: inside the
+ * workspace, and not over the model, an evidence report or the manifest it reads.
+ */
+export function checkRegisterOutput(report: string | undefined, label: string, settings: RegistrySettings, opts: RegisterOptions): void {
+  const inputs = [
+    { path: opts.modelPath, what: 'the model' },
+    ...opts.evidence.map((e) => ({ path: e, what: 'an evidence report' })),
+    ...(settings.manifestPath ? [{ path: path.resolve(settings.workspace, settings.manifestPath), what: 'the manifest' }] : []),
+  ]
+  checkOutputs([{ path: report, label }], inputs, settings.confinement, settings.workspace)
+  if (report) checkOutputPath(path.resolve(settings.workspace, report), label)
 }
 
 /** `key=value` lines (or repeated flags). */
@@ -144,7 +176,13 @@ export function registerRequest(
     policy: settings.policy,
     golden: (digest) =>
       goldenForRegistration(
-        { manifest: settings.manifestPath, modelPath: opts.modelPath, workspace: settings.workspace, digest },
+        {
+          manifest: settings.manifestPath,
+          modelPath: opts.modelPath,
+          workspace: settings.workspace,
+          digest,
+          confine: settings.workspacePolicy,
+        },
         resolveSettings,
         runnerEnv,
       ),

@@ -1,8 +1,8 @@
-import { realpathSync } from 'node:fs'
 import path from 'node:path'
-import { UserError, errorText, isUserError } from '../errors.js'
+import { errorText, isUserError } from '../errors.js'
 import { checkOutputPath, writeFileAtomic, type StagedFiles } from '../files.js'
 import type { Settings } from '../settings.js'
+import { checkOutputs, confine, type Confinement } from '../workspace.js'
 import { scrub } from '../secrets.js'
 import { renderErrorJUnit, renderJUnit } from '../report/junit.js'
 import type { ValidationResult } from '../result/types.js'
@@ -59,48 +59,20 @@ export function inputFiles(settings: Settings): { path: string; what: string }[]
   return files
 }
 
-/**
- * An output path that names an input (after resolving symlinks and `..`) would destroy it, and two
- * outputs on one path would overwrite each other: both are refused before any work starts.
- */
+/** validate's and test-robustness's outputs against what the run reads (core/workspace.ts's checkOutputs). */
 export function checkOutputsAgainstInputs(outputs: { path?: string; label: string }[], settings: Settings): void {
-  const real = (p: string) => {
-    const abs = path.resolve(settings.workspace, p)
-    try {
-      return realpathSync(abs)
-    } catch {
-      // Not there yet: its folder may still be a symlink to an input's folder.
-      try {
-        return path.join(realpathSync(path.dirname(abs)), path.basename(abs))
-      } catch {
-        return abs
-      }
-    }
-  }
-  const inputs = inputFiles(settings).map((f) => ({ ...f, real: real(f.path) }))
-  const seen = new Map<string, string>()
-  for (const o of outputs) {
-    if (!o.path) continue
-    const r = real(o.path)
-    const hit = inputs.find((i) => i.real === r)
-    if (hit)
-      throw new UserError(`${o.label} ${o.path}: is ${hit.what}, which this run reads; give the output another path`, {
-        file: o.path,
-        field: o.label,
-      })
-    const other = seen.get(r)
-    if (other)
-      throw new UserError(`${o.label} ${o.path}: is also given as ${other}; give each output its own path`, {
-        file: o.path,
-        field: o.label,
-      })
-    seen.set(r, o.label)
-  }
+  checkOutputs(outputs, inputFiles(settings), settings.confinement, settings.workspace)
 }
 
 /** On exit 2 (or a crash) the JUnit file says why, as one erroring test case; never over an input it names. */
-export function writeErrorJUnitFile(file: string, action: string, e: unknown, startedAt: Date, cwd: string, manifest?: string): void {
+export function writeErrorJUnitFile(
+  file: string,
+  run: { action: string; error: unknown; startedAt: Date; cwd: string; manifest?: string; confinement?: Confinement },
+): void {
+  const { action, error: e, startedAt, cwd, manifest } = run
   try {
+    // Not even an error report outside the workspace: the path may be what made the run fail.
+    confine(file, run.confinement, { field: 'junit' })
     checkOutputPath(file, 'junit')
     const where = isUserError(e) ? e.file : undefined
     if (where && path.resolve(cwd, where) === file) return
