@@ -11,7 +11,7 @@
  * 1 naming the stage that did not, 2 when it cannot start.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import YAML from 'yaml'
@@ -20,6 +20,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const CLI = path.join(ROOT, 'dist', 'cli', 'index.js')
 const EXAMPLE = path.join(ROOT, 'examples', 'breast-cancer')
 const OUT = path.resolve(ROOT, process.env.MODELGATE_DEMO_OUT || 'demo-output')
+// The example is copied into the output folder, the CLI's working directory: modelgate reads and
+// writes only inside its workspace (the working directory and the manifest's folder).
+const COPY = path.join(OUT, 'example')
 const MARKER = '.modelgate-demo'
 const NAME = 'breast-cancer-logreg'
 const ENV = 'staging'
@@ -37,6 +40,7 @@ function prepareOutput() {
   rmSync(OUT, { recursive: true, force: true })
   for (const dir of ['reports', 'logs']) mkdirSync(path.join(OUT, dir), { recursive: true })
   writeFileSync(path.join(OUT, MARKER), 'made by scripts/demo.mjs: deleted and recreated on every run\n')
+  cpSync(EXAMPLE, COPY, { recursive: true })
 }
 
 function fail(message) {
@@ -50,8 +54,8 @@ function fail(message) {
  * before it to be compared with and whose trainer's predictions are not the ones the example ships.
  */
 function writeManifests() {
-  const m = YAML.parse(readFileSync(path.join(EXAMPLE, 'modelgate.yml'), 'utf8'))
-  const abs = (p) => path.resolve(EXAMPLE, p)
+  const m = YAML.parse(readFileSync(path.join(COPY, 'modelgate.yml'), 'utf8'))
+  const abs = (p) => path.resolve(COPY, p)
   m.model = abs(m.model)
   m.baseline = abs(m.baseline)
   m.data = m.data.map((d) => ({ ...d, path: abs(d.path), ...(d.contract ? { contract: abs(d.contract) } : {}) }))
@@ -236,8 +240,8 @@ async function prepare() {
 async function main() {
   const started = performance.now()
   await prepare()
-  const model = (f) => path.join(EXAMPLE, f)
-  const demoModel = (f) => path.join(EXAMPLE, 'demo', f)
+  const model = (f) => path.join(COPY, f)
+  const demoModel = (f) => path.join(COPY, 'demo', f)
   const version = (file) => report(file).version
   const status = (file) => report(file).status
   console.log(`modelgate demo: ${NAME}, validate → robustness → register → deploy, everything in ${shown(OUT)}/`)

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { runAction, ROOT } from '../helpers/action-harness.js'
+import { runActionOutside, ROOT } from '../helpers/action-harness.js'
 import { readZip, startArtifactService } from '../helpers/artifact-service.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
 import { PERFORMANCE_METRIC_NAMES } from '../../src/core/metrics/index.js'
@@ -90,7 +90,7 @@ describe('dist/validate-model as the runner runs it', () => {
 
   it('validates the example, sets the outputs, writes the summary and JUnit, and posts one sticky comment', async () => {
     const report = path.join(out, 'report.json')
-    const run = await runAction(
+    const run = await runActionOutside(
       'validate-model',
       {
         config: 'examples/breast-cancer/modelgate.yml',
@@ -126,7 +126,7 @@ describe('dist/validate-model as the runner runs it', () => {
     expect(requests.every((r) => r.auth === 'token ghs_secret_abc')).toBe(true)
 
     // A second run (a new push to the pull request) updates the same comment in place.
-    const again = await runAction(
+    const again = await runActionOutside(
       'validate-model',
       { config: 'examples/breast-cancer/modelgate.yml', 'report-path': report, thresholds: 'accuracy >= 0.99' },
       prEnv(),
@@ -142,7 +142,7 @@ describe('dist/validate-model as the runner runs it', () => {
 
   it('gives the same numbers as the bundled CLI on the same manifest', async () => {
     const report = path.join(out, 'same.json')
-    const run = await runAction('validate-model', {
+    const run = await runActionOutside('validate-model', {
       config: 'examples/breast-cancer/modelgate.yml',
       'report-path': report,
       comment: 'false',
@@ -169,7 +169,7 @@ describe('dist/validate-model as the runner runs it', () => {
   it('falls back to the summary with a notice when it may not comment (fork pull request)', async () => {
     forbid = true
     try {
-      const run = await runAction(
+      const run = await runActionOutside(
         'validate-model',
         { config: 'examples/breast-cancer/modelgate.yml', 'report-path': path.join(out, 'r2.json') },
         prEnv(),
@@ -187,7 +187,7 @@ describe('dist/validate-model as the runner runs it', () => {
     const service = await startArtifactService()
     try {
       const dir = mkdtempSync(path.join(tmpdir(), 'mg-artifact-'))
-      const run = await runAction(
+      const run = await runActionOutside(
         'validate-model',
         {
           config: 'examples/breast-cancer/modelgate.yml',
@@ -224,7 +224,7 @@ describe('dist/validate-model as the runner runs it', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mg-bad-'))
     writeFileSync(path.join(dir, 'modelgate.yml'), 'name: x\nmodel: m.onnx\nfeatures: [a]\nlabel: 3\ndata: d.csv\n')
     const report = path.join(dir, 'report.json')
-    const run = await runAction('validate-model', { 'report-path': report, comment: 'false' }, { GITHUB_WORKSPACE: dir })
+    const run = await runActionOutside('validate-model', { 'report-path': report, comment: 'false' }, { GITHUB_WORKSPACE: dir })
     expect(run.code).toBe(2)
     expect(run.outputs.status).toBe('error')
     const errors = run.commands.filter((c) => c.command === 'error')
@@ -235,7 +235,7 @@ describe('dist/validate-model as the runner runs it', () => {
   })
 
   it('rejects an invalid input value with exit 2', async () => {
-    const run = await runAction('validate-model', {
+    const run = await runActionOutside('validate-model', {
       config: 'examples/breast-cancer/modelgate.yml',
       'fail-on': 'sometimes',
       comment: 'false',

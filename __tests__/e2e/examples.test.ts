@@ -270,7 +270,7 @@ describe('examples/diabetes: a regressor', () => {
   })
 
   it('registers the baseline and the model, then deploys: staging with a canary step, then prod', async () => {
-    const registry = `local:${path.join(scratch, 'diabetes-registry')}`
+    const registry = `local:${path.join(dir, 'diabetes-registry')}`
     const reg = (args: string[]) => cliJson<Registered>(dir, ['register', '--registry', registry, ...args])
     const base = await reg(['--model', 'baseline.onnx'])
     expect([base.code, base.result.version, base.result.digest]).toEqual([0, '1.0.0', sha256(path.join(EX, 'baseline.onnx'))])
@@ -453,7 +453,7 @@ describe('examples/command-runner: a Python model over the command protocol', ()
   })
 
   it('registers weights.json as the version, with the validate report as evidence', async () => {
-    const registry = path.join(scratch, 'command-registry')
+    const registry = path.join(dir, 'command-registry')
     const r = await cliJson<Registered>(dir, [
       'register',
       '--model',
@@ -512,7 +512,7 @@ describe('examples/breast-cancer: a binary classifier', () => {
     const r = await cliJson<Registered>(dir, [
       'register',
       '--registry',
-      `local:${path.join(scratch, 'bc-registry')}`,
+      `local:${path.join(dir, 'bc-registry')}`,
       '--evidence',
       'validate.json',
     ])

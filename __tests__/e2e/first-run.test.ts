@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { ROOT, runAction } from '../helpers/action-harness.js'
+import { ROOT, runActionOutside } from '../helpers/action-harness.js'
 import { tmp } from '../registry/conformance.js'
 
 /* What a new user meets first: each ends in one message that says what to do. */
@@ -26,7 +26,7 @@ describe('a first run', () => {
   })
 
   it('with a wrong manifest path: names it and says the path is relative to the repository', async () => {
-    const r = await runAction('validate-model', { config: 'model/modelgate.yml' }, { GITHUB_WORKSPACE: tmp('mg-first-') })
+    const r = await runActionOutside('validate-model', { config: 'model/modelgate.yml' }, { GITHUB_WORKSPACE: tmp('mg-first-') })
     expect(r.code).toBe(2)
     expect(r.commands.filter((c) => c.command === 'error').map((c) => c.message)).toEqual([
       'model/modelgate.yml: manifest not found; check the path given with input config, relative to the repository root (the workspace)',
@@ -42,7 +42,7 @@ describe('a first run', () => {
         repository: { name: 'models', owner: { login: 'acme' } },
       }),
     )
-    const r = await runAction(
+    const r = await runActionOutside(
       'validate-model',
       { config: CONFIG, 'github-token': '' },
       { GITHUB_WORKSPACE: tmp('mg-first-'), GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: event, GITHUB_REPOSITORY: 'acme/models' },

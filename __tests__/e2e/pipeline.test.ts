@@ -1,7 +1,7 @@
 import { describe, it, expect, afterAll } from '@jest/globals'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { ROOT, runAction } from '../helpers/action-harness.js'
+import { ROOT, runActionOutside } from '../helpers/action-harness.js'
 import { tmp } from '../registry/conformance.js'
 import { stopEnvironmentServers } from '../helpers/servers.js'
 
@@ -15,7 +15,7 @@ afterAll(() => workspaces.forEach(stopEnvironmentServers))
 describe('the root action: validate → robustness → register → deploy', () => {
   it('its version input (the version to deploy) does not change what the register stage registers', async () => {
     const ws = tmp('mg-pipeline-version-')
-    const r = await runAction(
+    const r = await runActionOutside(
       '.',
       {
         stages: 'validate,register',
@@ -34,7 +34,7 @@ describe('the root action: validate → robustness → register → deploy', () 
   it('runs every stage, attaches both reports as evidence, deploys the version it registered', async () => {
     const ws = tmp('mg-pipeline-')
     workspaces.push(ws)
-    const r = await runAction(
+    const r = await runActionOutside(
       '.',
       {
         stages: 'validate,robustness,register,deploy',
@@ -81,7 +81,7 @@ describe('the root action: validate → robustness → register → deploy', () 
 
   it('stops at the first failed stage: nothing is registered or deployed', async () => {
     const ws = tmp('mg-pipeline-')
-    const r = await runAction(
+    const r = await runActionOutside(
       '.',
       {
         stages: 'validate,register,deploy',
@@ -104,7 +104,7 @@ describe('the root action: validate → robustness → register → deploy', () 
 
   it('refuses a deploy stage without an environment before running any stage', async () => {
     const ws = tmp('mg-pipeline-')
-    const r = await runAction('.', { stages: 'validate,deploy', config: CONFIG }, { GITHUB_WORKSPACE: ws })
+    const r = await runActionOutside('.', { stages: 'validate,deploy', config: CONFIG }, { GITHUB_WORKSPACE: ws })
     expect(r.code).toBe(2)
     expect(r.commands.filter((c) => c.command === 'error').map((c) => c.message)).toEqual([
       'input environment is required when stages include deploy (e.g. environment: staging); no stage was run',
@@ -119,7 +119,7 @@ describe('the root action: validate → robustness → register → deploy', () 
     ],
     ['deploy,register', "input stages: 'deploy,register' is out of order; stages run as validate → robustness → register → deploy"],
   ])('refuses stages %s with exit 2', async (stages, message) => {
-    const r = await runAction('.', { stages, config: CONFIG }, { GITHUB_WORKSPACE: tmp('mg-pipeline-') })
+    const r = await runActionOutside('.', { stages, config: CONFIG }, { GITHUB_WORKSPACE: tmp('mg-pipeline-') })
     expect(r.code).toBe(2)
     expect(r.commands.filter((c) => c.command === 'error').map((c) => c.message)).toEqual([message])
   })

@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { ROOT, runAction } from '../helpers/action-harness.js'
+import { ROOT, runActionOutside } from '../helpers/action-harness.js'
+import { outside } from '../helpers/workspace.js'
 import { tmp } from '../registry/conformance.js'
 import { startMlflowServer } from '../helpers/mlflow-server.js'
 
@@ -19,7 +20,7 @@ const MODEL = path.join(EXAMPLE, 'model.onnx')
 
 async function cli(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd })
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...outside(args)], { cwd })
     return { code: 0, stdout, stderr }
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string }
@@ -42,7 +43,7 @@ describe('register-version action (dist, as the runner runs it)', () => {
     writeFileSync(lock, '')
     const old = new Date(Date.now() - 60_000)
     utimesSync(lock, old, old)
-    const r = await runAction(
+    const r = await runActionOutside(
       'register-version',
       { model: MODEL, name: 'breast-cancer', registry: `local:${registry}` },
       { GITHUB_WORKSPACE: tmp() },
@@ -56,7 +57,7 @@ describe('register-version action (dist, as the runner runs it)', () => {
   it('registers the model with its evidence, sets every output, writes the report and the summary', async () => {
     const registry = tmp()
     const workspace = tmp()
-    const r = await runAction(
+    const r = await runActionOutside(
       'register-version',
       {
         model: MODEL,
@@ -89,7 +90,7 @@ describe('register-version action (dist, as the runner runs it)', () => {
     expect(r.summary).toContain('| Evidence | validate-model pass |')
     expect(r.summary).toContain('<summary>Model card</summary>')
 
-    const again = await runAction(
+    const again = await runActionOutside(
       'register-version',
       { model: MODEL, name: 'breast-cancer', registry: `local:${registry}` },
       { GITHUB_WORKSPACE: workspace },
@@ -110,7 +111,7 @@ describe('register-version action (dist, as the runner runs it)', () => {
   ])('exits 2 with one message and writes nothing for %s', async (_label, over, message) => {
     const registry = tmp()
     const workspace = tmp()
-    const r = await runAction(
+    const r = await runActionOutside(
       'register-version',
       { model: MODEL, name: 'm', registry: `local:${registry}`, ...over },
       { GITHUB_WORKSPACE: workspace },

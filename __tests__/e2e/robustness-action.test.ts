@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { runAction, ROOT } from '../helpers/action-harness.js'
+import { runActionOutside, ROOT } from '../helpers/action-harness.js'
 import { mermaidBlocks, xychartProblems } from '../helpers/xychart.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
 import type { RobustnessResult } from '../../src/core/robustness/types.js'
@@ -83,10 +83,10 @@ function pullRequestEnv(): Record<string, string> {
 
 describe('dist/test-robustness as the runner runs it', () => {
   const first = path.join(out, 'first.json')
-  let run: Awaited<ReturnType<typeof runAction>>
+  let run: Awaited<ReturnType<typeof runActionOutside>>
 
   beforeAll(async () => {
-    run = await runAction(
+    run = await runActionOutside(
       'test-robustness',
       { config: MANIFEST, 'report-path': first, 'junit-path': path.join(out, 'junit.xml'), 'github-token': 'ghs_robust' },
       pullRequestEnv(),
@@ -179,7 +179,7 @@ describe('dist/test-robustness as the runner runs it', () => {
 
     // The same seed gives the same results: only the run time differs.
     const second = path.join(out, 'second.json')
-    const again = await runAction(
+    const again = await runActionOutside(
       'test-robustness',
       { config: MANIFEST, 'report-path': second, 'github-token': 'ghs_robust' },
       pullRequestEnv(),
@@ -194,7 +194,13 @@ describe('dist/test-robustness as the runner runs it', () => {
 
   it('takes seed, rows and time-budget as inputs over the manifest', async () => {
     const report = path.join(out, 'inputs.json')
-    const r = await runAction('test-robustness', { config: MANIFEST, 'report-path': report, seed: '11', rows: '40', comment: 'false' })
+    const r = await runActionOutside('test-robustness', {
+      config: MANIFEST,
+      'report-path': report,
+      seed: '11',
+      rows: '40',
+      comment: 'false',
+    })
     expect(r.stderr).toBe('')
     const rob = readResult(report).robustness!
     expect([rob.seed, rob.rows, rob.rowsAvailable]).toEqual([11, 40, 171])
@@ -203,7 +209,7 @@ describe('dist/test-robustness as the runner runs it', () => {
 
   it('rejects a bad input with exit 2, one error naming it, and no report', async () => {
     const report = path.join(out, 'bad.json')
-    const r = await runAction('test-robustness', { config: MANIFEST, 'report-path': report, rows: '0', comment: 'false' })
+    const r = await runActionOutside('test-robustness', { config: MANIFEST, 'report-path': report, rows: '0', comment: 'false' })
     expect(r.code).toBe(2)
     expect(r.outputs).toMatchObject({ status: 'error', passed: 'false' })
     const errors = r.commands.filter((c) => c.command === 'error')

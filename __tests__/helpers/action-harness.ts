@@ -81,3 +81,11 @@ export async function runAction(action: string, inputs: Record<string, string>, 
     commands,
   }
 }
+
+/**
+ * runAction for tests that read the repository's fixtures and write their reports into a temporary
+ * folder: they opt out of the workspace confinement, as such a workflow would have to (see helpers/workspace.ts).
+ */
+export function runActionOutside(action: string, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<ActionRun> {
+  return runAction(action, { 'allow-outside-workspace': 'true', ...inputs }, env)
+}
