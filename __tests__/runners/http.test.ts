@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { createHttpRunner, resolveHttpEndpoint, type HttpRunnerOptions } from '../../src/core/runners/http.js'
 import { UserError } from '../../src/core/errors.js'
-import { headerSecretParts, secrets, urlSecretParts } from '../../src/core/secrets.js'
+import { headerSecretParts, querySecretParts, redactUrl, secrets, urlSecretParts } from '../../src/core/secrets.js'
 import { featureBatch } from './helpers.js'
 
 interface Seen {
@@ -420,6 +420,30 @@ describe('secret parts', () => {
   it('finds userinfo in a URL anywhere in a text', () => {
     expect(urlSecretParts('--model=https://user:s3cret@h/x and http://TOKEN123@h')).toEqual(['user:s3cret', 's3cret', 'TOKEN123'])
     expect(urlSecretParts('http://h/x')).toEqual([])
+  })
+
+  it('finds credential query parameters in any URL of a text, raw and decoded', () => {
+    expect(querySecretParts('GET https://h/v2/models/m/infer?api_key=k3y-value&limit=10 then http://h/x?sig=a%2Bb%3D%3Dcd#frag')).toEqual([
+      'k3y-value',
+      'a%2Bb%3D%3Dcd',
+      'a+b==cd',
+    ])
+    expect(querySecretParts('https://h/x?X-Amz-Credential=AKIAEXAMPLE&access_token=tok-123&page=2')).toEqual(['AKIAEXAMPLE', 'tok-123'])
+    expect(querySecretParts('https://h/x?page=2&sort=name')).toEqual([])
+  })
+
+  it('shows a URL without its userinfo and with credential parameters masked', () => {
+    expect(redactUrl('http://user:pw@127.0.0.1:8080/v2/models/m/infer?token=abcdef&limit=5')).toBe(
+      'http://127.0.0.1:8080/v2/models/m/infer?token=***&limit=5',
+    )
+    expect(redactUrl('https://h/m?page=2')).toBe('https://h/m?page=2')
+  })
+
+  it('registers query-string credentials of a model URL with its userinfo', () => {
+    secrets.clear()
+    secrets.addUrl('https://u:pass-word@h/m?apikey=qs-secret-1')
+    expect(secrets.scrub('401: key qs-secret-1 for u:pass-word rejected')).toBe('401: key *** for *** rejected')
+    secrets.clear()
   })
 
   it('scrubs longest first and ignores short values', () => {

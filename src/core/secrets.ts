@@ -1,6 +1,7 @@
 /**
  * The one home for credentials: every string that must never be shown (a header value, the token after
- * its auth scheme, a Basic `user:password` and its password, URL userinfo, an environment value that
+ * its auth scheme, a Basic `user:password` and its password, URL userinfo and credential query parameters
+ * (`?token=…`, `&sig=…`), an environment value that
  * expandHeaders put into a header) is registered here, and `scrub` replaces each with `***` in any text
  * before it is printed, put into an error or written into a report.
  *
@@ -62,6 +63,42 @@ export function urlSecretParts(text: string): string[] {
   return unique(parts)
 }
 
+/** Any URL in a text, up to what cannot be part of one. */
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi
+/**
+ * Query parameters that carry credentials by convention: `token`, `access_token`, `api_key`, `apikey`,
+ * `key`, `secret`, `password`, `sig`/`signature` (Azure SAS, presigned URLs), `X-Amz-Credential`, `auth`, `session`.
+ */
+const SECRET_PARAM = /(^|[_.-])(token|key|apikey|secret|password|passwd|pwd|sig|signature|credential|auth|session)$/i
+
+/** The values of credential query parameters (SECRET_PARAM) of every URL in `text`, raw and decoded. */
+export function querySecretParts(text: string): string[] {
+  const parts: string[] = []
+  for (const [url] of text.matchAll(URL_IN_TEXT)) {
+    const q = url.indexOf('?')
+    if (q < 0) continue
+    for (const pair of url
+      .slice(q + 1)
+      .split('#')[0]!
+      .split('&')) {
+      const eq = pair.indexOf('=')
+      if (eq <= 0) continue
+      const name = decode(pair.slice(0, eq).replace(/\+/g, ' '))
+      const value = pair.slice(eq + 1)
+      if (SECRET_PARAM.test(name)) parts.push(value, decode(value.replace(/\+/g, ' ')))
+    }
+  }
+  return unique(parts)
+}
+
+/** A URL as reports show it: no userinfo, and `***` for the value of each credential query parameter. */
+export function redactUrl(url: string): string {
+  const noUser = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, '$1')
+  return noUser.replace(/([?&])([^=&#]+)=([^&#]*)/g, (all, sep: string, name: string) =>
+    SECRET_PARAM.test(decode(name)) ? `${sep}${name}=${MASK}` : all,
+  )
+}
+
 function decode(s: string): string {
   try {
     return decodeURIComponent(s)
@@ -100,9 +137,9 @@ export class SecretRegistry {
     return unique([...parts, ...this.sorted.filter((s) => value.includes(s))])
   }
 
-  /** Registers the URL userinfo credentials in `text` (urlSecretParts) and returns them. */
+  /** Registers the credentials of URLs in `text` (userinfo, credential query parameters) and returns them. */
   addUrl(text: string): string[] {
-    const parts = urlSecretParts(text)
+    const parts = unique([...urlSecretParts(text), ...querySecretParts(text)])
     for (const p of parts) this.add(p)
     return parts
   }

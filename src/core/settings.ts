@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { UserError } from './errors.js'
-import { secrets } from './secrets.js'
+import { redactUrl, secrets } from './secrets.js'
 import { formatGate, parseGate, type GateSpec } from './gates/expression.js'
 import { DEFAULT_MANIFEST, loadManifest } from './manifest/load.js'
 import type { Manifest, ModelSpec } from './manifest/schema.js'
@@ -193,7 +193,7 @@ export function stripWorkspace(text: string, workspace: string): string {
 /** Paths in messages: relative to the workspace when inside it, so they read like the user wrote them. */
 export function displayPath(p: string, cwd: string): string {
   // A URL is not a path: path.relative would fold its `//` into `http:/host`. Shown without credentials.
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p)) return p.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, '$1')
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p)) return redactUrl(p)
   const rel = path.relative(cwd, p)
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p
 }
