@@ -96,8 +96,14 @@ export function assertText(path: string, bytes: Uint8Array, offset = 0): void {
   if (why !== undefined) throw new UserError(`${path} is UTF-16 (or binary); save it as UTF-8 (${why})`, { file: path })
 }
 
-/** Characters JSON.stringify leaves as they are but a terminal would act on: line and paragraph separators, bidirectional controls. */
-const INVISIBLE = /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+/**
+ * Characters JSON.stringify leaves as they are but a terminal would act on or not show: line and
+ * paragraph separators, bidirectional controls, zero-width characters and the byte order mark (a
+ * BOM in the middle of a file, where two files were joined, makes a key or a name that looks right).
+ */
+const INVISIBLE = /[\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g
+/** Text a message may show as it is: no control, format (invisible) or lone surrogate character, no line or paragraph separator. */
+const PLAIN = /^[^\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]*$/u
 
 /**
  * `text` as a message quotes it: JSON-escaped (one line, control characters visible) and, past
@@ -113,4 +119,13 @@ export function excerpt(text: string, max = EXCERPT_CHARS): string {
   }
   const quoted = JSON.stringify(shown).replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
   return shown === text ? quoted : `${quoted}… (${text.length} characters)`
+}
+
+/**
+ * A name the user wrote (a key, a column, a tensor's) as a message shows it: as written when short and
+ * plain, else as an excerpt, so that a line break or an invisible character in it cannot end the
+ * message's line or hide.
+ */
+export function shownName(name: string): string {
+  return name.length <= EXCERPT_CHARS && PLAIN.test(name) ? name : excerpt(name)
 }

@@ -1,3 +1,4 @@
+import { EXCERPT_CHARS, excerpt } from '../data/files.js'
 import type { Comparator, Severity } from '../result/types.js'
 
 /**
@@ -30,11 +31,16 @@ export interface ChangeBound {
 }
 
 const COMPARATORS: readonly Comparator[] = ['>=', '<=', '==', '>', '<']
-const NUMBER = String.raw`[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?`
+/*
+ * Each run of spaces and digits can be matched one way only: two quantifiers side by side over the
+ * same characters (`\d+\.?\d*`, `\s*(%)?\s*`, `\s*\(?\s*`) make a line that almost matches cost
+ * quadratic or cubic time, and a manifest may hold a gate line of a megabyte.
+ */
+const NUMBER = String.raw`[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?`
 const LINE = new RegExp(
   String.raw`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|>|<)\s*` +
-    String.raw`(?:(${NUMBER})|baseline(?:\s*([+-])\s*(${NUMBER})\s*(%)?)?)` +
-    String.raw`\s*(?:\(?\s*(fail|warn)\s*\)?)?\s*$`,
+    String.raw`(?:(${NUMBER})|baseline(?:\s*([+-])\s*(${NUMBER})(?:\s*(%))?)?)` +
+    String.raw`(?:\s*(?:\(\s*)?(fail|warn)(?:\s*\))?)?\s*$`,
 )
 
 export const GATE_SYNTAX =
@@ -43,10 +49,16 @@ export const GATE_SYNTAX =
 /** Parses one gate line; returns an error text (not thrown) so callers can name the file and field. */
 export function parseGate(line: string): GateSpec | string {
   const m = LINE.exec(line)
-  if (!m) return `cannot read gate "${line.trim()}": expected ${GATE_SYNTAX}`
+  if (!m) return `cannot read gate ${excerpt(line.trim())}: expected ${GATE_SYNTAX}`
   const [, metric, opText, abs, sign, deltaText, percent, sev] = m
   const op = opText as Comparator
   const severity = (sev ?? 'fail') as Severity
+  // Number() makes 1e400 infinite: a bound no metric can be compared with, and that JSON reports would show as null.
+  const literal = abs ?? deltaText
+  if (literal !== undefined && !Number.isFinite(Number(literal))) {
+    const shown = literal.length <= EXCERPT_CHARS ? literal : `${literal.slice(0, EXCERPT_CHARS)}… (${literal.length} characters)`
+    return `cannot read gate ${excerpt(line.trim())}: ${shown} is out of the range of a double (the largest is about 1.8e308)`
+  }
   let bound: GateSpec['bound']
   if (abs !== undefined) {
     bound = { kind: 'absolute', value: Number(abs) }

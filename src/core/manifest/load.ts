@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs'
 import { LineCounter, parseDocument, type Node } from 'yaml'
 import type { z } from 'zod'
-import { assertText, fileProblem } from '../data/files.js'
+import { assertText, fileProblem, shownName } from '../data/files.js'
 import { UserError, errorText } from '../errors.js'
 import { manifestSchema, type Manifest } from './schema.js'
 
@@ -78,7 +78,7 @@ export function parseManifest(text: string, file: string): Manifest {
   if (doc.errors.length > 0) {
     const e = doc.errors[0]
     const pos = lines.linePos(e.pos[0])
-    const what = e.message.split('\n')[0]
+    const what = oneLine(e.message.split('\n')[0])
     throw new UserError(`${file}:${pos.line}:${pos.col}: invalid YAML: ${what}`, { file })
   }
   let value: unknown
@@ -86,7 +86,7 @@ export function parseManifest(text: string, file: string): Manifest {
     value = doc.toJS({ maxAliasCount: MAX_MANIFEST_ALIASES })
   } catch (e) {
     // yaml throws (a ReferenceError) for an alias it cannot or may not resolve.
-    const what = errorText(e).split('\n')[0]
+    const what = oneLine(errorText(e).split('\n')[0])
     if (/excessive alias count/i.test(what)) {
       throw new UserError(
         `${file}: invalid YAML: its aliases expand past the limit of ${MAX_MANIFEST_ALIASES} alias expansions (a "billion laughs" document?)`,
@@ -107,7 +107,7 @@ export function parseManifest(text: string, file: string): Manifest {
     const where = formatPath(at)
     const node = (doc.getIn(at, true) ?? doc.getIn(issue.path, true)) as Node | undefined
     const line = node?.range ? `line ${lines.linePos(node.range[0]).line}, ` : ''
-    return { field: where, text: `${where || '(top level)'} (${line}${describeIssue(issue)})` }
+    return { field: where, text: `${where || '(top level)'} (${line}${oneLine(describeIssue(issue))})` }
   })
   const first = problems[0]
   const more =
@@ -123,12 +123,20 @@ export function parseManifest(text: string, file: string): Manifest {
 /** `thresholds[2].op`, the way a user would point at it. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = ''
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p)
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${shownName(String(p))}` : shownName(String(p))
   return out
 }
 
+/** `text` with control characters and line separators escaped as JSON writes them: a problem stays one line. */
+function oneLine(text: string): string {
+  return text.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => {
+    const escaped = JSON.stringify(c).slice(1, -1)
+    return escaped.length > 1 ? escaped : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`
+  })
+}
+
 function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key(s): ${issue.keys.join(', ')}`
+  if (issue.code === 'unrecognized_keys') return `unknown key(s): ${issue.keys.map(shownName).join(', ')}`
   if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) return `required: expected ${String(issue.expected)}`
   return issue.message.replace(/^Invalid input: /, '')
 }

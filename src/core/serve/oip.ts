@@ -1,3 +1,4 @@
+import { shownName } from '../data/files.js'
 import type { Cell } from '../data/types.js'
 import { UserError } from '../errors.js'
 import { describeValue } from '../runners/output.js'
@@ -87,6 +88,38 @@ function badRequest(message: string, field?: string): UserError {
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+/**
+ * describeValue, but a value nested too deeply for JSON.stringify (which recurses) is described in
+ * words: a request body of a few KiB can nest a list 100,000 deep, and a RangeError would be a 500.
+ */
+function shown(v: unknown): string {
+  try {
+    return describeValue(v)
+  } catch {
+    return Array.isArray(v) ? 'a list nested too deeply to show' : 'an object nested too deeply to show'
+  }
+}
+
+/**
+ * `data` flattened row-major, nested lists to any depth. Not Array.prototype.flat(Infinity), which
+ * recurses and overflows the stack on a list nested 100,000 deep (a few KiB of JSON).
+ */
+function flatten(data: unknown[]): unknown[] {
+  const out: unknown[] = []
+  const stack: { list: unknown[]; at: number }[] = [{ list: data, at: 0 }]
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!
+    if (top.at >= top.list.length) {
+      stack.pop()
+      continue
+    }
+    const v = top.list[top.at++]
+    if (Array.isArray(v)) stack.push({ list: v, at: 0 })
+    else out.push(v)
+  }
+  return out
+}
+
 /** Integer datatypes and their ranges, upper bound excluded (2^63 and 2^64 are exact as doubles, 2^63 - 1 is not). */
 const INTEGER_RANGES: Record<string, [number, number]> = {
   INT8: [-(2 ** 7), 2 ** 7],
@@ -115,7 +148,7 @@ const FLOAT_LIMITS: Record<string, number> = {
  */
 function elementProblem(v: unknown, datatype: string): string | undefined {
   // Checked for every element of a request, so the text of a problem is made only once there is one.
-  const given = (): string => (v === null ? 'null' : typeof v === 'string' ? `the text ${describeValue(v)}` : describeValue(v))
+  const given = (): string => (v === null ? 'null' : typeof v === 'string' ? `the text ${shown(v)}` : shown(v))
   if (datatype === 'BYTES') return typeof v === 'string' ? undefined : `${given()}, but BYTES takes text`
   if (datatype === 'BOOL') return typeof v === 'boolean' ? undefined : `${given()}, but BOOL takes true or false`
   if (typeof v !== 'number') return `${given()}, but ${datatype} takes numbers`
@@ -135,21 +168,19 @@ function parseTensor(value: unknown, i: number): OipTensor {
   if (!isRecord(value)) throw badRequest(`${where} must be an object with name, shape, datatype and data`, where)
   const { name, shape, datatype, data } = value
   if (typeof name !== 'string' || name === '') throw badRequest(`${where}.name must be a non-empty string`, `${where}.name`)
+  const tensor = `${where} (${shownName(name)})`
   if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isInteger(d) && (d as number) >= 0))
-    throw badRequest(`${where} (${name}): shape must be a list of whole numbers ≥ 0, got ${describeValue(shape)}`, `${where}.shape`)
+    throw badRequest(`${tensor}: shape must be a list of whole numbers ≥ 0, got ${shown(shape)}`, `${where}.shape`)
   if (typeof datatype !== 'string' || !(OIP_DATATYPES as readonly string[]).includes(datatype))
-    throw badRequest(
-      `${where} (${name}): datatype must be one of ${OIP_DATATYPES.join(', ')}, got ${describeValue(datatype)}`,
-      `${where}.datatype`,
-    )
-  if (!Array.isArray(data)) throw badRequest(`${where} (${name}): data must be a list (flat or nested)`, `${where}.data`)
-  const flat = data.flat(Infinity) as unknown[]
+    throw badRequest(`${tensor}: datatype must be one of ${OIP_DATATYPES.join(', ')}, got ${shown(datatype)}`, `${where}.datatype`)
+  if (!Array.isArray(data)) throw badRequest(`${tensor}: data must be a list (flat or nested)`, `${where}.data`)
+  const flat = flatten(data)
   const size = (shape as number[]).reduce((n, d) => n * d, 1)
   if (flat.length !== size)
-    throw badRequest(`${where} (${name}): shape [${shape.join(', ')}] holds ${size} elements but data has ${flat.length}`, `${where}.data`)
+    throw badRequest(`${tensor}: shape [${shape.join(', ')}] holds ${size} elements but data has ${flat.length}`, `${where}.data`)
   for (let k = 0; k < flat.length; k++) {
     const problem = elementProblem(flat[k], datatype)
-    if (problem !== undefined) throw badRequest(`${where} (${name}): element ${k} is ${problem}`, `${where}.data`)
+    if (problem !== undefined) throw badRequest(`${tensor}: element ${k} is ${problem}`, `${where}.data`)
   }
   return { name, shape: shape as number[], datatype, data: flat }
 }
@@ -158,7 +189,7 @@ function parseTensor(value: unknown, i: number): OipTensor {
 export function parseInferRequest(body: unknown): InferRequest {
   if (!isRecord(body)) throw badRequest('the request body must be a JSON object with "inputs"')
   const { id, inputs, outputs } = body
-  if (id !== undefined && typeof id !== 'string') throw badRequest(`"id" must be a string, got ${describeValue(id)}`, 'id')
+  if (id !== undefined && typeof id !== 'string') throw badRequest(`"id" must be a string, got ${shown(id)}`, 'id')
   if (!Array.isArray(inputs) || inputs.length === 0) throw badRequest('"inputs" must be a non-empty list of tensors', 'inputs')
   const request: InferRequest = { id, inputs: inputs.map(parseTensor) }
   if (outputs !== undefined) {
@@ -209,13 +240,16 @@ function fromSpread(t: OipTensor, model: OipTensorMetadata[]): FeatureBatch {
   const first = model[0]!
   if (t.datatype !== first.datatype)
     throw badRequest(
-      `input ${t.name}: the model takes ${first.datatype}, not ${t.datatype} (a [rows, ${model.length}] tensor feeds the model's inputs ${model.map(described).join(', ')} in order, with the datatype of the first)`,
+      `input ${shownName(t.name)}: the model takes ${first.datatype}, not ${t.datatype} (a [rows, ${model.length}] tensor feeds the model's inputs ${model.map(described).join(', ')} in order, with the datatype of the first)`,
       'inputs[0].datatype',
     )
   const [rows, width] = t.shape as [number, number]
   const bad = model.find((m) => !dimFits(m.shape[0], rows))
   if (bad !== undefined)
-    throw badRequest(`input ${t.name}: shape ${shapeText(t.shape)} does not fit the model's input ${described(bad)}`, 'inputs[0].shape')
+    throw badRequest(
+      `input ${shownName(t.name)}: shape ${shapeText(t.shape)} does not fit the model's input ${described(bad)}`,
+      'inputs[0].shape',
+    )
   const columns = model.map((_, j) => Array.from({ length: rows }, (_, i) => t.data[i * width + j] as Cell))
   return batchOf(
     model.map((m) => m.name),
@@ -230,15 +264,15 @@ function fromNamed(tensors: OipTensor[], model: OipTensorMetadata[]): FeatureBat
   const seen = new Set<string>()
   tensors.forEach((t, i) => {
     const where = `inputs[${i}]`
-    if (seen.has(t.name)) throw badRequest(`input ${t.name} is given twice`, `${where}.name`)
+    if (seen.has(t.name)) throw badRequest(`input ${shownName(t.name)} is given twice`, `${where}.name`)
     seen.add(t.name)
     const m = model.find((x) => x.name === t.name)
-    if (m === undefined) throw badRequest(`input ${t.name} is not an input of the model; ${inputs}`, `${where}.name`)
+    if (m === undefined) throw badRequest(`input ${shownName(t.name)} is not an input of the model; ${inputs}`, `${where}.name`)
     if (t.datatype !== m.datatype)
-      throw badRequest(`input ${t.name}: the model takes ${m.datatype}, not ${t.datatype}`, `${where}.datatype`)
+      throw badRequest(`input ${shownName(t.name)}: the model takes ${m.datatype}, not ${t.datatype}`, `${where}.datatype`)
     if (!shapeFits(t.shape, m.shape))
       throw badRequest(
-        `input ${t.name}: shape ${shapeText(t.shape)} does not fit the model's ${shapeText(m.shape)} (-1: any size)`,
+        `input ${shownName(t.name)}: shape ${shapeText(t.shape)} does not fit the model's ${shapeText(m.shape)} (-1: any size)`,
         `${where}.shape`,
       )
   })
@@ -254,6 +288,12 @@ function fromNamed(tensors: OipTensor[], model: OipTensorMetadata[]): FeatureBat
   if (model.length === 1 && model[0]!.shape.length === 2) {
     const t = byName(model[0]!.name)
     const width = t.shape[1] ?? 1
+    // A [rows, 0] tensor has no data yet claims any number of rows (a million, in a 60-byte body): rows without features.
+    if (width === 0 && rows > 0)
+      throw badRequest(
+        `input ${t.name}: shape ${shapeText(t.shape)} has no columns; the model's input is ${described(model[0]!)} (-1: any size)`,
+        'inputs[0].shape',
+      )
     return batchOf(
       Array.from({ length: width }, (_, j) => `f${j}`),
       Array.from({ length: width }, (_, j) => Array.from({ length: rows }, (_, i) => t.data[i * width + j] as Cell)),
