@@ -1,6 +1,7 @@
 import { EMPTY_POLICY, checkStageName } from '../registry/policy.js'
 import path from 'node:path'
 import { UserError, errorText } from '../errors.js'
+import { checkAlias } from '../registry/backends/mlflow.js'
 import { latestLive } from '../registry/bump.js'
 import { GOLDEN_FILE, type GoldenRequests } from '../registry/golden.js'
 import type { RegistryBackend, StageEvent, VersionRecord } from '../registry/types.js'
@@ -125,6 +126,16 @@ export async function checkDeployPolicy(backend: RegistryBackend, record: Versio
   }
 }
 
+/** The registry's own rules for a stage's name, stricter than modelgate's: an MLflow alias cannot be `latest` or `v<number>`. */
+function checkRegistryStage(backend: RegistryBackend, stage: string, field: string): void {
+  if (backend.kind !== 'mlflow') return
+  try {
+    checkAlias(stage)
+  } catch (e) {
+    throw new UserError(`${field}: ${errorText(e)}`, { field })
+  }
+}
+
 async function fetchServed(backend: RegistryBackend, record: VersionRecord, workDir: string): Promise<ServedVersion> {
   const stored = await backend.get(record.name, record.version)
   const artifactPath = await backend.fetch(record.name, record.version, path.join(workDir, 'artifacts', record.version))
@@ -140,7 +151,9 @@ async function readGolden(backend: RegistryBackend, record: VersionRecord): Prom
 export async function deployModel(req: DeployRequest, deps: DeployDeps): Promise<DeployResult> {
   const { backend, target, log } = deps
   // Checked before anything changes: a stage that cannot be assigned must not surface after a verified rollout.
-  checkStageName(req.envStage, EMPTY_POLICY, `deploy.environments.${req.environment}.stage`)
+  const stageField = `deploy.environments.${req.environment}.stage`
+  checkStageName(req.envStage, EMPTY_POLICY, stageField)
+  checkRegistryStage(backend, req.envStage, stageField)
   const record = await resolveVersion(backend, req.name, req.version, req.stage)
   await checkDeployPolicy(backend, record, req)
   log(`${req.name} ${record.version} (${record.digest}) → ${req.environment} on ${target.description}`)
@@ -245,6 +258,12 @@ async function runDeployment(
     result.notes.push('there is no earlier version of this environment to roll back to: the failed version was left as applied')
   }
   if (deployment) {
+    // The outcome before the reason: GitHub keeps 140 characters of a description, and a long reason must not cut off the rollback.
+    const outcome = result.rolledBack
+      ? `, rolled back to ${result.rolledBackTo}`
+      : previous
+        ? `; the rollback to ${previous.version} did not verify`
+        : ''
     await deps.ledger!.finish(deployment.id, {
       state: result.status === 'success' ? 'success' : 'failure',
       environmentUrl: result.url || undefined,
@@ -252,7 +271,7 @@ async function runDeployment(
       description:
         result.status === 'success'
           ? `${req.name} ${record.version} deployed and verified`
-          : `${req.name} ${record.version} failed: ${failed}${result.rolledBack ? `; rolled back to ${result.rolledBackTo}` : ''}`,
+          : `${req.name} ${record.version} failed${outcome}: ${failed}`,
     })
   }
   return result
@@ -287,9 +306,11 @@ async function runStep(
     for (const n of out.notes) log(n)
     await target.waitReady(plan, req.timeoutMs)
     // The candidate answers alone where the target can address it; otherwise through the split.
-    const endpoint = target.endpoint(plan.canary ? candidate.version : undefined) ?? target.endpoint()
+    const own = plan.canary ? target.endpoint(candidate.version) : undefined
+    const endpoint = own ?? target.endpoint()
     if (!endpoint) throw new DeployFailure(`${target.description} gives no endpoint to verify`, 'verify')
-    const verify = await verifyEndpoint(endpoint, { version: candidate.version, digest: candidate.digest }, spec)
+    const splitWith = plan.canary && !own ? plan.stable.version : undefined
+    const verify = await verifyEndpoint(endpoint, { version: candidate.version, digest: candidate.digest }, spec, splitWith)
     if (plan.canary && verify.passed) {
       const stable = target.endpoint(plan.stable.version)
       if (stable) {

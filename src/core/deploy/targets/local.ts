@@ -87,6 +87,8 @@ export class LocalTarget implements DeployTarget {
     const notes = [`${this.stateFile}: generation ${state.generation}`]
     if (running) this.servingPid = running.pid
     else {
+      // A server that hangs still holds its port: a replacement on a fixed port could not listen.
+      if (this.servingPid !== undefined) await this.stopWedged(this.servingPid, opts.log)
       const info = await this.startServer(opts.log)
       this.servingPid = info.pid
       notes.push(`started modelgate serve (pid ${info.pid}) at ${info.url}`)
@@ -152,6 +154,31 @@ export class LocalTarget implements DeployTarget {
     throw new DeployFailure(`modelgate serve did not start for ${this.opts.environment}${logText ? `: ${logText}` : ''}`, 'apply')
   }
 
+  /**
+   * Stops the server this deploy applied to, alive but no longer answering: SIGTERM, then SIGKILL
+   * (a wedged event loop never runs its SIGTERM handler). Where /proc tells, only a process serving
+   * this environment's state file is signalled, so a pid reused by another program is left alone.
+   */
+  private async stopWedged(pid: number, log: (line: string) => void): Promise<void> {
+    if (!processAlive(pid) || !servesState(pid, this.stateFile)) return
+    log(`modelgate serve for ${this.opts.environment} (pid ${pid}) does not answer: stopping it`)
+    for (const [signal, waitMs] of [
+      ['SIGTERM', WEDGED_TERM_MS],
+      ['SIGKILL', 5000],
+    ] as const) {
+      try {
+        process.kill(pid, signal)
+      } catch {
+        return
+      }
+      const deadline = Date.now() + waitMs
+      while (Date.now() < deadline) {
+        if (!processAlive(pid)) return
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+  }
+
   async waitReady(plan: TrafficPlan, timeoutMs: number): Promise<void> {
     const expected = readEnvironmentState(this.stateFile).generation
     const deadline = Date.now() + timeoutMs
@@ -202,6 +229,34 @@ export class LocalTarget implements DeployTarget {
     const deadline = Date.now() + 15_000
     while (Date.now() < deadline && (await this.live())) await new Promise((r) => setTimeout(r, 100))
   }
+}
+
+/** How long a server that does not answer gets to exit on SIGTERM before SIGKILL. */
+const WEDGED_TERM_MS = 1000
+
+/** The process exists and is not a zombie (dead, its port released, waiting to be reaped). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return true
+  }
+}
+
+/** Whether `pid` runs `modelgate serve --state <stateFile>`; true where the system does not say (no /proc). */
+function servesState(pid: number, stateFile: string): boolean {
+  let argv: string[]
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+  } catch {
+    return !existsSync('/proc/self/cmdline')
+  }
+  return argv.includes('serve') && argv.includes(stateFile)
 }
 
 function readTail(file: string): string {
