@@ -20,7 +20,8 @@ describe('the test XML parser', () => {
 describe('escapeXml', () => {
   it('escapes markup and strips characters XML 1.0 forbids', () => {
     expect(escapeXmlText('a|b<script>&\u0000\u0008\u001f\uFFFE\uD800ok\t\n')).toBe('a|b&lt;script&gt;&amp;ok\t\n')
-    expect(escapeXmlAttribute(`"q" 'a'\nb\tc\r`)).toBe('&quot;q&quot; &apos;a&apos;&#10;b&#9;c&#13;')
+    // A carriage return is a terminal control (it rewrites the line): stripped with the others.
+    expect(escapeXmlAttribute(`"q" 'a'\nb\tc\r`)).toBe('&quot;q&quot; &apos;a&apos;&#10;b&#9;c')
     expect(escapeXmlText('😀')).toBe('😀')
   })
 })
@@ -76,7 +77,7 @@ describe('renderJUnit', () => {
     const cases = findAll(root, 'testcase')
     expect(cases.map((c) => c.attrs.classname)).toEqual(['flowers', 'flowers', 'flowers'])
     expect(cases[1]!.children[0]!.text).toBe(
-      'WARNING: recall of class a|b<script> is 0.7,\nbelow 0.8 & falling[31m\nvalue: 0.7\nthreshold: recall[a|b<script>] >= 0.8\nseverity: warn',
+      'WARNING: recall of class a|b<script> is 0.7,\nbelow 0.8 & falling\nvalue: 0.7\nthreshold: recall[a|b<script>] >= 0.8\nseverity: warn',
     )
     expect(root.attrs).toMatchObject({ tests: '3', failures: '0', skipped: '0' })
   })

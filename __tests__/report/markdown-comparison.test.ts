@@ -213,7 +213,7 @@ describe('renderSummary escaping of slice, group and data set names', () => {
     expect(text).toContain('### Fairness: sex\\|&lt;i&gt; (test)')
     expect(text).toContain('| a\\|b&lt;script&gt; | 88 | 0.6023 |')
     expect(text).toContain('### Calibration: x"]<br>\\`\\`\\`<br>&lt;script&gt;')
-    expect(text).toContain('<summary>Reliability table: x&quot;]\n```\n&lt;script&gt; (10 bins)</summary>')
+    expect(text).toContain('<summary>Reliability table: x&quot;] &#96;&#96;&#96; &lt;script&gt; (10 bins)</summary>')
     const chart = blockAfter(text, '```mermaid\nxychart-beta\n    title "Reliability')
     expect(chart[2]).toBe(`    title "Reliability: x'  script"`)
     expectValidReliabilityChart(chart, 10)

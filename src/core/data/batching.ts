@@ -72,7 +72,8 @@ export class BatchBuilder {
 
   /** Returns the batch filled so far and starts the next one. */
   take(): Batch {
-    const columns: Record<string, Cell[]> = {}
+    // No prototype: a column named `__proto__` (or `toString`) is a column like any other, not a property of Object.
+    const columns: Record<string, Cell[]> = Object.create(null) as Record<string, Cell[]>
     this.names.forEach((name, c) => {
       columns[name] = this.arrays[c]
     })

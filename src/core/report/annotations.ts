@@ -1,6 +1,6 @@
 import type { CheckResult, ValidationResult } from '../result/types.js'
 import { DEFAULT_ACTION, checkFigures, comparisonFacts, comparisonOf, errorText, thresholdText } from './common.js'
-import { clip, formatDelta, formatNumber } from './escape.js'
+import { clip, formatDelta, formatNumber, neutralizeText } from './escape.js'
 
 export interface Annotation {
   level: 'error' | 'warning'
@@ -29,7 +29,8 @@ export function annotationsFor(result: ValidationResult, opts: { action?: string
 }
 
 function annotation(level: Annotation['level'], title: string, message: string): Annotation {
-  return { level, title: clip(title, TITLE_MAX), message: clip(message, ANNOTATION_MESSAGE_MAX) }
+  // The log viewer draws ANSI colours and GitHub links mentions: data-derived text does neither (the adapter escapes newlines and `::`).
+  return { level, title: clip(neutralizeText(title), TITLE_MAX), message: clip(neutralizeText(message), ANNOTATION_MESSAGE_MAX) }
 }
 
 function checkAnnotation(level: Annotation['level'], action: string, result: ValidationResult, check: CheckResult): Annotation {

@@ -10,12 +10,27 @@ const HTML_ENTITIES: Record<string, string> = {
   '>': '&gt;',
   '"': '&quot;',
   "'": '&#39;',
+  '`': '&#96;',
 }
 
-/** Text for HTML element content or a quoted attribute value; GitHub mentions in it are disarmed too. */
+/**
+ * Text for HTML element content or a quoted attribute value; GitHub mentions in it are disarmed too.
+ * GitHub reads an HTML block as Markdown again after a blank line, so line breaks become spaces (data
+ * cannot end the block), and what Markdown would act on there is disarmed: `](` (a link or image) and
+ * backticks (a code span).
+ */
 export function escapeHtml(s: string): string {
-  // `](` → `]&#40;`: bracketed text followed by a URL is no link, in case the HTML is read as Markdown.
-  return disarmMentions(stripTerminalControls(s).replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]!)).replace(/\]\(/g, ']&#40;')
+  return disarmMentions(
+    stripTerminalControls(s.replace(/[ \t]*(\r\n?|\n)\s*/g, ' ')).replace(/[&<>"'`]/g, (c) => HTML_ENTITIES[c]!),
+  ).replace(/\]\(/g, ']&#40;')
+}
+
+/**
+ * Plain text that GitHub or a test reporter may still render (annotations, JUnit messages): terminal
+ * controls stripped, mentions disarmed, and `](` broken with a zero-width space so no link forms.
+ */
+export function neutralizeText(s: string): string {
+  return disarmMentions(stripTerminalControls(s)).replace(/\]\(/g, ']\u200b(')
 }
 
 /** `@name` notifies a user or team wherever GitHub renders text: a zero-width space after the `@` stops it. */
@@ -51,7 +66,7 @@ export function escapeMarkdownCell(s: string): string {
  * it sits in nor the Markdown fence around the diagram.
  */
 export function escapeMermaidLabel(s: string): string {
-  const cleaned = s
+  const cleaned = stripTerminalControls(s)
     .replace(/[\r\n\t]+/g, ' ')
     .replace(/"/g, "'")
     .replace(/[#;]/g, ' ')

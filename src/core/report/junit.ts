@@ -1,6 +1,6 @@
 import type { CheckResult, ValidationResult } from '../result/types.js'
 import { DEFAULT_ACTION, checkFigures, comparisonFacts, comparisonOf, countChecks, errorText, thresholdText } from './common.js'
-import { formatDelta, formatNumber } from './escape.js'
+import { formatDelta, formatNumber, neutralizeText } from './escape.js'
 
 /**
  * Characters XML 1.0 forbids anywhere, even as character references: C0 controls other than
@@ -19,14 +19,21 @@ const XML_ENTITIES: Record<string, string> = {
   '\r': '&#13;',
 }
 
-/** Text for element content: forbidden characters stripped, markup characters escaped. */
+/**
+ * Text for element content: forbidden characters stripped, markup characters escaped. Test reporters
+ * turn JUnit into Markdown, so mentions and links are disarmed too (neutralizeText).
+ */
 export function escapeXmlText(s: string): string {
-  return s.replace(XML_FORBIDDEN, '').replace(/[&<>]/g, (c) => XML_ENTITIES[c]!)
+  return neutralizeText(s)
+    .replace(XML_FORBIDDEN, '')
+    .replace(/[&<>]/g, (c) => XML_ENTITIES[c]!)
 }
 
 /** Text for a double-quoted attribute; whitespace is escaped too so attribute normalisation keeps line breaks. */
 export function escapeXmlAttribute(s: string): string {
-  return s.replace(XML_FORBIDDEN, '').replace(/[&<>"'\t\n\r]/g, (c) => XML_ENTITIES[c]!)
+  return neutralizeText(s)
+    .replace(XML_FORBIDDEN, '')
+    .replace(/[&<>"'\t\n\r]/g, (c) => XML_ENTITIES[c]!)
 }
 
 function attributes(attrs: Record<string, string | number>): string {
