@@ -255,6 +255,8 @@ async function main() {
     model('baseline.onnx'),
     '--version',
     '1.0.0',
+    '--stage',
+    'dev',
     '--evidence',
     rp('validate-baseline.json'),
     '--description',
@@ -311,7 +313,15 @@ async function main() {
   console.log(line('d.', '', '', 'stopped by the gates: broken.onnx is not registered'))
 
   // e. A version that registers but answers differently on every call: the canary catches it.
-  r = await cli('register-1.0.2', ['register', '--model', demoModel('unstable.onnx'), '--report', rp('register-1.0.2.json')])
+  r = await cli('register-1.0.2', [
+    'register',
+    '--model',
+    demoModel('unstable.onnx'),
+    '--stage',
+    'dev',
+    '--report',
+    rp('register-1.0.2.json'),
+  ])
   decide('e.', 'register demo/unstable.onnx', r, 0, () => registered('register-1.0.2.json'))
   expect(version('register-1.0.2.json') === '1.0.2', 'e.', `register: expected 1.0.2, got ${version('register-1.0.2.json')}`)
   r = await cli('deploy-1.0.2', ['deploy', '--environment', ENV, '--version', '1.0.2', '--report', rp('deploy-1.0.2.json')])

@@ -81,7 +81,9 @@ describe('npm run demo (scripts/demo.mjs)', () => {
 
   it('prints one line per decision, each with the exit code it got', () => {
     expect(line('a. validate baseline.onnx')).toMatch(/exit 0 {2}pass: accuracy 0\.9532, roc_auc 0\.9888; (\d+) of \1 checks passed$/)
-    expect(line('a. register baseline.onnx')).toMatch(/exit 0 {2}1\.0\.0 \(explicit\); evidence: validate-model pass, 20 golden requests$/)
+    expect(line('a. register baseline.onnx')).toMatch(
+      /exit 0 {2}1\.0\.0 \(explicit\), stage dev; evidence: validate-model pass, 20 golden requests$/,
+    )
     expect(line('a. deploy 1.0.0 → staging')).toMatch(/exit 0 {2}success: deploy 100% pass; staging serves 1\.0\.0$/)
     expect(line('b. validate model.onnx')).toMatch(
       /exit 0 {2}pass: accuracy 0\.9825, roc_auc 0\.9899 \(baseline 0\.9532, 0\.9888\); (\d+) of \1 checks passed$/,
@@ -104,7 +106,7 @@ describe('npm run demo (scripts/demo.mjs)', () => {
     )
     expect(lines).toContainEqual(expect.stringMatching(/^d\. +stopped by the gates: broken\.onnx is not registered$/))
     expect(line('e. register demo/unstable.onnx')).toMatch(
-      /exit 0 {2}1\.0\.2 \(patch bump from 1\.0\.1\); evidence: no reports, 20 golden requests$/,
+      /exit 0 {2}1\.0\.2 \(patch bump from 1\.0\.1\), stage dev; evidence: no reports, 20 golden requests$/,
     )
     expect(line('e. deploy 1.0.2 → staging')).toMatch(
       /exit 1 {2}failure: canary 10% fail \(golden: \d+ of 20 golden rows answered differently .*\); rolled back to 1\.0\.1 \(verified\)$/,

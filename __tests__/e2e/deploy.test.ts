@@ -3,7 +3,8 @@ import { execFile, spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { ROOT, runAction } from '../helpers/action-harness.js'
+import { ROOT, runActionOutside } from '../helpers/action-harness.js'
+import { outside } from '../helpers/workspace.js'
 import { tmp } from '../registry/conformance.js'
 import { noisyModel, slowModel, unloadableModel } from '../helpers/faulty-models.js'
 import type { DeployResult } from '../../src/core/deploy/run.js'
@@ -26,7 +27,7 @@ const envDir = (env: string) => path.join(ws, '.modelgate/environments', NAME, e
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { cwd: ws })
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...outside(args)], { cwd: ws })
     return { code: 0, stdout, stderr }
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string }
@@ -162,9 +163,13 @@ describe('modelgate deploy to the local target', () => {
   )
 
   it('brings the environment back when its server dies in the middle of a canary', async () => {
-    const child = spawn(process.execPath, [CLI, 'deploy', '--environment', 'staging', '--version', '1.0.0', '--timeout', '5', '--json'], {
-      cwd: ws,
-    })
+    const child = spawn(
+      process.execPath,
+      [CLI, ...outside(['deploy', '--environment', 'staging', '--version', '1.0.0', '--timeout', '5', '--json'])],
+      {
+        cwd: ws,
+      },
+    )
     let stdout = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
     const stateFile = path.join(envDir('staging'), 'state.json')
@@ -233,7 +238,7 @@ describe('modelgate deploy to the local target', () => {
 
 describe('deploy-model action (dist, as the runner runs it)', () => {
   it('deploys, sets its outputs and writes the summary', async () => {
-    const r = await runAction(
+    const r = await runActionOutside(
       'deploy-model',
       { environment: 'action', version: '1.0.1', config: path.join(ws, 'modelgate.yml'), deployment: 'false' },
       { GITHUB_WORKSPACE: ws },
@@ -256,7 +261,7 @@ describe('deploy-model action (dist, as the runner runs it)', () => {
     await api.start()
     try {
       const sha = 'c'.repeat(40)
-      const r = await runAction(
+      const r = await runActionOutside(
         'deploy-model',
         { environment: 'action', version: '1.0.0', config: path.join(ws, 'modelgate.yml') },
         { GITHUB_WORKSPACE: ws, GITHUB_API_URL: api.baseUrl, GITHUB_REPOSITORY: 'acme/models', GITHUB_SHA: sha, GITHUB_RUN_ID: '99' },
@@ -275,7 +280,7 @@ describe('deploy-model action (dist, as the runner runs it)', () => {
   }, 60_000)
 
   it('exits 2 on bad input with one message', async () => {
-    const r = await runAction(
+    const r = await runActionOutside(
       'deploy-model',
       { environment: 'staging', 'canary-steps': '50,10', config: path.join(ws, 'modelgate.yml') },
       { GITHUB_WORKSPACE: ws },

@@ -1,8 +1,9 @@
 import path from 'node:path'
-import { answeredHelp, parseCommand } from './args.js'
-import { checkOutputPath, writeFileAtomic } from '../core/files.js'
+import { answeredHelp, cliWorkspace, parseCommand } from './args.js'
+import { writeFileAtomic } from '../core/files.js'
+import { ALLOW_OUTSIDE_WORKSPACE } from '../core/workspace.js'
 import { deployModel } from '../core/deploy/run.js'
-import { createTarget, resolveDeploySettings } from '../core/deploy/settings.js'
+import { checkDeployOutput, createTarget, resolveDeploySettings } from '../core/deploy/settings.js'
 import { openRegistry } from '../core/registry/open.js'
 import { registryToken } from '../core/registry/token.js'
 import { renderDeployText } from '../core/report/deploy.js'
@@ -27,6 +28,7 @@ the last version that worked when any step fails. Options override the manifest'
   --dry-run                       resolve, check and render everything; apply nothing
   --config <file>  --name <name>  --registry <uri>  --token <token>  --username <name>
   --report <file.json>            write the result JSON
+  --allow-outside-workspace       allow paths outside the working directory and the manifest's folder
   --json, --quiet, --debug, -h, --help
 
 Exit codes: 0 deployed and verified (or dry run), 1 the deploy failed (rolled back when possible), 2 invalid input (nothing changed).`
@@ -36,7 +38,7 @@ const STRING_FLAGS = ['environment', 'version', 'stage', 'target', 'canary-steps
 const SHARED_FLAGS = ['config', 'name', 'registry', 'token', 'username', 'report']
 const DEPLOY_OPTIONS: Record<string, Option> = {
   ...Object.fromEntries([...STRING_FLAGS, ...SHARED_FLAGS].map((k) => [k, { type: 'string' }])),
-  ...Object.fromEntries(['dry-run', 'json', 'quiet', 'debug'].map((k) => [k, { type: 'boolean' }])),
+  ...Object.fromEntries(['dry-run', 'json', 'quiet', 'debug', ALLOW_OUTSIDE_WORKSPACE].map((k) => [k, { type: 'boolean' }])),
   help: { type: 'boolean', short: 'h' },
 }
 
@@ -52,11 +54,11 @@ export async function runDeploy(args: string[], io: CliIO, setDebug: (d: boolean
     lines: () => undefined,
     label: (k) => `--${k}`,
   }
-  const settings = resolveDeploySettings(src, io.cwd, '')
+  const settings = resolveDeploySettings(src, io.cwd, '', cliWorkspace(io.cwd, values[ALLOW_OUTSIDE_WORKSPACE] === true))
   settings.request.workDir = path.join(io.cwd, '.modelgate', 'artifacts', ...settings.request.name.split('/'))
   settings.request.ref = io.context?.sha
-  const report = values.report as string | undefined
-  if (report) checkOutputPath(report, '--report')
+  const report = values.report ? path.resolve(io.cwd, values.report as string) : undefined
+  checkDeployOutput(report, '--report', settings)
   const target = createTarget(settings, { workspace: io.cwd, cliCommand: bundledCliCommand(), env: process.env })
   const backend = await openRegistry(settings.registry.registry, {
     token: registryToken(

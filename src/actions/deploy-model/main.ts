@@ -1,12 +1,13 @@
 import path from 'node:path'
-import { checkOutputPath, writeFileAtomic } from '../../core/files.js'
+import { writeFileAtomic } from '../../core/files.js'
+import { ALLOW_OUTSIDE_WORKSPACE } from '../../core/workspace.js'
 import { parseBoolean } from '../../core/options.js'
 import { deployModel } from '../../core/deploy/run.js'
-import { createTarget, resolveDeploySettings } from '../../core/deploy/settings.js'
+import { checkDeployOutput, createTarget, resolveDeploySettings } from '../../core/deploy/settings.js'
 import { openRegistry } from '../../core/registry/open.js'
 import { registryToken } from '../../core/registry/token.js'
 import { renderDeploySummary } from '../../core/report/deploy.js'
-import { inputSource, reportActionError, type ActionDeps, appendSummaryOrWarn } from '../shared.js'
+import { actionWorkspace, inputSource, reportActionError, type ActionDeps, appendSummaryOrWarn } from '../shared.js'
 
 export const ACTION = 'deploy-model'
 
@@ -17,12 +18,13 @@ export async function runDeployAction(deps: ActionDeps): Promise<number> {
     const src = inputSource(io)
     for (const secret of [src.value('token'), src.value('github-token')]) if (secret) io.setSecret(secret)
     const workspace = deps.workspace
-    const settings = resolveDeploySettings(src, workspace, '')
+    const allowOutside = parseBoolean(src.value(ALLOW_OUTSIDE_WORKSPACE), `input ${ALLOW_OUTSIDE_WORKSPACE}`) ?? false
+    const settings = resolveDeploySettings(src, workspace, '', actionWorkspace(workspace, allowOutside))
     settings.request.workDir = path.join(workspace, '.modelgate', 'artifacts', ...settings.request.name.split('/'))
     settings.request.ref = deps.context.sha
     settings.request.logUrl = deps.context.runUrl
     const reportPath = path.resolve(workspace, src.value('report-path') ?? 'modelgate-deploy.json')
-    checkOutputPath(reportPath, 'input report-path')
+    checkDeployOutput(reportPath, 'input report-path', settings)
     const target = createTarget(settings, {
       workspace,
       cliCommand: deps.cliCommand ?? [process.execPath, 'dist/cli/index.js'],

@@ -1,4 +1,4 @@
-import { EMPTY_POLICY, checkStageName } from '../registry/policy.js'
+import { EMPTY_POLICY, checkPromotion, checkStageName, type StagePolicy } from '../registry/policy.js'
 import path from 'node:path'
 import { UserError, errorText } from '../errors.js'
 import { checkAlias } from '../registry/backends/mlflow.js'
@@ -34,6 +34,8 @@ export interface DeployRequest {
   logUrl?: string
   /** Where fetched artifacts are kept (verified against the registry). */
   workDir: string
+  /** The manifest's registry policy (declared stages, promotion order, required evidence); none: any stage. */
+  policy?: StagePolicy
 }
 
 export interface DeployStep {
@@ -152,10 +154,13 @@ export async function deployModel(req: DeployRequest, deps: DeployDeps): Promise
   const { backend, target, log } = deps
   // Checked before anything changes: a stage that cannot be assigned must not surface after a verified rollout.
   const stageField = `deploy.environments.${req.environment}.stage`
-  checkStageName(req.envStage, EMPTY_POLICY, stageField)
+  const policy = req.policy ?? EMPTY_POLICY
+  checkStageName(req.envStage, policy, stageField)
   checkRegistryStage(backend, req.envStage, stageField)
   const record = await resolveVersion(backend, req.name, req.version, req.stage)
   await checkDeployPolicy(backend, record, req)
+  // The stage moves after a verified rollout: what `registry promote` would refuse is refused now, before any change.
+  checkPromotion(policy, record, req.envStage, await backend.stages(req.name))
   log(`${req.name} ${record.version} (${record.digest}) → ${req.environment} on ${target.description}`)
   // Fetching checks every file against the registered digest: a tampered or truncated artifact stops here.
   const candidate = await fetchServed(backend, record, req.workDir)

@@ -11,6 +11,8 @@ import { LocalTarget } from './targets/local.js'
 import { WebhookTarget } from './targets/webhook.js'
 import type { DeployRequest } from './run.js'
 import type { DeployTarget, Protocol, TargetKind } from './types.js'
+import { checkOutputs, type WorkspacePolicy } from '../workspace.js'
+import { checkOutputPath } from '../files.js'
 
 type EnvironmentConfig = DeployConfig['environments'][string]
 
@@ -39,8 +41,13 @@ export function parseCanarySteps(text: string | undefined, where: string): numbe
 }
 
 /** Inputs/flags over the manifest's `deploy:` key, checked before anything is touched. */
-export function resolveDeploySettings(src: OptionSource, workspace: string, workDir: string): DeploySettings {
-  const registry = resolveRegistrySettings(src, workspace)
+export function resolveDeploySettings(
+  src: OptionSource,
+  workspace: string,
+  workDir: string,
+  workspacePolicy?: WorkspacePolicy,
+): DeploySettings {
+  const registry = resolveRegistrySettings(src, workspace, workspacePolicy)
   const environment = src.value('environment')
   if (!environment) throw new UserError(`${src.label('environment')} is required (e.g. staging)`, { field: 'environment' })
   const config = registry.manifest?.deploy
@@ -87,8 +94,17 @@ export function resolveDeploySettings(src: OptionSource, workspace: string, work
     timeoutMs: number('timeout', config?.timeout ?? 300) * 1000,
     dryRun: parseBoolean(src.value('dry-run'), src.label('dry-run')) ?? false,
     workDir,
+    policy: registry.policy,
   }
   return { registry, request, targetKind, env }
+}
+
+/** The deploy's result JSON checked before anything changes: inside the workspace, and not over the manifest. */
+export function checkDeployOutput(report: string | undefined, label: string, s: DeploySettings): void {
+  const r = s.registry
+  const inputs = r.manifestPath ? [{ path: path.resolve(r.workspace, r.manifestPath), what: 'the manifest' }] : []
+  checkOutputs([{ path: report, label }], inputs, r.confinement, r.workspace)
+  if (report) checkOutputPath(report, label)
 }
 
 export interface TargetContext {
