@@ -63,7 +63,11 @@ export function readActionInputs(io: ActionIO): ActionInputs {
     secrets.add(token)
     io.setSecret(token)
   }
-  const overrides = readOverrides(src)
+  const overrides = { ...readOverrides(src), ...(token ? { githubToken: token } : {}) }
+  if (overrides.registryToken) {
+    secrets.add(overrides.registryToken)
+    io.setSecret(overrides.registryToken)
+  }
   const parts = Object.values(overrides.headers ?? {}).flatMap((v) => secrets.addHeader(v))
   if (overrides.model) parts.push(...secrets.addUrl(overrides.model))
   for (const part of new Set(parts)) io.setSecret(part)

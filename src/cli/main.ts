@@ -2,7 +2,7 @@ import path from 'node:path'
 import { answeredHelp, cliWorkspace, parseCommand } from './args.js'
 import { ALLOW_OUTSIDE_WORKSPACE, confinementFor } from '../core/workspace.js'
 import { UserError, errorText, isUserError, EXIT_INVALID_INPUT } from '../core/errors.js'
-import { resolveSettings, type Settings } from '../core/settings.js'
+import { resolveSettings, type Overrides, type Settings } from '../core/settings.js'
 import { validate } from '../core/validate/run.js'
 import { runRobustness } from '../core/robustness/run.js'
 import { checkOutputPaths, checkOutputsAgainstInputs, writeErrorJUnitFile, writeReportFiles } from '../core/validate/outputs.js'
@@ -55,7 +55,10 @@ Validates a model on evaluation data: metrics, gates, report. Options override m
 
 ${MODEL_FLAGS}
   --threshold <gate>              repeatable, e.g. --threshold "accuracy >= 0.9"
-  --baseline <model|report.json>  what to compare with
+  --baseline <what>               what to compare with: a model, a report.json, or a registered version:
+                                  stage:prod, version:1.2.0, or production (the last stage of registry.promotion)
+  --registry <uri>                where a registered baseline is (default: the manifest's registry.uri)
+  --registry-token <token>        its token (default: $MODELGATE_REGISTRY_TOKEN, else $GITHUB_TOKEN for oci://ghcr.io)
   --reference-predictions <file>  source-framework predictions, for conversion parity
   --predictions <file.csv|.parquet>
                                   write the model's per-row predictions (row_index, id, label, probability_<class>
@@ -136,6 +139,8 @@ const COMMON_OPTIONS = {
   quiet: { type: 'boolean' },
   debug: { type: 'boolean' },
   [ALLOW_OUTSIDE_WORKSPACE]: { type: 'boolean' },
+  registry: { type: 'string' },
+  'registry-token': { type: 'string' },
 } as const
 
 const COMMANDS: Record<string, Command> = {
@@ -207,6 +212,17 @@ export async function runCli(argv: string[], given: CliIO): Promise<number> {
   }
 }
 
+/** A registry baseline's token: the flag, else $MODELGATE_REGISTRY_TOKEN (kept out of shell history); $GITHUB_TOKEN for ghcr.io. */
+function registryCredentials(o: Overrides): Overrides {
+  const token = o.registryToken ?? process.env.MODELGATE_REGISTRY_TOKEN
+  for (const t of [token, process.env.GITHUB_TOKEN]) if (t) secrets.add(t)
+  return {
+    ...o,
+    ...(token ? { registryToken: token } : {}),
+    ...(process.env.GITHUB_TOKEN ? { githubToken: process.env.GITHUB_TOKEN } : {}),
+  }
+}
+
 async function runCommand(name: string, spec: Command, args: string[], io: CliIO, setDebug: (d: boolean) => void): Promise<number> {
   const { values } = parseCommand(name, args, { ...COMMON_OPTIONS, ...spec.options })
   if (answeredHelp(values, spec.usage, io, setDebug)) return 0
@@ -227,7 +243,7 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
   // Every output of the run is staged and moved into place together, or none is.
   const staged = new StagedFiles()
   try {
-    const resolved = resolveSettings({ ...readOverrides(src), workspace }, io.cwd)
+    const resolved = resolveSettings({ ...registryCredentials(readOverrides(src)), workspace }, io.cwd)
     const settings = spec.settings ? spec.settings(resolved, src) : resolved
     const predictionFiles = predictionsPath
       ? settings.data.map((d) => predictionsPathFor(path.resolve(io.cwd, predictionsPath), d.name, settings.data.length))

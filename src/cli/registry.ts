@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { answeredHelp, cliWorkspace, parseCommand, type OptionSpec } from './args.js'
-import { ALLOW_OUTSIDE_WORKSPACE } from '../core/workspace.js'
+import { ALLOW_OUTSIDE_WORKSPACE, confine } from '../core/workspace.js'
+import { resolveVersion } from '../core/registry/resolve.js'
 import { UserError } from '../core/errors.js'
 import { writeFileAtomic } from '../core/files.js'
 import type { OptionSource } from '../core/overrides.js'
@@ -47,12 +48,14 @@ ${REGISTRY_FLAGS}
 
 Exit codes: 0 registered (or already registered), 2 invalid input (nothing written).`
 
-export const REGISTRY_USAGE = `Usage: modelgate registry <list|show|promote|deprecate> [args] [options]
+export const REGISTRY_USAGE = `Usage: modelgate registry <list|show|promote|deprecate|pull> [args] [options]
 
   list                            versions, their digests, stages and evidence
   show <version|stage>            one version's record (--json) or model card
   promote <version> <stage>       assign a stage (promotion order and required evidence are enforced)
   deprecate <version>             deregister a version: kept in history, never resolved or promoted again
+  pull <version|stage> --out <dir>
+                                  fetch a version's files into <dir>, each checked against the registered digest
 
 ${REGISTRY_FLAGS}
   --json                          machine-readable output
@@ -135,7 +138,7 @@ export async function runRegister(args: string[], io: CliIO, setDebug: (d: boole
 
 /** `modelgate registry list|show|promote|deprecate`. */
 export async function runRegistry(args: string[], io: CliIO, setDebug: (d: boolean) => void): Promise<number> {
-  const { values, positionals } = parse(args, { ...SHARED }, 'registry')
+  const { values, positionals } = parse(args, { ...SHARED, out: { type: 'string' } }, 'registry')
   setDebug(Boolean(values.debug))
   const [verb, ...rest] = positionals
   if (values.help || verb === undefined) {
@@ -143,8 +146,8 @@ export async function runRegistry(args: string[], io: CliIO, setDebug: (d: boole
     return verb === undefined && !values.help ? 2 : 0
   }
   const settings = resolveRegistrySettings(source(values), io.cwd, cliWorkspace(io.cwd, values[ALLOW_OUTSIDE_WORKSPACE] === true))
-  const arity: Record<string, number> = { list: 0, show: 1, promote: 2, deprecate: 1 }
-  if (!(verb in arity)) throw new UserError(`unknown registry command '${verb}'; use list, show, promote or deprecate`)
+  const arity: Record<string, number> = { list: 0, show: 1, promote: 2, deprecate: 1, pull: 1 }
+  if (!Object.hasOwn(arity, verb)) throw new UserError(`unknown registry command '${verb}'; use list, show, promote, deprecate or pull`)
   if (rest.length !== arity[verb])
     throw new UserError(
       `modelgate registry ${verb} takes ${arity[verb]} argument${arity[verb] === 1 ? '' : 's'}; see modelgate registry --help`,
@@ -164,6 +167,22 @@ export async function runRegistry(args: string[], io: CliIO, setDebug: (d: boole
       const found = await backend.get(name, version)
       if (!found) throw new UserError(`${backend.location}: ${name} has no version ${ref}`, { field: 'version' })
       io.stdout(values.json ? JSON.stringify(found, null, 2) : `${renderModelCard(found.record)}\nuri: ${found.uri}\ntag: ${found.tag}`)
+      return 0
+    }
+    case 'pull': {
+      const out = values.out as string | undefined
+      if (!out) throw new UserError('modelgate registry pull needs --out <dir>, the folder to write the files into', { field: 'out' })
+      const dir = path.resolve(io.cwd, out)
+      confine(dir, settings.confinement, { field: '--out' })
+      const ref = rest[0]!
+      const stages = await backend.stages(name)
+      const record = await resolveVersion(backend, name, stages.current[ref] ?? parseVersion(ref, 'version'), undefined, 'pulled')
+      const file = await backend.fetch(name, record.version, dir)
+      io.stdout(
+        values.json
+          ? JSON.stringify({ name, version: record.version, digest: record.digest, path: file }, null, 2)
+          : `${name} ${record.version} (${record.digest}) → ${path.relative(io.cwd, file) || file}`,
+      )
       return 0
     }
     case 'promote': {

@@ -28,6 +28,8 @@ export function readOverrides(src: OptionSource): Overrides {
     task: parseEnum(src.value('task'), TASKS, src.label('task')),
     thresholds: src.lines('thresholds'),
     baseline: src.value('baseline'),
+    registry: src.value('registry'),
+    registryToken: src.value('registry-token'),
     referencePredictions: src.value('reference-predictions'),
     failOn: parseEnum(src.value('fail-on'), FAIL_ON, src.label('fail-on')),
     batchSize: parsePositiveInt(src.value('batch-size'), src.label('batch-size')),

@@ -12,6 +12,9 @@ import type { SlicesConfig } from './slices/schema.js'
 import type { FairnessConfig } from './fairness/schema.js'
 import type { RobustnessConfig } from './robustness/schema.js'
 import { confine, confinementFor, type Confinement, type WorkspacePolicy } from './workspace.js'
+import { parseVersionRef, refStage, type VersionRef } from './registry/resolve.js'
+import { parseVersion } from './registry/bump.js'
+import { DEFAULT_REGISTRY, parseRegistryUri, type RegistryLocation } from './registry/location.js'
 
 /**
  * Everything one validate run needs, resolved once: manifest fields with inputs/flags laid over them,
@@ -28,6 +31,11 @@ export interface Overrides {
   task?: Task
   thresholds?: string[]
   baseline?: string
+  /** The registry a `stage:`/`version:`/`production` baseline is fetched from, over the manifest's `registry.uri`. */
+  registry?: string
+  /** Its token (else $MODELGATE_REGISTRY_TOKEN in the CLI; the job token for ghcr.io). */
+  registryToken?: string
+  githubToken?: string
   referencePredictions?: string
   failOn?: FailOn
   batchSize?: number
@@ -92,6 +100,10 @@ export interface Settings {
   data: ResolvedData[]
   gates: GateSpec[]
   baseline?: { kind: 'model'; model: ResolvedModel; source: string } | { kind: 'report'; path: string }
+  /** A baseline named by its place in the registry; resolved into `baseline` before the run (registry/baseline.ts). */
+  registryBaseline?: RegistryBaselineSpec
+  /** Where a registry baseline came from, once resolved: for the report, the summary and the notes. */
+  baselineFrom?: BaselineOrigin
   referencePredictions?: { path: string; tolerance: number; maxMismatches: number }
   failOn: FailOn
   batchSize: number
@@ -102,6 +114,30 @@ export interface Settings {
   calibration: boolean
   /** test-robustness's configuration (the manifest's `robustness:` key); undefined: all defaults. */
   robustness?: RobustnessConfig
+}
+
+export interface RegistryBaselineSpec {
+  ref: VersionRef
+  registry: RegistryLocation
+  /** The registered model's name: registry.name, else the manifest's name. */
+  name: string
+  promotion: string[]
+  token?: string
+  githubToken?: string
+  /** Where it was given, for messages. */
+  where: { file?: string; field: string }
+}
+
+/** The registered version a run compared with, or the stage nobody holds yet. */
+export interface BaselineOrigin {
+  name: string
+  registry: string
+  /** How it was named: `production`, `stage:prod`, `version:1.2.0`. */
+  ref: string
+  stage?: string
+  /** Undefined when no version holds the stage yet. */
+  version?: string
+  digest?: string
 }
 
 export interface ComparisonSettings {
@@ -133,7 +169,7 @@ function splitCommand(s: string): string[] {
   return s.split(/\s+/).filter(Boolean)
 }
 
-function resolveModel(spec: ModelSpec, baseDir: string, features: string[], where: { file?: string; field: string }): ResolvedModel {
+export function resolveModel(spec: ModelSpec, baseDir: string, features: string[], where: { file?: string; field: string }): ResolvedModel {
   const runner = inferRunner(spec)
   if (!runner) {
     throw new UserError(
@@ -284,8 +320,37 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
     : (manifest?.thresholds ?? []).map((t) => gateFromManifest(t))
 
   let baseline: Settings['baseline']
+  let registryBaseline: RegistryBaselineSpec | undefined
   const baselineSpec = overrides.baseline ?? manifest?.baseline
-  if (baselineSpec !== undefined) {
+  const baselineWhere = overrides.baseline ? { field: origin('baseline') } : { file, field: 'baseline' }
+  const ref =
+    typeof baselineSpec === 'string'
+      ? parseVersionRef(baselineSpec, baselineWhere.file ? `${baselineWhere.file}: baseline` : baselineWhere.field)
+      : baselineSpec?.stage !== undefined
+        ? { stage: baselineSpec.stage }
+        : baselineSpec?.version !== undefined
+          ? { version: parseVersion(baselineSpec.version, `${file}: baseline.version`) }
+          : undefined
+  if (ref) {
+    const reg = manifest?.registry
+    const location = overrides.registry
+      ? parseRegistryUri(overrides.registry, cwd, origin('registry'))
+      : parseRegistryUri(reg?.uri ?? DEFAULT_REGISTRY, baseDir, manifest ? 'registry.uri' : origin('registry'), file)
+    const registryWhere = overrides.registry ? { field: origin('registry') } : { file, field: 'registry.uri' }
+    if (location.kind === 'local') confine(location.root, rule, registryWhere)
+    if (location.kind === 'git') confine(location.repoDir, rule, registryWhere)
+    registryBaseline = {
+      ref,
+      registry: location,
+      name: reg?.name ?? manifest?.name ?? nameOf(model.path ?? model.url ?? 'model'),
+      promotion: reg?.promotion ?? [],
+      token: overrides.registryToken,
+      githubToken: overrides.githubToken,
+      where: baselineWhere,
+    }
+    // `production` needs a promotion order: said now, before any row is scored.
+    refStage(ref, registryBaseline.promotion, baselineWhere)
+  } else if (baselineSpec !== undefined) {
     const dir = overrides.baseline ? cwd : baseDir
     if (typeof baselineSpec === 'string') {
       baseline = /\.json$/i.test(baselineSpec)
@@ -347,6 +412,7 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
     data,
     gates,
     baseline,
+    ...(registryBaseline ? { registryBaseline } : {}),
     referencePredictions,
     failOn: overrides.failOn ?? manifest?.['fail-on'] ?? 'fail',
     batchSize: overrides.batchSize ?? manifest?.['batch-size'] ?? 1024,

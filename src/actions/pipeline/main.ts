@@ -88,6 +88,8 @@ export async function runPipelineAction(deps: ActionDeps): Promise<number> {
     for (const stage of stages) {
       const given: Record<string, string> = { 'report-path': report(stage) }
       if (stage === 'robustness') given['junit-path'] = ''
+      // A registered baseline is read from the same registry, with the same token, as register and deploy use.
+      if (stage === 'validate' || stage === 'robustness') given['registry-token'] = io.getInput('token')
       if (stage === 'register') {
         const evidence = [produced.validate?.get('report-path'), produced.robustness?.get('report-path')].filter((p): p is string => !!p)
         if (evidence.length > 0) given.evidence = [io.getInput('evidence'), ...evidence].filter(Boolean).join('\n')

@@ -2,7 +2,7 @@ import { EMPTY_POLICY, checkPromotion, checkStageName, type StagePolicy } from '
 import path from 'node:path'
 import { UserError, errorText } from '../errors.js'
 import { checkAlias } from '../registry/backends/mlflow.js'
-import { latestLive } from '../registry/bump.js'
+import { resolveVersion } from '../registry/resolve.js'
 import { GOLDEN_FILE, type GoldenRequests } from '../registry/golden.js'
 import type { RegistryBackend, StageEvent, VersionRecord } from '../registry/types.js'
 import { DeployFailure, type DeployTarget, type DeploymentLedger, type ServedVersion, type TrafficPlan } from './types.js'
@@ -74,25 +74,6 @@ export interface DeployDeps {
   target: DeployTarget
   ledger?: DeploymentLedger
   log: (line: string) => void
-}
-
-/** Which version: by number, by stage, or the newest one not deprecated. */
-export async function resolveVersion(backend: RegistryBackend, name: string, version?: string, stage?: string): Promise<VersionRecord> {
-  if (version && stage) throw new UserError('give a version or a stage to deploy, not both', { field: 'version' })
-  let wanted = version
-  if (stage) {
-    wanted = (await backend.stages(name)).current[stage]
-    if (!wanted) throw new UserError(`${backend.location}: no version of ${name} holds stage ${stage}`, { field: 'stage' })
-  }
-  if (wanted) {
-    const found = await backend.get(name, wanted)
-    if (!found) throw new UserError(`${backend.location}: ${name} has no version ${wanted}`, { field: 'version' })
-    if (found.record.deprecated) throw new UserError(`${name} ${wanted} is deprecated and cannot be deployed`, { field: 'version' })
-    return found.record
-  }
-  const newest = latestLive(await backend.list(name))
-  if (!newest) throw new UserError(`${backend.location}: ${name} has no versions to deploy; register one first`, { field: 'name' })
-  return newest
 }
 
 /** The deploy policy: evidence the environment requires, and a stage the version must have held. */

@@ -272,11 +272,19 @@ export const manifestSchema = z
               .optional()
               .describe('The model in production, run on the same rows.'),
             report: z.string().min(1).optional().describe('A previous modelgate result JSON.'),
+            stage: z
+              .string()
+              .min(1)
+              .optional()
+              .describe("The registered version that holds this stage (e.g. prod), fetched from the manifest's registry."),
+            version: z.string().min(1).optional().describe("A registered version (e.g. 1.2.0), fetched from the manifest's registry."),
           })
           .strict(),
       ])
       .optional()
-      .describe('What to compare with: a model (path/URL/object) or a previous report (.json).'),
+      .describe(
+        "What to compare with: a model (path/URL/object), a previous report (.json), or a registered version: stage:prod, version:1.2.0, or production (the last stage of registry.promotion), fetched from the manifest's registry and verified by digest.",
+      ),
     'reference-predictions': z
       .union([
         z.string().min(1),

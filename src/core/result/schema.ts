@@ -245,6 +245,17 @@ export const resultSchema = z.object({
       digest: z.string().optional(),
     })
     .optional(),
+  registryBaseline: z
+    .object({
+      name: z.string(),
+      registry: z.string(),
+      ref: z.string().describe('How the baseline was named: production (stage prod), stage prod, version 1.2.0.'),
+      stage: z.string().optional(),
+      version: z.string().optional().describe('Absent when no version holds the stage yet (a first run).'),
+      digest: z.string().optional(),
+    })
+    .optional()
+    .describe('The registered version the run compared with, when the baseline was named by stage or version.'),
   comparisons: z.array(comparisonSchema).optional(),
   slices: z.array(sliceSchema).optional(),
   fairness: z.array(fairnessSchema).optional(),

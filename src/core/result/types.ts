@@ -209,6 +209,15 @@ export interface ValidationResult {
     metrics: Record<string, number>
     digest?: string
   }
+  /** The registered version compared with, when the baseline was named by stage or version (no version: none holds the stage yet). */
+  registryBaseline?: {
+    name: string
+    registry: string
+    ref: string
+    stage?: string
+    version?: string
+    digest?: string
+  }
   /** Facts the reader should know: change checks skipped for want of a baseline, outputs used, etc. */
   /** Champion/challenger comparisons, when there is a baseline model or predictions on the same rows. */
   comparisons?: Comparison[]

@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { resolveRegistryBaseline } from '../registry/baseline.js'
 import { performance } from 'node:perf_hooks'
 import { CellError, UserError } from '../errors.js'
 import { openTable, digestFile, inferFormat } from '../data/open.js'
@@ -117,7 +118,8 @@ async function validateRaw(given: Settings, opts: ValidateOptions): Promise<Vali
   const log = opts.log ?? (() => {})
   const runners: ModelRunner[] = []
   const sinks: PredictionsFile[] = []
-  const inferred = await completeFeatures(given)
+  // A baseline named by stage or version is fetched and verified before anything is scored.
+  const inferred = await completeFeatures(await resolveRegistryBaseline(given, log))
   const settings = inferred.settings
   try {
     const hints = { task: settings.task, classes: settings.classes }
@@ -325,7 +327,12 @@ async function validateRaw(given: Settings, opts: ValidateOptions): Promise<Vali
       ...extraChecks,
       ...evaluateGates(settings.gates, gateInputs).map((c) => ({ ...c, seconds: gateSeconds.get(c.dataset ?? '') ?? 0 })),
     ]
-    if (settings.gates.some((g) => g.bound.kind === 'change') && !settings.baseline) {
+    const from = settings.baselineFrom
+    if (from && !from.version) {
+      notes.push(
+        `No ${from.ref.startsWith('production') ? 'production version' : `version in stage ${from.stage}`} yet: no version of ${from.name} holds stage ${from.stage} in ${from.registry}, so change thresholds and comparisons were skipped (as on a first run).`,
+      )
+    } else if (settings.gates.some((g) => g.bound.kind === 'change') && !settings.baseline) {
       notes.push(
         'No baseline yet (first run): change thresholds were skipped. Set `baseline` to a model or a previous report to enable them.',
       )
@@ -356,12 +363,18 @@ async function validateRaw(given: Settings, opts: ValidateOptions): Promise<Vali
       baseline:
         settings.baseline && primaryBaseline
           ? {
-              source: settings.baseline.kind === 'model' ? (baselineInfo?.source ?? settings.baseline.source) : settings.baseline.path,
+              // A registered version is named by name and version, not by the cache folder it was fetched into.
+              source: from?.version
+                ? `${from.name} ${from.version}`
+                : settings.baseline.kind === 'model'
+                  ? (baselineInfo?.source ?? settings.baseline.source)
+                  : settings.baseline.path,
               kind: settings.baseline.kind,
               metrics: primaryBaseline,
               digest: settings.baseline.kind === 'model' ? baselineInfo?.digest : baselineReport?.digest,
             }
           : undefined,
+      ...(from ? { registryBaseline: from } : {}),
       comparisons: comparisons.length > 0 ? comparisons : undefined,
       slices: slices.length > 0 ? slices : undefined,
       fairness: fairness.length > 0 ? fairness : undefined,
