@@ -129,7 +129,9 @@ describe.each(BACKENDS)('baseline: stage:prod on the $name registry', (backend) 
     expect(r.comparisons).toBeUndefined()
     expect(r.registryBaseline).toMatchObject({ name: NAME, ref: 'stage prod', stage: 'prod' })
     expect(r.registryBaseline?.version).toBeUndefined()
-    expect(r.notes.join('\n')).toMatch(/No version in stage prod yet: no version of breast-cancer-logreg holds stage prod/)
+    expect(r.notes.join('\n')).toMatch(/No production version yet: no version of breast-cancer-logreg holds stage prod/)
+    const text = await cli(['validate', '--baseline', 'stage:prod'], dir, env())
+    expect(text.stdout).toMatch(/^vs production: no production version yet \(.*\); change gates and comparisons were skipped$/m)
   }, 120_000)
 
   it('compares with the version holding prod exactly as with the file itself', async () => {
@@ -146,6 +148,12 @@ describe.each(BACKENDS)('baseline: stage:prod on the $name registry', (backend) 
     }
     const prod = await json(['validate', '--baseline', 'production'], dir, env())
     expect(prod.registryBaseline).toMatchObject({ ref: 'production (stage prod)', stage: 'prod' })
+    // Words first, in the terminal and in the job summary.
+    const text = await cli(['validate', '--baseline', 'production', '--summary', 'summary.md'], dir, env())
+    expect(text.stdout).toMatch(/^vs production: breast-cancer-logreg 1\.0\.0 \(stage prod\) · sha256:[0-9a-f]{12}… · /m)
+    expect(readFileSync(path.join(dir, 'summary.md'), 'utf8')).toMatch(
+      /^\*\*vs production:\*\* breast-cancer-logreg 1\.0\.0 \(stage prod\)/m,
+    )
   }, 240_000)
 
   it('registry pull writes the registered bytes', async () => {
@@ -185,4 +193,43 @@ describe('a registered baseline that cannot be trusted or found', () => {
     expect(missing.code).toBe(2)
     expect(missing.stderr).toMatch(/breast-cancer-logreg has no version 9\.9\.9/)
   }, 120_000)
+})
+
+describe('the production version reproduces its registered report', () => {
+  it('passes on the same data, and warns naming the metric and both values when the numbers moved', async () => {
+    const dir = workspace('local:.modelgate/registry')
+    // model.onnx as the version in production, with its own validate report (made on data/test.csv) as evidence.
+    const first = await cli(['validate', '--report', 'v1.json', '--quiet'], dir)
+    expect(first.code).toBe(0)
+    const reg = await cli(
+      ['register', '--model', 'model.onnx', '--version', '1.0.0', '--stage', 'staging', '--evidence', 'v1.json', '--quiet'],
+      dir,
+    )
+    expect([reg.code, reg.stderr]).toEqual([0, ''])
+    expect((await cli(['registry', 'promote', '1.0.0', 'prod'], dir)).code).toBe(0)
+
+    const same = await json(['validate', '--baseline', 'stage:prod'], dir)
+    const check = same.checks.find((c) => c.id === 'baseline-reproducible/test')
+    expect(check).toMatchObject({ status: 'pass', kind: 'consistency', value: 0 })
+    expect(check?.message).toMatch(/^breast-cancer-logreg 1\.0\.0 reproduces the \d+ metrics of its registered report exactly/)
+
+    // As if the runtime that made the report had answered differently: the recorded accuracy moves.
+    const stored = path.join(dir, '.modelgate/registry', NAME, 'versions/1.0.0/evidence')
+    const file = path.join(
+      stored,
+      readdirSync(stored).find((f) => f.startsWith('validate'))!,
+    )
+    const report = JSON.parse(readFileSync(file, 'utf8')) as ValidationResult
+    const accuracy = report.data[0].metrics.accuracy
+    report.data[0].metrics.accuracy = accuracy - 1 / 171
+    writeFileSync(file, JSON.stringify(report))
+    rmSync(path.join(dir, '.modelgate/cache'), { recursive: true, force: true })
+    const moved = await json(['validate', '--baseline', 'stage:prod'], dir)
+    const warn = moved.checks.find((c) => c.id === 'baseline-reproducible/test')
+    expect(warn).toMatchObject({ status: 'warn', value: 1 })
+    expect(warn?.message).toContain(
+      `accuracy ${(Math.round((accuracy - 1 / 171) * 1e4) / 1e4).toString()} then, ${(Math.round(accuracy * 1e4) / 1e4).toString()} now`,
+    )
+    expect(moved.status).toBe('warn')
+  }, 240_000)
 })

@@ -1,6 +1,6 @@
 import type { CheckResult, ValidationResult } from '../core/result/types.js'
 import type { RobustnessResult } from '../core/robustness/types.js'
-import { comparisonOf, formatEstimate, plural } from '../core/report/common.js'
+import { comparedWithLine, comparisonOf, formatEstimate, plural } from '../core/report/common.js'
 import {
   costText,
   flipText,
@@ -51,6 +51,8 @@ export function renderText(result: ValidationResult): string {
     error: `ERROR: ${result.error?.message ?? ''}`,
   }[result.status]
   const out = [head, '']
+  const against = comparedWithLine(result, true)
+  if (against) out.push(against, '')
   for (const w of result.warnings ?? []) out.push(`warning: ${w}`)
   if (result.warnings?.length) out.push('')
   if (result.comparisons && result.comparisons.length > 0) {

@@ -104,6 +104,8 @@ export interface Settings {
   registryBaseline?: RegistryBaselineSpec
   /** Where a registry baseline came from, once resolved: for the report, the summary and the notes. */
   baselineFrom?: BaselineOrigin
+  /** The registered version's own validate report (fetched with it), for the reproducibility check. */
+  baselineEvidence?: string
   referencePredictions?: { path: string; tolerance: number; maxMismatches: number }
   failOn: FailOn
   batchSize: number

@@ -46,18 +46,23 @@ export async function resolveRegistryBaseline(
   const dir = path.join(settings.workspace, '.modelgate', 'cache', ...name.split('/'), record.version)
   const artifact = await fetchVerified(backend, record, dir)
   log(`baseline: ${name} ${record.version}${stage ? ` (stage ${stage})` : ''}, ${record.digest}, from ${backend.location}`)
+  const evidence = record.evidence.find((e) => e.kind === VALIDATE_EVIDENCE)
+  const report = path.join(dir, `${VALIDATE_EVIDENCE}.json`)
+  if (evidence) writeFileSync(report, await backend.readEvidence(name, record.version, evidence.file))
   if (/\.onnx$/i.test(artifact)) {
     const model = resolveModel({ path: artifact, runner: 'onnx' }, settings.model.cwd, settings.features, where)
-    return { ...settings, baseline: { kind: 'model', model, source: `${name} ${record.version}` }, baselineFrom: from }
+    return {
+      ...settings,
+      baseline: { kind: 'model', model, source: `${name} ${record.version}` },
+      baselineFrom: from,
+      ...(evidence ? { baselineEvidence: report } : {}),
+    }
   }
-  const evidence = record.evidence.find((e) => e.kind === VALIDATE_EVIDENCE)
   if (!evidence)
     throw new UserError(
       `${where.file ? `${where.file}: ` : ''}${where.field}: ${name} ${record.version} is not an ONNX file modelgate can run itself, and carries no validate-model report to compare with; register it with --evidence <validate report>`,
       { file: where.file, field: where.field },
     )
-  const report = path.join(dir, `${VALIDATE_EVIDENCE}.json`)
-  writeFileSync(report, await backend.readEvidence(name, record.version, evidence.file))
   return { ...settings, baseline: { kind: 'report', path: report }, baselineFrom: from }
 }
 

@@ -18,6 +18,7 @@ import {
   shortSha,
   showsDiscordant,
   tableLines,
+  comparedWithLine,
 } from './common.js'
 import { escapeMarkdownCell, formatDelta, formatNumber } from './escape.js'
 import { listedChecks, robustnessCommentLines } from './robustness.js'
@@ -55,7 +56,9 @@ export interface CommentOptions {
 export function renderComment(result: ValidationResult, opts: CommentOptions): string {
   const limit = opts.limit ?? COMMENT_MAX_CHARS
   const head = [opts.marker, `### ${headline(result, opts.title ?? DEFAULT_ACTION)}`]
+  const against = comparedWithLine(result)
   const body = [
+    ...(against ? [against, ''] : []),
     ...(result.warnings ?? []).flatMap((w) => [`> [!WARNING]\n> ${escapeMarkdownCell(w)}`, '']),
     ...comparisonLines(result),
     ...(result.robustness ? robustnessCommentLines(result.robustness) : []),

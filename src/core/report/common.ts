@@ -55,6 +55,26 @@ export function headline(result: ValidationResult, title: string = DEFAULT_ACTIO
 }
 
 /** The error message with the file and field it concerns, as plain text. */
+/**
+ * What the run compared with, in words first, when the baseline was named by its place in the
+ * registry: `vs production: churn 1.4.2 (stage prod)`, or that no version holds the stage yet.
+ * Markdown (escaped, the label in bold) or, with `plain`, text for the terminal; undefined for a
+ * baseline given as a file.
+ */
+export function comparedWithLine(result: ValidationResult, plain = false): string | undefined {
+  const from = result.registryBaseline
+  if (!from) return undefined
+  const esc = plain ? (t: string) => t : escapeMarkdownCell
+  const production = from.ref.startsWith('production') || from.stage === 'prod' || from.stage === 'production'
+  const against = production ? 'production' : from.stage ? `stage ${esc(from.stage)}` : `version ${esc(from.version ?? '')}`
+  const label = plain ? `vs ${against}:` : `**vs ${against}:**`
+  if (!from.version)
+    return `${label} no ${production ? 'production version' : `version in stage ${esc(from.stage ?? '')}`} yet (${esc(from.registry)}); change gates and comparisons were skipped`
+  const stage = from.stage ? ` (stage ${esc(from.stage)})` : ''
+  const digest = from.digest ? ` · ${esc(from.digest.slice(0, 19))}…` : ''
+  return `${label} ${esc(from.name)} ${esc(from.version)}${stage}${digest} · ${esc(from.registry)}`
+}
+
 export function errorText(result: ValidationResult): string {
   const error = result.error
   if (!error) return 'the run could not be judged'

@@ -32,6 +32,7 @@ import {
   plural,
   shortSha,
   tableLines,
+  comparedWithLine,
 } from './common.js'
 import { escapeHtml, escapeMarkdownCell, escapeMermaidLabel, formatBytes, formatDelta, formatNumber } from './escape.js'
 import { listedChecks, robustnessSummaryParts, type RobustnessPart } from './robustness.js'
@@ -89,6 +90,8 @@ export function renderSummary(result: ValidationResult, opts: SummaryOptions = {
 
 function summaryBlocks(result: ValidationResult, opts: SummaryOptions): Block[] {
   const blocks: Block[] = [{ text: `## ${headline(result, opts.title ?? DEFAULT_ACTION)}` }, { text: metaLine(result, opts) }]
+  const against = comparedWithLine(result)
+  if (against) blocks.push({ text: against })
   if (result.status === 'error') blocks.push({ text: `> [!CAUTION]\n> ${escapeMarkdownCell(errorText(result))}` })
   for (const w of result.warnings ?? []) blocks.push({ text: `> [!WARNING]\n> ${escapeMarkdownCell(w)}` })
   if (result.comparisons && result.comparisons.length > 0) blocks.push(...comparisonBlocks(result.comparisons))

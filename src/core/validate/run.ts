@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { resolveRegistryBaseline } from '../registry/baseline.js'
+import { reproducibilityChecks } from './reproducible.js'
 import { performance } from 'node:perf_hooks'
 import { CellError, UserError } from '../errors.js'
 import { openTable, digestFile, inferFormat } from '../data/open.js'
@@ -323,14 +324,22 @@ async function validateRaw(given: Settings, opts: ValidateOptions): Promise<Vali
       dataResults.push(dr)
     }
 
+    const reproduced = reproducibilityChecks(
+      settings.baselineEvidence,
+      baselineInfo?.digest,
+      `${settings.baselineFrom?.name ?? 'the baseline'} ${settings.baselineFrom?.version ?? ''}`.trim(),
+      dataResults.map((result, i) => ({ result, baseline: gateInputs[i]?.baseline })),
+    )
+    notes.push(...reproduced.notes)
     const checks = [
       ...extraChecks,
       ...evaluateGates(settings.gates, gateInputs).map((c) => ({ ...c, seconds: gateSeconds.get(c.dataset ?? '') ?? 0 })),
+      ...reproduced.checks,
     ]
     const from = settings.baselineFrom
     if (from && !from.version) {
       notes.push(
-        `No ${from.ref.startsWith('production') ? 'production version' : `version in stage ${from.stage}`} yet: no version of ${from.name} holds stage ${from.stage} in ${from.registry}, so change thresholds and comparisons were skipped (as on a first run).`,
+        `No ${from.ref.startsWith('production') || from.stage === 'prod' || from.stage === 'production' ? 'production version' : `version in stage ${from.stage}`} yet: no version of ${from.name} holds stage ${from.stage} in ${from.registry}, so change thresholds and comparisons were skipped (as on a first run).`,
       )
     } else if (settings.gates.some((g) => g.bound.kind === 'change') && !settings.baseline) {
       notes.push(
