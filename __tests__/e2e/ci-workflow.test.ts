@@ -101,14 +101,23 @@ describe('ci.yml test-action, run as the runner runs it', () => {
       'stress/missing',
     ])
 
+    // The pull request's model was compared with the version in production, by name.
+    expect(outputs.get('production')).toMatchObject({ version: '1.0.0', stage: 'prod', created: 'true' })
+    const validated = JSON.parse(readFileSync(path.join(ws, 'modelgate-report.json'), 'utf8')) as {
+      registryBaseline?: { version?: string; stage?: string }
+      baseline?: { source: string }
+    }
+    expect(validated.registryBaseline).toMatchObject({ version: '1.0.0', stage: 'prod' })
+    expect(validated.baseline?.source).toBe('breast-cancer-logreg 1.0.0')
+
     const register = outputs.get('register')!
-    expect(register).toMatchObject({ version: '1.0.0', created: 'true', tag: 'breast-cancer-logreg@v1.0.0' })
-    const versionDir = path.join(ws, '.modelgate/registry/breast-cancer-logreg/versions/1.0.0')
+    expect(register).toMatchObject({ version: '1.0.1', created: 'true', tag: 'breast-cancer-logreg@v1.0.1' })
+    const versionDir = path.join(ws, '.modelgate/registry/breast-cancer-logreg/versions/1.0.1')
     expect(existsSync(path.join(versionDir, 'evidence/validate-model.json'))).toBe(true)
     expect(existsSync(path.join(versionDir, 'evidence/test-robustness.json'))).toBe(true)
 
     const deploy = outputs.get('deploy')!
-    expect(deploy).toMatchObject({ version: '1.0.0', digest: register.digest, status: 'success', 'rolled-back': 'false' })
+    expect(deploy).toMatchObject({ version: '1.0.1', digest: register.digest, status: 'success', 'rolled-back': 'false' })
     expect(deploy.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
   }, 120_000)
 })
