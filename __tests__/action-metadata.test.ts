@@ -180,9 +180,10 @@ describe('the repository workflows', () => {
     expect(ci.jobs!['check-dist'].steps!.map((s) => s.run)).toContain('npm run check-dist')
   })
 
-  it('ci test-action chains the four actions from this checkout: validate, robustness, register locally with both reports, deploy', () => {
+  it('ci test-action chains the four actions from this checkout: the production version, validate against it, robustness, register locally with both reports, deploy', () => {
     const j = ci.jobs!['test-action']
     expect(j.steps!.filter((s) => s.uses?.startsWith('./')).map((s) => [s.id, s.uses])).toEqual([
+      ['production', './actions/register-version'],
       ['validate', './actions/validate-model'],
       ['robustness', './actions/test-robustness'],
       ['register', './actions/register-version'],
