@@ -72,6 +72,15 @@ interface Backend {
   teardown?: () => Promise<void>
   /** Git: the workspace must be a repository with a commit (the artifacts are committed files). */
   prepare?: (dir: string) => void
+  /** Changes the stored bytes of baseline.onnx behind the registry's back; undefined where the store is content-addressed end to end (git). */
+  tamper?: (dir: string, digest: string) => void
+}
+
+/** The same length, one bit different: a truncation would be caught by size alone. */
+const flipped = (b: Buffer) => {
+  const c = Buffer.from(b)
+  c[c.length - 1] ^= 1
+  return c
 }
 
 const git = (cwd: string, ...args: string[]) =>
@@ -83,7 +92,14 @@ const git = (cwd: string, ...args: string[]) =>
 let oci: TestRegistry | undefined
 let mlflow: MlflowServer | undefined
 const BACKENDS: Backend[] = [
-  { name: 'local', uri: () => 'local:.modelgate/registry' },
+  {
+    name: 'local',
+    uri: () => 'local:.modelgate/registry',
+    tamper: (dir) => {
+      const stored = path.join(dir, '.modelgate/registry', NAME, 'versions/1.0.0/artifact/baseline.onnx')
+      writeFileSync(stored, flipped(readFileSync(stored)))
+    },
+  },
   {
     name: 'git',
     uri: () => 'git',
@@ -100,12 +116,16 @@ const BACKENDS: Backend[] = [
     name: 'oci',
     uri: () => `oci://${oci!.address}/models`,
     setup: async () => void (oci = await startRegistry()),
+    tamper: (_dir, digest) => writeFileSync(oci!.blobPath(digest), flipped(readFileSync(oci!.blobPath(digest)))),
     teardown: async () => oci?.stop(),
   },
   {
     name: 'mlflow',
     uri: () => `mlflow+${mlflow!.url}`,
     setup: async () => void (mlflow = await startMlflowServer()),
+    tamper: () => {
+      for (const [key, bytes] of mlflow!.artifacts) if (key.endsWith('baseline.onnx')) mlflow!.artifacts.set(key, flipped(bytes))
+    },
     teardown: async () => mlflow?.stop(),
   },
 ]
@@ -163,6 +183,21 @@ describe.each(BACKENDS)('baseline: stage:prod on the $name registry', (backend) 
     expect(files).toEqual(['baseline.onnx'])
     expect(readFileSync(path.join(dir, 'pulled', 'baseline.onnx')).equals(readFileSync(path.join(EXAMPLE, 'baseline.onnx')))).toBe(true)
   }, 60_000)
+
+  it('refuses a tampered artifact, naming the version and both digests, and writes nothing', async () => {
+    if (!backend.tamper) return
+    const digest = (await json(['validate', '--baseline', 'stage:prod'], dir, env())).baseline!.digest!
+    backend.tamper(dir, digest)
+    rmSync(path.join(dir, '.modelgate/cache'), { recursive: true, force: true })
+    const r = await cli(['validate', '--baseline', 'stage:prod', '--report', 'tampered.json'], dir, env())
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^modelgate: .*1\.0\.0/m)
+    expect(r.stderr).toContain(digest)
+    // The registered digest and the one the bytes have.
+    expect(new Set(r.stderr.match(/sha256:[0-9a-f]{64}/g)).size).toBe(2)
+    expect(r.stderr).not.toMatch(/^\s+at /m)
+    expect(existsSync(path.join(dir, 'tampered.json'))).toBe(false)
+  }, 120_000)
 })
 
 describe('a registered baseline that cannot be trusted or found', () => {
