@@ -31,6 +31,30 @@ describe('the root action: validate → robustness → register → deploy', () 
     expect(r.outputs.version).toBe('1.0.0')
   })
 
+  it('compares the validate stage with the version in production, named by stage, from the registry input', async () => {
+    const ws = tmp('mg-pipeline-prod-')
+    const registry = `local:${path.join(ws, 'registry')}`
+    const production = await runActionOutside(
+      'register-version',
+      { config: CONFIG, model: path.join(ROOT, 'examples/breast-cancer/baseline.onnx'), registry, version: '1.0.0', stage: 'prod' },
+      { GITHUB_WORKSPACE: ws },
+    )
+    expect(production.code).toBe(0)
+    const r = await runActionOutside(
+      '.',
+      { stages: 'validate', config: CONFIG, baseline: 'stage:prod', registry, comment: 'false' },
+      { GITHUB_WORKSPACE: ws },
+    )
+    expect(r.code).toBe(0)
+    const report = JSON.parse(readFileSync(r.outputs['validate-report'], 'utf8')) as {
+      registryBaseline?: { version?: string }
+      comparisons?: unknown[]
+    }
+    expect(report.registryBaseline?.version).toBe('1.0.0')
+    expect(report.comparisons?.length).toBeGreaterThan(0)
+    expect(r.summary).toMatch(/\*\*vs production:\*\* breast-cancer-logreg 1\.0\.0 \(stage prod\)/)
+  })
+
   it('runs every stage, attaches both reports as evidence, deploys the version it registered', async () => {
     const ws = tmp('mg-pipeline-')
     workspaces.push(ws)
