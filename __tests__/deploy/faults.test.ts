@@ -459,7 +459,7 @@ describe('a stage that cannot be assigned', () => {
     expect(r.result).toMatchObject({ status: 'success', rolledBack: false, version: '1.0.1' })
     expect(r.result.stage).toBeUndefined()
     expect(r.result.notes.at(-1)).toMatch(
-      /^1\.0\.1 is deployed and verified, but the registry's stage mlflow could not be moved to it \(.+\); move it with modelgate registry promote 1\.0\.1 mlflow$/,
+      /^1\.0\.1 is deployed and verified, but the registry's stage mlflow could not be moved to it \(.+\); move it with modelgate registry promote 1\.0\.1 mlflow --registry mlflow\+http:\/\/127\.0\.0\.1:\d+ \(and --token when the registry needs one\)$/,
     )
     expect(r.stderr).toMatch(/^warning: stage mlflow not moved: /m)
     expect([...mlflow.models.get(NAME)!.aliases]).toEqual([['mlflow', '1']])

@@ -76,6 +76,13 @@ export interface DeployDeps {
   log: (line: string) => void
 }
 
+/** The `--registry` value that names `backend` again, for a command the note tells a person to run. */
+function registryFlag(backend: RegistryBackend): string {
+  if (backend.kind === 'local') return `local:${backend.location}`
+  if (backend.kind === 'git') return `git:${backend.location}`
+  return backend.kind === 'mlflow' && !backend.location.startsWith('mlflow+') ? `mlflow+${backend.location}` : backend.location
+}
+
 /** The deploy policy: evidence the environment requires, and a stage the version must have held. */
 export async function checkDeployPolicy(backend: RegistryBackend, record: VersionRecord, req: DeployRequest): Promise<void> {
   for (const kind of req.requiresEvidence) {
@@ -234,7 +241,7 @@ async function runDeployment(
     } catch (e) {
       // The environment serves the verified version: that is the outcome; the pointer is bookkeeping.
       result.notes.push(
-        `${record.version} is deployed and verified, but the registry's stage ${req.envStage} could not be moved to it (${errorText(e)}); move it with modelgate registry promote ${record.version} ${req.envStage}`,
+        `${record.version} is deployed and verified, but the registry's stage ${req.envStage} could not be moved to it (${errorText(e)}); move it with modelgate registry promote ${record.version} ${req.envStage} --registry ${registryFlag(backend)} (and --token when the registry needs one)`,
       )
       log(`warning: stage ${req.envStage} not moved: ${errorText(e)}`)
     }
