@@ -7,7 +7,7 @@ import { outside } from '../helpers/workspace.js'
 import { parseManifest } from '../../src/core/manifest/load.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
 import type { RobustnessResult } from '../../src/core/robustness/types.js'
-import { runAction } from '../helpers/action-harness.js'
+import { runActionOutside } from '../helpers/action-harness.js'
 import { mermaidBlocks, xychartProblems } from '../helpers/xychart.js'
 
 /*
@@ -75,7 +75,7 @@ describe('modelgate robustness on the breast-cancer example', () => {
 
   it('gives the same results as the bundled action on the same manifest and seed', async () => {
     const actionReport = path.join(tmp, 'action.json')
-    const run = await runAction('test-robustness', { config: MANIFEST, 'report-path': actionReport, comment: 'false' })
+    const run = await runActionOutside('test-robustness', { config: MANIFEST, 'report-path': actionReport, comment: 'false' })
     expect(run.code).toBe(1)
     expect(robustnessOf(actionReport)).toEqual(robustnessOf(report))
   })

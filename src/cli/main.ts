@@ -76,6 +76,12 @@ ${MODEL_FLAGS}
   --seed <n>                      seed of the row sample and every perturbation
   --rows <n>                      row budget: a seeded sample of this many rows (default 2000)
   --time-budget <seconds>         tests that would not fit are skipped (default 300)
+  --baseline <what>               a model to compare flip rates with, on the same rows and perturbed inputs:
+                                  a model file or URL, or a registered version: stage:prod, version:1.2.0, or
+                                  production (the last stage of registry.promotion); gates such as
+                                  "flip_rate <= baseline + 0.02" need one (a report.json cannot be perturbed)
+  --registry <uri>                where a registered baseline is (default: the manifest's registry.uri)
+  --registry-token <token>        its token (default: $MODELGATE_REGISTRY_TOKEN, else $GITHUB_TOKEN for oci://ghcr.io)
 ${OUTPUT_FLAGS}
 
 Exit codes: 0 passed (warnings allowed), 1 a test failed, 2 invalid input.`
@@ -159,7 +165,7 @@ const COMMANDS: Record<string, Command> = {
   robustness: {
     usage: ROBUSTNESS_USAGE,
     action: 'test-robustness',
-    options: { seed: { type: 'string' }, rows: { type: 'string' }, 'time-budget': { type: 'string' } },
+    options: { seed: { type: 'string' }, rows: { type: 'string' }, 'time-budget': { type: 'string' }, baseline: { type: 'string' } },
     flags: { 'http-headers': 'header' },
     settings: (settings, src) => withRobustnessOverrides(settings, readRobustnessOverrides(src)),
     run: (settings, opts) => runRobustness(settings, opts),

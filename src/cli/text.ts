@@ -13,6 +13,7 @@ import {
   sampleText,
   violationsText,
   worstFlipTest,
+  robustnessComparisonText,
 } from '../core/report/robustness.js'
 
 const MARK: Record<CheckResult['status'], string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skipped: 'SKIP' }
@@ -135,6 +136,8 @@ function robustnessText(r: RobustnessResult): string[] {
     ])
   }
   out.push(table(rows).replace(/^/gm, '  '), '')
+  const compared = r.tests.filter((t) => t.baseline)
+  if (compared.length > 0) out.push(`Against the baseline: ${robustnessComparisonText(compared)}`, '')
   const flagged = orderedTests(r.tests.filter((t) => t.kind !== 'stress' && (t.status === 'fail' || t.status === 'warn')))
   for (const t of flagged) out.push(`  ${MARK[t.status]}  ${t.id}: ${t.message}`)
   if (flagged.length > 0) out.push('')

@@ -1,7 +1,16 @@
 import type { CheckResult, CheckStatus, ValidationResult } from '../result/types.js'
-import type { PerturbationKind, RobustnessResult, RobustnessTest, SensitivityRow } from '../robustness/types.js'
+import { describePerturbation } from '../robustness/perturb.js'
+import type {
+  BaselineFlips,
+  PerturbationKind,
+  PerturbationSpec,
+  RobustnessBaseline,
+  RobustnessResult,
+  RobustnessTest,
+  SensitivityRow,
+} from '../robustness/types.js'
 import { CHECK_MARK, formatEstimate, intervalHeader, plural, tableLines } from './common.js'
-import { clip, escapeMarkdownCell, escapeMermaidLabel, formatDelta, formatNumber } from './escape.js'
+import { clip, escapeMarkdownCell, escapeMermaidLabel, formatDelta, formatFixed, formatNumber } from './escape.js'
 
 /*
  * test-robustness in the reports: plain-text formatters the CLI shares, the job summary's section and
@@ -68,9 +77,10 @@ export function metricChangeText(t: RobustnessTest): string {
   return `${formatDelta(t.metric.absolute)} (${formatDelta(t.metric.relative * 100)}%)`
 }
 
-/** `2 of 20 rows`, `0 of 1 row`, or `—` for a test that counted no violations. */
+/** `2 of 20 rows`, `0 of 1 row`, or `—` for a test that counted no violations; a gate counts the perturbations that broke it. */
 export function violationsText(t: RobustnessTest): string {
-  return t.violations === undefined ? '—' : `${formatNumber(t.violations)} of ${plural(t.rows, 'row')}`
+  if (t.violations === undefined) return '—'
+  return t.kind === 'degradation' ? plural(t.violations, 'perturbation') : `${formatNumber(t.violations)} of ${plural(t.rows, 'row')}`
 }
 
 /** Most sensitive first: the smallest median change that flips (in sd), then the most rows flipped; none flipped last. */
@@ -95,6 +105,137 @@ export function sampleText(r: RobustnessResult): string {
   return `${formatNumber(r.rows)} of ${plural(r.rowsAvailable, 'row')}, seed ${String(r.seed)}`
 }
 
+/** `+6.3 points, 95% CI [+2.1, +10.5]`: the difference of flip rates (candidate − baseline) in percentage points. */
+export function differenceText(b: BaselineFlips): string {
+  const ci = b.differenceInterval
+  return `${points(b.difference)} points, ${formatNumber(ci.confidence * 100)}% CI [${points(ci.low)}, ${points(ci.high)}]`
+}
+
+function points(x: number): string {
+  return formatFixed(x * 100, 1, true)
+}
+
+/** `9.4%`: a flip rate as the comparison words give it. */
+function rateText(x: number): string {
+  return `${formatFixed(x * 100, 1)}%`
+}
+
+/** The perturbation an invariance test ran, in words (`shift +10% on 30 features`); its id when the parameters do not say. */
+export function perturbationWords(t: RobustnessTest): string {
+  const { severity, features, group } = t.parameters
+  if (!t.perturbation || typeof severity !== 'number' || !Array.isArray(features)) return t.id
+  const spec: PerturbationSpec = { kind: t.perturbation, severity, features, ...(typeof group === 'string' ? { group } : {}) }
+  return describePerturbation(spec)
+}
+
+const ROBUSTNESS_WORDS: Record<BaselineFlips['robustness'], (against: string) => string> = {
+  less: (against) => `less robust than ${against}`,
+  more: (against) => `more robust than ${against}`,
+  similar: (against) => `no clear difference from ${against}`,
+}
+
+/**
+ * One invariance test against the baseline, words first, as plain text: `less robust than production
+ * under shift +10% on 30 features: 9.4% vs 3.1%, +6.3 points, 95% CI [+2.1, +10.5]`.
+ */
+export function comparisonSentence(t: RobustnessTest, against: string): string {
+  const b = t.baseline!
+  return `${ROBUSTNESS_WORDS[b.robustness](against)} under ${perturbationWords(t)}: ${rateText(t.flipRate!)} vs ${rateText(b.flipRate)}, ${differenceText(b)}`
+}
+
+/** Compared invariance tests by verdict: less robust first, then more robust, then no clear difference; the engine's order within each. */
+function byVerdict(tests: readonly RobustnessTest[]): Record<BaselineFlips['robustness'], RobustnessTest[]> {
+  const compared = tests.filter((t) => t.baseline !== undefined && t.flipRate !== undefined)
+  return {
+    less: compared.filter((t) => t.baseline!.robustness === 'less'),
+    more: compared.filter((t) => t.baseline!.robustness === 'more'),
+    similar: compared.filter((t) => t.baseline!.robustness === 'similar'),
+  }
+}
+
+/**
+ * The whole comparison as plain text (the CLI's note): `less robust under shift +10% on 30 features
+ * (9.4% vs 3.1%, +6.3 points, 95% CI [+2.1, +10.5]); no clear difference under 6 other perturbations`.
+ */
+export function robustnessComparisonText(tests: readonly RobustnessTest[]): string {
+  const v = byVerdict(tests)
+  const listed = (ts: RobustnessTest[]) => {
+    const items = ts.map(
+      (t) =>
+        `under ${perturbationWords(t)} (${rateText(t.flipRate!)} vs ${rateText(t.baseline!.flipRate)}, ${differenceText(t.baseline!)})`,
+    )
+    return items.length <= 2 ? items.join(' and ') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`
+  }
+  const parts: string[] = []
+  if (v.less.length > 0) parts.push(`less robust ${listed(v.less)}`)
+  if (v.more.length > 0) parts.push(`more robust ${listed(v.more)}`)
+  if (v.similar.length > 0) {
+    const other = parts.length > 0 ? ' other' : ''
+    parts.push(
+      `no clear difference under ${v.similar.length === 1 ? `1${other} perturbation` : `${formatNumber(v.similar.length)}${other} perturbations`}`,
+    )
+  }
+  return parts.join('; ')
+}
+
+/** `more robust under 2 of 7 perturbations, no clear difference under 5, less robust under none`: what happened first. */
+function tallyText(tests: readonly RobustnessTest[]): string {
+  const v = byVerdict(tests)
+  const total = v.less.length + v.more.length + v.similar.length
+  const counts = (['less', 'more', 'similar'] as const)
+    .filter((k) => v[k].length > 0)
+    .map((k) => ({ what: k === 'similar' ? 'no clear difference' : `${k} robust`, n: v[k].length }))
+  const parts = counts.map(
+    (c, i) => `${c.what} under ${i === 0 ? `${formatNumber(c.n)} of ${plural(total, 'perturbation')}` : formatNumber(c.n)}`,
+  )
+  // Whether the new model is ever less robust is the question a reviewer asks: said even when the answer is no.
+  if (v.less.length === 0 && total > 0) parts.push('less robust under none')
+  return parts.join(', ')
+}
+
+/**
+ * The summary's comparison with the baseline model: the verdict in words, the tests where the interval
+ * excludes no difference, then every compared test's figures.
+ */
+function baselineParts(r: RobustnessResult, baseline: RobustnessBaseline): RobustnessPart[] {
+  const against = baseline.against
+  const v = byVerdict(r.tests)
+  const compared = [...v.less, ...v.more, ...v.similar]
+  const title = `#### Against ${escapeMarkdownCell(against)}: ${escapeMarkdownCell(baseline.source)}`
+  if (compared.length === 0) return [{ text: title }, { text: '_No invariance test has a comparison with the baseline._' }]
+  const words = [...v.less, ...v.more].map(
+    (t) => `- ${v.less.includes(t) ? '❗' : '✔️'} ${escapeMarkdownCell(comparisonSentence(t, against))}`,
+  )
+  const lead =
+    `${escapeMarkdownCell(capitalised(tallyText(r.tests)))}, on the same ${plural(r.rows, 'row')} with the same perturbed inputs. ` +
+    'A difference counts when its 95% interval (Newcombe’s paired score method) excludes zero.'
+  const rows = compared.map((t) => [
+    escapeMarkdownCell(t.id),
+    escapeMarkdownCell(perturbationWords(t)),
+    formatEstimate(t.flipRate!, t.flipInterval),
+    formatEstimate(t.baseline!.flipRate, t.baseline!.flipInterval),
+    `${points(t.baseline!.difference)} [${points(t.baseline!.differenceInterval.low)}, ${points(t.baseline!.differenceInterval.high)}]`,
+    escapeMarkdownCell(ROBUSTNESS_WORDS[t.baseline!.robustness](against)),
+  ])
+  const header = [
+    'Test',
+    'Perturbation',
+    'Flip rate: this model',
+    `Flip rate: ${escapeMarkdownCell(against)}`,
+    'Difference, points [95% CI]',
+    '',
+  ]
+  return [
+    { text: title },
+    { text: words.length > 0 ? `${lead}\n\n${words.join('\n')}` : lead },
+    { text: tableLines(header, rows, ['l', 'l', 'r', 'r', 'r', 'l']).join('\n') },
+  ]
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
+}
+
 /** A part of the summary's section. `optional` parts may be collapsed under, or dropped as, `what`. */
 export interface RobustnessPart {
   text: string
@@ -111,9 +252,11 @@ export function robustnessSummaryParts(r: RobustnessResult): RobustnessPart[] {
   const worst = worstFlipTest(r)
   const headline = [`**Rows:** ${escapeMarkdownCell(sampleText(r))}`]
   if (worst) headline.push(`**Worst flip rate:** ${flipText(worst)} (${escapeMarkdownCell(worst.id)})`)
+  if (r.baseline) headline.push(`**vs ${escapeMarkdownCell(r.baseline.against)}:** ${escapeMarkdownCell(tallyText(r.tests))}`)
   const parts: RobustnessPart[] = [{ text: '### Robustness' }, { text: headline.join(' · ') }]
   const tabled = r.tests.filter((t) => t.kind !== 'stress' && !LINE_KINDS.includes(t.kind))
   if (tabled.length > 0) parts.push({ text: testsTable(tabled) })
+  if (r.baseline) parts.push(...baselineParts(r, r.baseline))
   for (const chart of severityCharts(r)) parts.push({ text: chart, optional: { what: 'Robustness chart', collapse: false } })
   if (r.sensitivity && r.sensitivity.length > 0) {
     parts.push({ text: '#### Sensitivity' }, { text: sensitivityTable(r.sensitivity) })
@@ -262,8 +405,9 @@ export function robustnessCommentLines(r: RobustnessResult): string[] {
   const tally =
     `**Robustness** on ${escapeMarkdownCell(sampleText(r))}: ${formatNumber(passed)} of ${plural(r.tests.length, 'test')} passed` +
     (worst ? `; worst flip rate ${flipText(worst)} (${escapeMarkdownCell(worst.id)}).` : '.')
+  const versus = r.baseline ? [comparisonCommentLine(r, r.baseline)] : []
   const flagged = orderedTests(r.tests).filter((t) => t.status === 'fail' || t.status === 'warn')
-  if (flagged.length === 0) return [tally, '']
+  if (flagged.length === 0) return [tally, ...versus, '']
   const ci = intervalHeader(flagged.flatMap((t) => (t.flipInterval ? [t.flipInterval] : [])))
   const rows = flagged.map((t) => [
     CHECK_MARK[t.status],
@@ -274,8 +418,16 @@ export function robustnessCommentLines(r: RobustnessResult): string[] {
   ])
   return [
     tally,
+    ...versus,
     '',
     ...tableLines(['', 'Test', `Flip rate [${ci.header}]`, 'Δ metric (rel.)', 'Message'], rows, ['c', 'l', 'r', 'r', 'l']),
     '',
   ]
+}
+
+/** `**vs production** (breast-cancer 1.0.0): less robust under shift +10% on 30 features (…); …`, escaped. */
+function comparisonCommentLine(r: RobustnessResult, baseline: RobustnessBaseline): string {
+  const label = `**vs ${escapeMarkdownCell(baseline.against)}** (${escapeMarkdownCell(baseline.source)})`
+  const text = robustnessComparisonText(r.tests)
+  return text ? `${label}: ${escapeMarkdownCell(clip(text, MESSAGE_MAX * 2))}.` : `${label}: no invariance test has a comparison.`
 }

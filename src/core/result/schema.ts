@@ -104,6 +104,35 @@ const calibrationSchema = z.object({
 
 const perturbationKind = z.enum(PERTURBATION_KINDS)
 
+const baselineFlips = z
+  .object({
+    flipRate: z.number(),
+    flipInterval: interval.describe("Wilson score interval of the baseline's flip rate"),
+    difference: z.number().describe('Candidate − baseline flip rate (a proportion; × 100 for percentage points)'),
+    differenceInterval: z
+      .object({ low: z.number(), high: z.number(), confidence: z.number(), method: z.enum(['newcombe-paired']) })
+      .describe("Newcombe's hybrid score interval of the paired difference (Newcombe 1998, method 10)"),
+    rows: z
+      .object({ both: z.number(), candidateOnly: z.number(), baselineOnly: z.number(), neither: z.number() })
+      .describe('Rows that flipped under both models, the candidate only, the baseline only, neither'),
+    robustness: z
+      .enum(['less', 'more', 'similar'])
+      .describe('less: the interval lies above 0 (the candidate flips more than the baseline); more: below 0; similar: it spans 0'),
+  })
+  .describe('The baseline model on the same rows and the same perturbed inputs')
+
+const gateFigures = z
+  .object({
+    test: z.string(),
+    op: comparator,
+    value: z.number(),
+    bound: z.number(),
+    baseline: z.number().optional(),
+  })
+  .describe(
+    'A flip-rate gate: the invariance test closest to its bound (or furthest past it), its flip rate, the bound and the baseline flip rate',
+  )
+
 const robustnessSchema = z.object({
   seed: z.number(),
   rows: z.number(),
@@ -142,6 +171,8 @@ const robustnessSchema = z.object({
       level: z.enum(['major', 'minor']).optional(),
       message: z.string(),
       seconds: z.number().optional().describe('Wall time of the stage that ran the test, shared among the tests it produced'),
+      baseline: baselineFlips.optional(),
+      gate: gateFigures.optional(),
     }),
   ),
   sensitivity: z
@@ -156,6 +187,18 @@ const robustnessSchema = z.object({
       }),
     )
     .optional(),
+  baseline: z
+    .object({
+      against: z.string().describe('How the words call it: production, stage staging, version 1.2.0, the baseline'),
+      source: z.string(),
+      runner: z.enum(['onnx', 'command', 'http']),
+      digest: z.string().optional(),
+      clean: z.record(z.string(), z.number()).describe('Its metrics on the clean sample'),
+      modelCalls: z.number(),
+      rowsScored: z.number(),
+    })
+    .optional()
+    .describe('The baseline model the invariance tests were compared with, on the same sample and perturbations'),
   cost: z.object({
     modelCalls: z.number(),
     rowsScored: z.number(),

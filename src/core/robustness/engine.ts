@@ -9,7 +9,7 @@ import type { PredictionBatch } from '../runners/types.js'
 import { plural } from '../report/common.js'
 import { applies, defaultPerturbations } from './perturb.js'
 import { groupsOf } from './profile.js'
-import { DEFAULT_SENSITIVITY, parseDegradationGate, type RobustnessConfig, type SensitivitySpec } from './schema.js'
+import { DEFAULT_SENSITIVITY, FLIP_RATE, parseDegradationGate, type RobustnessConfig, type SensitivitySpec } from './schema.js'
 import type { FeatureProfile, PerturbationSpec, RobustnessResult, RobustnessTest, SensitivityRow } from './types.js'
 import {
   Judge,
@@ -35,7 +35,8 @@ export type { Columns } from './tests/common.js'
 /*
  * The test-robustness engine: given a model, a sample of rows and the configuration, runs the
  * invariance, degradation, directional, determinism, sensitivity and stress tests in that order
- * (stress last: it may crash the model), within the time budget.
+ * (stress last: it may crash the model), within the time budget. A baseline model takes part in the
+ * invariance tests only: they are the ones a flip rate compares, and the gates against it read them.
  */
 
 export interface CleanPass {
@@ -80,6 +81,20 @@ export interface EngineInput {
   /** Millisecond clock of the time budget (performance.now by default), and when the run started on it. */
   now?: () => number
   startedAt?: number
+  /** A baseline model scored on the same sample and the same perturbed rows in the invariance tests. */
+  baseline?: EngineBaseline
+  /** Without a baseline model: why (flip-rate gates against the baseline are skipped with it). */
+  noBaseline?: string
+}
+
+export interface EngineBaseline {
+  session: ModelSession
+  /** Its input columns out of the candidate's, in its own feature order. */
+  pick: (columns: Columns) => Columns
+  /** Its clean pass on the sample (through `pick`). */
+  clean: CleanPass
+  /** How messages call it: `production`, `the baseline`, … */
+  against: string
 }
 
 export interface EngineOutput {
@@ -116,6 +131,16 @@ export async function runEngine(input: EngineInput): Promise<EngineOutput> {
     batchSize: input.batchSize,
     seed: config.seed,
     probe: sliceColumns(input.columns, 0, Math.min(STRESS_ROWS, n)),
+    ...(input.baseline
+      ? {
+          baseline: {
+            session: input.baseline.session,
+            pick: input.baseline.pick,
+            cleanDecisions: judge.decisions(input.baseline.clean.outputs),
+            against: input.baseline.against,
+          },
+        }
+      : {}),
   }
 
   // The clean pass tells what a row and a call cost; tests whose estimate does not fit are skipped.
@@ -123,11 +148,17 @@ export async function runEngine(input: EngineInput): Promise<EngineOutput> {
   const perCall = Math.min(...input.clean.latenciesMs) / 1000
   const deadline = startedAt + config['time-budget'] * 1000
   const left = () => (deadline - now()) / 1000
+  // The baseline model scores every invariance copy too: those cost what both models' clean passes cost.
+  const base = input.baseline?.clean
+  const pairedRow = perRow + (base ? base.seconds / Math.max(1, n) : 0)
+  const pairedCall = perCall + (base ? Math.min(...base.latenciesMs) / 1000 : 0)
   let budgetExhausted = false
-  const fits = (rows: number, calls: number) => rows * perRow + calls * perCall <= left()
-  const overBudget = (rows: number, calls: number) => {
+  const cost = (rows: number, calls: number, paired = false) =>
+    paired ? rows * pairedRow + calls * pairedCall : rows * perRow + calls * perCall
+  const fits = (rows: number, calls: number, paired = false) => cost(rows, calls, paired) <= left()
+  const overBudget = (rows: number, calls: number, paired = false) => {
     budgetExhausted = true
-    return `the time budget (${config['time-budget']} s) would be exceeded: about ${fmt(rows * perRow + calls * perCall)} s needed, ${fmt(Math.max(0, left()))} s left`
+    return `the time budget (${config['time-budget']} s) would be exceeded: about ${fmt(cost(rows, calls, paired))} s needed, ${fmt(Math.max(0, left()))} s left`
   }
   const chunks = Math.ceil(n / input.batchSize)
   const tests: RobustnessTest[] = []
@@ -145,15 +176,30 @@ export async function runEngine(input: EngineInput): Promise<EngineOutput> {
   // Invariance: as many cases as fit, all in the same model calls.
   const cases = invarianceCases(specs)
   let fitting = cases.length
-  while (fitting > 0 && !fits(fitting * n, chunks)) fitting--
+  while (fitting > 0 && !fits(fitting * n, chunks, true)) fitting--
   const outcomes = fitting > 0 ? await runInvariance(ctx, cases.slice(0, fitting), flipThresholds(config)) : []
   tests.push(...outcomes.map((o) => o.test))
   if (fitting < cases.length) {
-    const why = overBudget((cases.length - fitting) * n, chunks)
+    const why = overBudget((cases.length - fitting) * n, chunks, true)
     tests.push(...cases.slice(fitting).map((c) => skippedInvariance(c, why)))
   }
+  const baselineFailed = outcomes.filter((o) => o.baselineFailure !== undefined)
+  if (baselineFailed.length > 0) {
+    notes.push(
+      `The baseline model failed on the perturbed rows of ${baselineFailed.map((o) => `${o.test.id} (${o.baselineFailure})`).join(', ')}: ${baselineFailed.length === 1 ? 'that test has' : 'those tests have'} no comparison with it.`,
+    )
+  }
   stamp()
-  tests.push(...runDegradation(ctx, gates, outcomes))
+  const noBaseline = input.baseline ? undefined : (input.noBaseline ?? 'no baseline model to compare flip rates with')
+  tests.push(...runDegradation(ctx, gates, outcomes, noBaseline))
+  const againstBaseline = gates.filter((g) => g.metric === FLIP_RATE && g.bound.kind === 'change').map((g) => g.expression)
+  if (noBaseline !== undefined && againstBaseline.length > 0) {
+    notes.push(
+      input.noBaseline === undefined
+        ? `No baseline yet (first run): ${againstBaseline.join(', ')} ${againstBaseline.length === 1 ? 'was' : 'were'} skipped. Set \`baseline\` to a model to compare flip rates with it.`
+        : `${againstBaseline.join(', ')} ${againstBaseline.length === 1 ? 'was' : 'were'} skipped: ${noBaseline}.`,
+    )
+  }
   stamp()
 
   const directional = config.directional
@@ -330,7 +376,7 @@ export function resolvePerturbations(config: RobustnessConfig, profiles: Feature
 }
 
 function resolveDegradation(config: RobustnessConfig, task: Task, manifestPath?: string): GateSpec[] {
-  const known = metricNames(task).filter((m) => !PERFORMANCE_METRIC_NAMES.includes(m))
+  const known = [...metricNames(task).filter((m) => !PERFORMANCE_METRIC_NAMES.includes(m)), FLIP_RATE]
   return config.degradation.map((line, i) => {
     const gate = parseDegradationGate(line)
     if (typeof gate === 'string') throw configError(manifestPath, `robustness.degradation[${i}]`, gate)

@@ -9,16 +9,18 @@ import { latencyStats } from '../metrics/performance.js'
 import { createRunner, type RunnerEnvironment } from '../runners/index.js'
 import type { ModelRunner } from '../runners/types.js'
 import { plural } from '../report/common.js'
+import { robustnessComparisonText } from '../report/robustness.js'
 import { completeFeatures } from '../evaluation/features.js'
 import { probabilityTolerance } from '../validate/probabilities.js'
 import { RESULT_SCHEMA_VERSION, type CheckResult, type RunContext, type ValidationResult } from '../result/types.js'
-import { displayPath, stripWorkspace, type Settings } from '../settings.js'
+import { displayPath, stripWorkspace, type BaselineOrigin, type ResolvedModel, type Settings } from '../settings.js'
+import { resolveRegistryBaseline } from '../registry/baseline.js'
 import { decideTask } from '../evaluation/task.js'
 import { createRng } from '../stats/random.js'
-import { buildJudge, ModelSession, runEngine, scoreClean, type Columns } from './engine.js'
+import { buildJudge, ModelSession, runEngine, scoreClean, type CleanPass, type Columns, type EngineBaseline } from './engine.js'
 import { profileFeatures, profileNotes, type FeatureOverride } from './profile.js'
 import { robustnessDefaults, type RobustnessConfig } from './schema.js'
-import type { RobustnessTest } from './types.js'
+import type { RobustnessBaseline, RobustnessTest } from './types.js'
 
 export interface RobustnessOptions {
   /** CI facts (repository, sha, run URL); the core reads no environment itself. */
@@ -53,13 +55,16 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
       { file: settings.manifestPath, field: 'model' },
     )
   }
-  // Features as validate-model infers them, so the two actions test the same inputs.
-  const inferred = await completeFeatures(given)
+  // A baseline named by stage or version is fetched and verified first, as validate-model does; features
+  // as validate-model infers them, so the two actions test the same inputs.
+  const inferred = await completeFeatures(await resolveRegistryBaseline(given, log))
   const settings = inferred.settings
+  const plan = baselinePlan(settings)
   const config = settings.robustness ?? robustnessDefaults()
   const data = settings.data[0]
   const shownData = displayPath(data.path, settings.workspace)
   const features = settings.model.features
+  const pick = plan.model && baselineColumns(plan.model.features, features, plan.source)
   const [sample, digest] = await Promise.all([
     readSample(data.path, data.format, features, settings.label, config.rows, config.seed, settings.batchSize),
     digestFile(data.path),
@@ -107,6 +112,35 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
     const metrics = cleanMetrics(() => judge.metrics(clean.outputs), data.path)
     log(`clean pass: ${plural(sample.rows.length, 'row')} in ${clean.seconds.toFixed(2)} s`)
 
+    let baseline: (EngineBaseline & { info: Awaited<ReturnType<ModelRunner['describe']>>; metrics: Record<string, number> }) | undefined
+    if (plan.model && pick) {
+      const model = plan.model
+      const openBaseline = async () => {
+        const r = await createRunner(model, opts.runnerEnv, hints)
+        runners.push(r)
+        return r
+      }
+      const baseRunner = await openBaseline()
+      const baseInfo = await baseRunner.describe()
+      log(`baseline: ${displayPath(baseInfo.source, settings.workspace)} (${baseInfo.runner})`)
+      const baseSession = new ModelSession(baseRunner, model.features, openBaseline)
+      const baseClean = await cleanPass(
+        baseSession,
+        { ...sample, columns: pick(sample.columns) },
+        settings.batchSize,
+        data.path,
+        'the baseline',
+      )
+      let baseMetrics: Record<string, number> = {}
+      try {
+        baseMetrics = judge.metrics(baseClean.outputs).metrics
+      } catch {
+        // Its flips need decisions only; metrics it cannot give are left out of the report.
+      }
+      log(`baseline clean pass: ${plural(sample.rows.length, 'row')} in ${baseClean.seconds.toFixed(2)} s`)
+      baseline = { session: baseSession, pick, clean: baseClean, against: plan.against, info: baseInfo, metrics: baseMetrics }
+    }
+
     const { robustness: raw, notes: engineNotes } = await runEngine({
       session,
       columns: sample.columns,
@@ -121,9 +155,21 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
       cleanMetrics: metrics.metrics,
       manifestPath: settings.manifestPath,
       startedAt: t0,
+      ...(baseline ? { baseline } : {}),
+      ...(plan.skipped ? { noBaseline: plan.skipped } : {}),
     })
     // Messages name files as the user wrote them: relative to the workspace, not /home/runner/work/….
     const strip = (text: string) => stripWorkspace(text, settings.workspace)
+    const compared: RobustnessBaseline | undefined = baseline && {
+      against: plan.against,
+      // A registered version is named by name and version, not by the cache folder it was fetched into.
+      source: plan.from?.version ? plan.source : displayPath(baseline.info.source, settings.workspace),
+      runner: baseline.info.runner as RobustnessBaseline['runner'],
+      ...(baseline.info.digest ? { digest: baseline.info.digest } : {}),
+      clean: baseline.metrics,
+      modelCalls: baseline.session.modelCalls,
+      rowsScored: baseline.session.rowsScored,
+    }
     const robustness = {
       ...raw,
       tests: raw.tests.map((t) => ({
@@ -131,6 +177,7 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
         message: strip(t.message),
         examples: t.examples?.map((e) => ({ ...e, message: strip(e.message) })),
       })),
+      ...(compared ? { baseline: compared } : {}),
     }
     log(
       `robustness: ${plural(robustness.tests.length, 'test')}, ${plural(robustness.cost.modelCalls, 'model call')}, ${plural(robustness.cost.rowsScored, 'row')} scored`,
@@ -146,6 +193,8 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
           ]
         : []),
       ...metrics.notes,
+      ...(plan.note ? [plan.note] : []),
+      ...(compared ? [comparisonNote(robustness.tests, compared, sample.rows.length)] : []),
       ...profileNotes(profiles),
       ...engineNotes,
       ...(session.clippedProbabilities > 0
@@ -182,6 +231,17 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
         },
       ],
       robustness,
+      ...(compared
+        ? {
+            baseline: {
+              source: compared.source,
+              kind: 'model' as const,
+              metrics: compared.clean,
+              ...(compared.digest ? { digest: compared.digest } : {}),
+            },
+          }
+        : {}),
+      ...(plan.from ? { registryBaseline: plan.from } : {}),
       ...(settings.features.length > 0 ? { features: settings.features } : {}),
       notes: notes.map(strip),
       ...(inferred.warning ? { warnings: [strip(inferred.warning)] } : {}),
@@ -293,16 +353,98 @@ export function expandOverrides(
 }
 
 /** The clean pass; a value the model cannot take is reported against the data file and its row. */
-async function cleanPass(session: ModelSession, sample: Sample, batchSize: number, file: string) {
+async function cleanPass(session: ModelSession, sample: Sample, batchSize: number, file: string, who?: string): Promise<CleanPass> {
   try {
     return await scoreClean(session, sample.columns, batchSize)
   } catch (e) {
     if (e instanceof CellError) {
       const row = (sample.rows[e.row - 1] ?? e.row - 1) + 1
-      throw new UserError(`${file}: column '${e.column}', data row ${row}: ${e.reason}`, { file, field: e.column })
+      throw new UserError(`${file}: column '${e.column}', data row ${row}: ${who ? `${who}: ` : ''}${e.reason}`, { file, field: e.column })
     }
+    if (who && e instanceof UserError) throw new UserError(`${who}: ${e.message}`, { file: e.file, field: e.field, cause: e })
     throw e
   }
+}
+
+/**
+ * What the run compares with: a baseline model that can score perturbed rows, or why there is none.
+ * `note` tells the reader; `skipped` is the reason flip-rate gates against the baseline give.
+ */
+interface BaselinePlan {
+  model?: ResolvedModel
+  /** How words call it: `production`, `stage staging`, `version 1.2.0`, `the baseline`. */
+  against: string
+  /** `breast-cancer 1.0.0` for a registered version, else what was given. */
+  source: string
+  from?: BaselineOrigin
+  note?: string
+  skipped?: string
+}
+
+function baselinePlan(settings: Settings): BaselinePlan {
+  const from = settings.baselineFrom
+  const b = settings.baseline
+  const production = from !== undefined && (from.ref.startsWith('production') || from.stage === 'prod' || from.stage === 'production')
+  const against = !from?.version
+    ? 'the baseline'
+    : production
+      ? 'production'
+      : from.stage
+        ? `stage ${from.stage}`
+        : `version ${from.version}`
+  const registered = from?.version ? `${from.name} ${from.version}` : undefined
+  if (from && !from.version) {
+    const none = production ? 'production version' : `version in stage ${from.stage}`
+    return {
+      against,
+      source: from.name,
+      from,
+      note: `No ${none} yet: no version of ${from.name} holds stage ${from.stage} in ${from.registry}, so the robustness tests ran without a comparison (as on a first run).`,
+      skipped: `no version of ${from.name} holds stage ${from.stage} yet`,
+    }
+  }
+  if (!b) return { against, source: '' }
+  const shown = registered ?? (b.kind === 'report' ? displayPath(b.path, settings.workspace) : b.source)
+  const cannot = (what: string) => ({
+    against,
+    source: shown,
+    ...(from ? { from } : {}),
+    note: `The baseline (${shown}) is ${what}, which cannot score perturbed rows: the robustness tests ran without a comparison. Give a model (ONNX, command or http) as the baseline to compare flip rates.`,
+    skipped: `the baseline is ${what}, which cannot score perturbed rows`,
+  })
+  // A registered version modelgate cannot run itself is compared through its validate report, which holds no model either.
+  if (b.kind === 'report')
+    return cannot(registered ? 'a registered version modelgate can only compare through its validate report' : 'a report')
+  if (b.model.runner === 'predictions') return cannot('a predictions file')
+  return { model: b.model, against, source: shown, ...(from ? { from } : {}) }
+}
+
+/**
+ * The baseline's inputs out of the candidate's columns, so that a perturbed value reaches both models:
+ * its features must be among the candidate's (in any order); one the candidate does not take would go
+ * unperturbed, and the comparison would not be of the same inputs.
+ */
+function baselineColumns(baseline: string[], candidate: string[], source: string): (columns: Columns) => Columns {
+  const at = baseline.map((f) => candidate.indexOf(f))
+  const missing = baseline.filter((_, i) => at[i] < 0)
+  if (missing.length > 0) {
+    throw new UserError(
+      `baseline (${source}): takes ${missing.map((f) => `"${f}"`).join(', ')}, which the model does not; test-robustness perturbs the model's features and feeds both models the same perturbed rows, so the baseline's features must be among the model's`,
+      { field: 'baseline' },
+    )
+  }
+  return (columns) => at.map((j) => columns[j])
+}
+
+/**
+ * One line on the whole comparison, for the text output and the notes: the tests where the model is
+ * less robust than the baseline, in words, and how many showed no clear difference or the reverse.
+ */
+function comparisonNote(tests: RobustnessTest[], baseline: RobustnessBaseline, rows: number): string {
+  const compared = tests.filter((t) => t.baseline !== undefined)
+  const head = `Compared with ${baseline.against} (${baseline.source}) on the same ${plural(rows, 'row')} and the same perturbed inputs`
+  if (compared.length === 0) return `${head}: no invariance test has a comparison.`
+  return `${head}: ${robustnessComparisonText(compared)} (flip rates; 95% intervals of the paired difference by Newcombe's hybrid score method).`
 }
 
 function checkNumericLabels(labels: Cell[], label: string, file: string): void {
@@ -337,7 +479,14 @@ function checkOf(t: RobustnessTest, dataset: string, config: RobustnessConfig): 
   }
   if (t.kind === 'invariance' && t.flipRate !== undefined) {
     check.threshold = { op: '<', value: config['flip-fail'], expression: `flip rate < ${config['flip-fail']}` }
+    if (t.baseline) check.baseline = t.baseline.flipRate
   }
   if (t.kind === 'degradation' && t.metric) check.metric = t.metric.name
+  if (t.gate) {
+    check.metric = 'flip_rate'
+    check.value = t.gate.value
+    check.threshold = { op: t.gate.op, value: t.gate.bound, expression: String(t.parameters.gate) }
+    if (t.gate.baseline !== undefined) check.baseline = t.gate.baseline
+  }
   return check
 }

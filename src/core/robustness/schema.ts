@@ -10,13 +10,32 @@ import { PERTURBATION_KINDS } from './types.js'
 
 export const DEFAULT_ROBUSTNESS_SEED = 20261126
 
-/** `clean` plays the part `baseline` plays in validate's gates: the metric on the unperturbed rows. */
-export const DEGRADATION_SYNTAX = GATE_SYNTAX.replaceAll('baseline', 'clean')
+/** The flip-rate "metric" of the robustness gates: an invariance test's share of rows that flipped. */
+export const FLIP_RATE = 'flip_rate'
 
-/** A degradation gate line, `accuracy >= clean - 0.02`, parsed with validate's gate grammar. */
+/**
+ * `clean` plays the part `baseline` plays in validate's gates: the metric on the unperturbed rows. A
+ * flip rate has no clean value (nothing flips unperturbed): it is compared with a number or with
+ * `baseline`, the baseline model's flip rate on the same test.
+ */
+export const DEGRADATION_SYNTAX = `${GATE_SYNTAX.replaceAll('baseline', 'clean')}; or \`flip_rate <op> <number>\` or \`flip_rate <op> baseline [+|- <number>[%]]\``
+
+/**
+ * A degradation gate line, parsed with validate's gate grammar: `accuracy >= clean - 0.02` (the metric
+ * under every perturbation against the clean one), `flip_rate <= 0.05`, `flip_rate <= baseline + 0.02`.
+ */
 export function parseDegradationGate(line: string): GateSpec | string {
-  const g = parseGate(line.replace(/\bclean\b/g, 'baseline'))
-  if (typeof g === 'string') return `cannot read degradation gate "${line.trim()}": expected ${DEGRADATION_SYNTAX}`
+  const baseline = /\bbaseline\b/.test(line)
+  const clean = /\bclean\b/.test(line)
+  const g = parseGate(baseline ? line : line.replace(/\bclean\b/g, 'baseline'))
+  if (typeof g === 'string' || (baseline && clean)) return `cannot read degradation gate "${line.trim()}": expected ${DEGRADATION_SYNTAX}`
+  if (g.metric === FLIP_RATE) {
+    if (clean)
+      return `degradation gate "${line.trim()}": a flip rate has no clean value (no row flips unperturbed); compare flip_rate with a number or with baseline (the baseline model's flip rate on the same test), e.g. "flip_rate <= baseline + 0.02"`
+    return g
+  }
+  if (baseline)
+    return `degradation gate "${line.trim()}": in robustness gates, baseline is the baseline model's flip rate, which only flip_rate is compared with; compare ${g.metric} with clean (its value on the unperturbed rows), e.g. "${g.metric} ${g.op} clean - 0.02"`
   return { ...g, expression: g.expression.replace(/\bbaseline\b/g, 'clean') }
 }
 
@@ -27,7 +46,7 @@ const degradationGate = z
     if (typeof g === 'string') ctx.addIssue({ code: 'custom', message: g })
   })
   .describe(
-    `A gate every perturbation must meet: ${DEGRADATION_SYNTAX}. "clean" is the metric on the unperturbed rows, e.g. "accuracy >= clean - 0.02", "roc_auc >= clean - 1%", "accuracy >= 0.9".`,
+    `A gate every perturbation must meet: ${DEGRADATION_SYNTAX}. "clean" is the metric on the unperturbed rows, e.g. "accuracy >= clean - 0.02", "roc_auc >= clean - 1%", "accuracy >= 0.9". flip_rate is each invariance test's flip rate, and "baseline" the baseline model's on the same rows and perturbed inputs, e.g. "flip_rate <= baseline + 0.02" (skipped without a baseline model), "flip_rate <= 0.05".`,
   )
 
 const severity = z.number().describe('One severity (signed for shift, drift, brightness and contrast).')
@@ -135,7 +154,9 @@ export const robustnessSchema = z
     degradation: z
       .array(degradationGate)
       .default([])
-      .describe('Metric gates every invariance perturbation must meet, against the clean metric.'),
+      .describe(
+        'Gates every invariance perturbation must meet: a metric against the clean metric, or the flip rate against a number or the baseline model’s flip rate on the same test.',
+      ),
     features: z
       .record(z.string().min(1), featureOverrideSchema)
       .optional()

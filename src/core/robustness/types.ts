@@ -1,5 +1,5 @@
 import type { Cell } from '../data/types.js'
-import type { CheckStatus } from '../result/types.js'
+import type { CheckStatus, Comparator } from '../result/types.js'
 import type { Interval } from '../stats/types.js'
 
 /*
@@ -96,6 +96,62 @@ export interface RobustnessTest {
   message: string
   /** Wall time of the stage that ran the test (invariance cases share their model calls), shared among its tests. */
   seconds?: number
+  /** Invariance tests run against a baseline model: its flips on the same rows and perturbed inputs, and the paired difference. */
+  baseline?: BaselineFlips
+  /** Flip-rate gates: the perturbation that came closest to the bound (or went furthest past it), and that bound. */
+  gate?: GateFigures
+}
+
+/** An interval of a difference of paired proportions (see paired.ts). */
+export interface DifferenceInterval {
+  low: number
+  high: number
+  confidence: number
+  method: 'newcombe-paired'
+}
+
+/**
+ * The baseline model on the same test: both models scored the same rows with the same perturbed inputs, so
+ * each row either flipped or not under each model, and the difference of the flip rates is a paired one.
+ */
+export interface BaselineFlips {
+  flipRate: number
+  /** Wilson score interval of the baseline's flip rate. */
+  flipInterval: Interval
+  /** Candidate − baseline flip rate (a proportion; × 100 for points). */
+  difference: number
+  /** Newcombe's hybrid score interval of the paired difference. */
+  differenceInterval: DifferenceInterval
+  /** Rows by outcome: flipped under both models, under the candidate only, the baseline only, neither. */
+  rows: { both: number; candidateOnly: number; baselineOnly: number; neither: number }
+  /** `less`: the interval lies above 0 (the candidate flips more); `more`: below 0; `similar`: it spans 0. */
+  robustness: 'less' | 'more' | 'similar'
+}
+
+export interface GateFigures {
+  /** The invariance test, e.g. `invariance/shift/0.1`. */
+  test: string
+  op: Comparator
+  /** Its flip rate, and the bound it was held to. */
+  value: number
+  bound: number
+  /** The baseline model's flip rate on that test, for a gate relative to it. */
+  baseline?: number
+}
+
+/** The baseline model the invariance tests were compared with. */
+export interface RobustnessBaseline {
+  /** How the words call it: `production`, `stage staging`, `version 1.2.0`, `the baseline`. */
+  against: string
+  /** What it is: `breast-cancer 1.0.0` for a registered version, else the model as given (relative to the workspace). */
+  source: string
+  runner: 'onnx' | 'command' | 'http'
+  digest?: string
+  /** Its metrics on the clean sample. */
+  clean: Record<string, number>
+  /** Its model calls and rows scored (the candidate's are in `cost`). */
+  modelCalls: number
+  rowsScored: number
 }
 
 /** Per numeric feature: the smallest change that flipped each row's label (a bounded search). */
@@ -118,6 +174,8 @@ export interface RobustnessResult {
   clean: Record<string, number>
   tests: RobustnessTest[]
   sensitivity?: SensitivityRow[]
+  /** Set when a baseline model ran on the same sample and perturbations (invariance tests carry the comparison). */
+  baseline?: RobustnessBaseline
   /** Model calls and rows scored, to show that K perturbations cost about K clean passes. */
   cost: { modelCalls: number; rowsScored: number; cleanPassRows: number; seconds: number; budgetExhausted: boolean }
 }

@@ -377,6 +377,19 @@ export interface TestContext {
   seed: number
   /** A few rows the model scored cleanly: asking them again tells whether it is still alive. */
   probe: Columns
+  /** A baseline model the invariance tests also score, on the same perturbed rows. */
+  baseline?: BaselineContext
+}
+
+/** The baseline model as the invariance tests use it. */
+export interface BaselineContext {
+  session: ModelSession
+  /** The baseline's input columns out of the candidate's (`columns[j]` is the candidate's feature j): the same values. */
+  pick: (columns: Columns) => Columns
+  /** Its decisions on the clean sample: a baseline row flips when its own decision changes. */
+  cleanDecisions: Label[] | Float64Array
+  /** How messages call it: `production`, `the baseline`, … */
+  against: string
 }
 
 /** Makes a perturbed copy of a chunk of rows; `start` is the chunk's first row in the sample. */
@@ -391,34 +404,84 @@ export type CopyResult = { ok: true; out: PredictionBatch } | { ok: false; failu
  * does not sink the others. Each transform sees the chunks in order (its random stream stays aligned).
  */
 export async function scoreCopies(ctx: TestContext, transforms: Transform[]): Promise<CopyResult[]> {
+  return (await scorePairedCopies(ctx, transforms)).candidate
+}
+
+/**
+ * scoreCopies, with the baseline model (when there is one) fed the very copies the candidate got: each
+ * perturbed chunk is made once, so both models see the same values whatever the transforms draw.
+ * A copy whose candidate call failed is not made again, for either model: `baseline[k]` means something
+ * only when `candidate[k]` is ok.
+ */
+export async function scorePairedCopies(
+  ctx: TestContext,
+  transforms: Transform[],
+  baseline: BaselineContext | undefined = ctx.baseline,
+): Promise<{ candidate: CopyResult[]; baseline?: CopyResult[] }> {
   const n = rowCount(ctx.columns)
-  const parts: PredictionBatch[][] = transforms.map(() => [])
-  const failures: (CallFailure | undefined)[] = transforms.map(() => undefined)
+  const candidate = new CopyScorer(ctx.session, ctx.probe, transforms.length)
+  const base = baseline && new CopyScorer(baseline.session, baseline.pick(ctx.probe), transforms.length)
   for (let start = 0; start < n; start += ctx.batchSize) {
     const end = Math.min(n, start + ctx.batchSize)
     const chunk = sliceColumns(ctx.columns, start, end)
-    const live = transforms.flatMap((_, k) => (failures[k] === undefined ? [k] : []))
+    const live = transforms.flatMap((_, k) => (candidate.failed(k) ? [] : [k]))
     if (live.length === 0) break
     const copies = live.map((k) => transforms[k](chunk, start))
-    const length = end - start
-    const combined = await ctx.session.tryPredict(concatColumns(copies), ctx.probe)
+    await candidate.score(live, copies, end - start)
+    if (!base || !baseline) continue
+    const paired = live.flatMap((k, m) => (candidate.failed(k) || base.failed(k) ? [] : [m]))
+    await base.score(
+      paired.map((m) => live[m]),
+      paired.map((m) => baseline.pick(copies[m])),
+      end - start,
+    )
+  }
+  return { candidate: candidate.results(), ...(base ? { baseline: base.results() } : {}) }
+}
+
+/** One model's outputs of the copies, chunk after chunk, and the copies it failed on. */
+class CopyScorer {
+  private readonly parts: PredictionBatch[][]
+  private readonly failures: (CallFailure | undefined)[]
+
+  constructor(
+    private readonly session: ModelSession,
+    private readonly probe: Columns,
+    count: number,
+  ) {
+    this.parts = Array.from({ length: count }, () => [])
+    this.failures = new Array<CallFailure | undefined>(count).fill(undefined)
+  }
+
+  failed(k: number): boolean {
+    return this.failures[k] !== undefined
+  }
+
+  /** Copies `copies[m]` of transforms `ks[m]`, each `length` rows: in one call, else one by one. */
+  async score(ks: number[], copies: Columns[], length: number): Promise<void> {
+    if (ks.length === 0) return
+    const combined = await this.session.tryPredict(concatColumns(copies), this.probe)
     if (combined.ok) {
-      live.forEach((k, m) => parts[k].push(sliceOutputs(combined.out, m * length, (m + 1) * length)))
-      continue
+      ks.forEach((k, m) => this.parts[k].push(sliceOutputs(combined.out, m * length, (m + 1) * length)))
+      return
     }
-    if (live.length === 1) {
-      failures[live[0]] = combined
-      continue
+    if (ks.length === 1) {
+      this.failures[ks[0]] = combined
+      return
     }
-    for (let m = 0; m < live.length; m++) {
-      const alone = await ctx.session.tryPredict(copies[m], ctx.probe)
-      if (alone.ok) parts[live[m]].push(alone.out)
-      else failures[live[m]] = alone
+    for (let m = 0; m < ks.length; m++) {
+      const alone = await this.session.tryPredict(copies[m], this.probe)
+      if (alone.ok) this.parts[ks[m]].push(alone.out)
+      else this.failures[ks[m]] = alone
     }
   }
-  return transforms.map((_, k) =>
-    failures[k] !== undefined ? { ok: false, failure: failures[k] } : { ok: true, out: concatOutputs(parts[k]) },
-  )
+
+  results(): CopyResult[] {
+    return this.parts.map((parts, k) => {
+      const failure = this.failures[k]
+      return failure !== undefined ? { ok: false, failure } : { ok: true, out: concatOutputs(parts) }
+    })
+  }
 }
 
 /** The result of a test that could not run. */
