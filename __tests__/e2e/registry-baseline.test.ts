@@ -268,3 +268,27 @@ describe('the production version reproduces its registered report', () => {
     expect(moved.status).toBe('warn')
   }, 240_000)
 })
+
+describe('a registered version modelgate cannot run itself', () => {
+  it('is compared through its registered validate report, with a note that intervals need a runnable baseline', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mg-regbase-cmd-'))
+    cpSync(path.join(ROOT, 'examples/command-runner'), dir, { recursive: true })
+    const first = await cli(['validate', '--report', 'v1.json', '--quiet', '--fail-on', 'never'], dir)
+    expect(first.stderr).toBe('')
+    const reg = await cli(
+      ['register', '--model', 'weights.json', '--version', '1.0.0', '--stage', 'prod', '--evidence', 'v1.json', '--quiet'],
+      dir,
+    )
+    expect([reg.code, reg.stderr]).toEqual([0, ''])
+    // The manifest form, {stage: prod}, as a user writes it.
+    writeFileSync(path.join(dir, 'modelgate.yml'), `${readFileSync(path.join(dir, 'modelgate.yml'), 'utf8')}\nbaseline: {stage: prod}\n`)
+    const r = await json(['validate', '--fail-on', 'never'], dir)
+    expect(r.baseline).toMatchObject({ kind: 'report', source: 'breast-cancer-python 1.0.0' })
+    expect(r.registryBaseline).toMatchObject({ version: '1.0.0', stage: 'prod' })
+    expect(r.baseline?.metrics.accuracy).toBe(r.metrics.accuracy)
+    expect(r.comparisons).toBeUndefined()
+    expect(r.notes.join('\n')).toMatch(
+      /not an ONNX file modelgate can run itself: compared through its registered validate report; intervals and tests need a runnable baseline/,
+    )
+  }, 120_000)
+})

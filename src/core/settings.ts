@@ -106,6 +106,8 @@ export interface Settings {
   baselineFrom?: BaselineOrigin
   /** The registered version's own validate report (fetched with it), for the reproducibility check. */
   baselineEvidence?: string
+  /** What the reader must know of how the registered baseline is used (a report in place of a model). */
+  baselineNote?: string
   referencePredictions?: { path: string; tolerance: number; maxMismatches: number }
   failOn: FailOn
   batchSize: number

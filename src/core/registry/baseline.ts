@@ -63,7 +63,12 @@ export async function resolveRegistryBaseline(
       `${where.file ? `${where.file}: ` : ''}${where.field}: ${name} ${record.version} is not an ONNX file modelgate can run itself, and carries no validate-model report to compare with; register it with --evidence <validate report>`,
       { file: where.file, field: where.field },
     )
-  return { ...settings, baseline: { kind: 'report', path: report }, baselineFrom: from }
+  return {
+    ...settings,
+    baseline: { kind: 'report', path: report },
+    baselineFrom: from,
+    baselineNote: `${name} ${record.version} is not an ONNX file modelgate can run itself: compared through its registered validate report; intervals and tests need a runnable baseline (an ONNX artifact).`,
+  }
 }
 
 /**

@@ -331,6 +331,7 @@ async function validateRaw(given: Settings, opts: ValidateOptions): Promise<Vali
       dataResults.map((result, i) => ({ result, baseline: gateInputs[i]?.baseline })),
     )
     notes.push(...reproduced.notes)
+    if (settings.baselineNote) notes.push(settings.baselineNote)
     const checks = [
       ...extraChecks,
       ...evaluateGates(settings.gates, gateInputs).map((c) => ({ ...c, seconds: gateSeconds.get(c.dataset ?? '') ?? 0 })),
