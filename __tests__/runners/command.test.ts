@@ -120,7 +120,7 @@ describe('command runner failures', () => {
 
   it('reports a process that exits non-zero at start, with its stderr', async () => {
     const e = await rejection(fake('exit-at-start'))
-    expect(e.message).toMatch(/fake_model\.py exit-at-start` exited with code 3 before it was ready\n/)
+    expect(e.message).toMatch(/fake_model\.py exit-at-start` exited with code 3 before it was ready; the end of its stderr: "/)
     expect(e.message).toContain("ModuleNotFoundError: No module named 'sklearn'")
   })
 
@@ -129,7 +129,7 @@ describe('command runner failures', () => {
     const first = await runner.predict(featureBatch(['a', 'b'], [[1, 1]]))
     expect(Array.from(first.values!)).toEqual([2])
     const e = await rejection(runner.predict(featureBatch(['a', 'b'], [[2, 2]], 1)))
-    expect(e.message).toMatch(/exited with code 1 while answering a request\n/)
+    expect(e.message).toMatch(/exited with code 1 while answering a request; the end of its stderr: "/)
     expect(e.message).toContain('segfault-ish: weights corrupted at batch 2')
     const again = await rejection(runner.predict(featureBatch(['a', 'b'], [[3, 3]], 2)))
     expect(again.message).toBe(e.message)
@@ -157,7 +157,7 @@ describe('command runner failures', () => {
       ),
     )
     expect(e.message).toMatch(
-      /^model command `python3 \S+fake_model\.py wrong-length` \(predict request 1\): returned 1 labels for a batch of 2 rows\n/,
+      /^model command `python3 \S+fake_model\.py wrong-length` \(predict request 1\): returned 1 labels for a batch of 2 rows; the end of its stderr: "/,
     )
   })
 
@@ -187,7 +187,7 @@ describe('command runner failures', () => {
         ),
       ),
     )
-    expect(e.message).toMatch(/error-reply` reported an error for rows 100–101: cannot convert 'abc' to float\n/)
+    expect(e.message).toMatch(/error-reply` reported an error for rows 100–101: cannot convert 'abc' to float; the end of its stderr: "/)
     const out = await runner.predict(featureBatch(['a', 'b'], [[3, 4]], 102))
     expect(Array.from(out.values!)).toEqual([7])
   })

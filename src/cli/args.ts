@@ -16,15 +16,30 @@ export function parseCommand(
   options: OptionSpec,
   opts: { positionals?: boolean } = {},
 ): { values: Values; positionals: string[] } {
+  // `--seed -1`: node reads a value starting with a dash as another option and calls it ambiguous; a
+  // negative number after a string option is that option's value (and its range check then speaks).
+  const joined: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const name = /^--([^=]+)$/.exec(args[i]!)?.[1]
+    const next = args[i + 1]
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      joined.push(`--${name}=${next}`)
+      i++
+    } else joined.push(args[i]!)
+  }
   try {
     const parsed = parseArgs({
-      args,
+      args: joined,
       options: { ...options, debug: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
       allowPositionals: opts.positionals ?? false,
     })
     return { values: parsed.values as Values, positionals: parsed.positionals }
   } catch (e) {
-    throw new UserError(`${errorText(e).replace(/\. To specify.*$/s, '')}; see modelgate ${command} --help`)
+    throw new UserError(
+      `${errorText(e)
+        .replace(/\. To specify.*$/s, '')
+        .replace(/\s*\n\s*/g, ' ')}; see modelgate ${command} --help`,
+    )
   }
 }
 

@@ -54,6 +54,7 @@ export async function runInit(args: string[], io: CliIO, setDebug: (d: boolean) 
     out,
     cwd: io.cwd,
     workspace: cliWorkspace(io.cwd, values[ALLOW_OUTSIDE_WORKSPACE] === true),
+    origin: (name) => `--${name}`,
     runnerEnv: io.runnerEnv,
     context: { tool: TOOL, version: VERSION, ...io.context },
     log: values.quiet ? undefined : (line) => io.stderr(line),

@@ -198,7 +198,7 @@ export function resolveModel(spec: ModelSpec, baseDir: string, features: string[
     url: spec.url,
     command: typeof spec.command === 'string' ? splitCommand(spec.command) : spec.command,
     protocol: spec.protocol,
-    headers: spec.headers ? expandHeaders(spec.headers) : undefined,
+    headers: spec.headers ? expandHeaders(spec.headers, where) : undefined,
     timeoutSeconds: spec.timeout ?? 60,
     retries: spec.retries ?? 3,
     labelOutput: spec['label-output'],
@@ -212,11 +212,17 @@ export function resolveModel(spec: ModelSpec, baseDir: string, features: string[
  * `${VAR}` in header values comes from the environment so that secrets stay out of the manifest. Each
  * substituted value and every credential part of the result are registered as secrets (core/secrets.ts).
  */
-function expandHeaders(headers: Record<string, string>): Record<string, string> {
+function expandHeaders(headers: Record<string, string>, where: { file?: string; field: string }): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(headers)) {
     out[k] = v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const value = process.env[name] ?? ''
+      // Sent empty, the request would fail later with the server's 401, which never says why.
+      if (!value)
+        throw new UserError(
+          `${where.file ? `${where.file}: ` : ''}${where.field}.headers.${k}: $${name} is not set (or empty) in the environment; set it (e.g. env: ${name}: \${{ secrets.${name} }} on the step) or correct its name`,
+          { file: where.file, field: `${where.field}.headers` },
+        )
       secrets.add(value)
       return value
     })
@@ -274,6 +280,25 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
       { file, field: what },
     )
   if (!label) throw missing('label', '--label / the label input')
+  // A feature fed twice leaves another unread, and the label (or the id) as a feature is leakage: both silent, so refused.
+  const featuresWhere = overrides.features ? { field: origin('features') } : { file, field: 'features' }
+  const named = (w: { file?: string; field: string }) => `${w.file ? `${w.file}: ` : ''}${w.field}`
+  const twice = features.find((f, i) => features.indexOf(f) !== i)
+  if (twice !== undefined)
+    throw new UserError(
+      `${named(featuresWhere)}: "${twice}" is listed twice; each feature column is fed once, in the model's order`,
+      featuresWhere,
+    )
+  for (const [column, what] of [
+    [label, 'the label'],
+    [manifest?.id, 'the id column'],
+  ] as const) {
+    if (column !== undefined && features.includes(column))
+      throw new UserError(
+        `${named(featuresWhere)}: "${column}" is ${what}; feeding it to the model would score it on the answer (leakage): leave it out of the features`,
+        featuresWhere,
+      )
+  }
 
   let model: ResolvedModel
   if (overrides.model) {

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { UserError } from '../../core/errors.js'
 import { parseList } from '../../core/options.js'
@@ -6,7 +7,8 @@ import { runValidateAction } from '../validate-model/main.js'
 import { runRobustnessAction } from '../test-robustness/main.js'
 import { runRegisterAction } from '../register-version/main.js'
 import { runDeployAction } from '../deploy-model/main.js'
-import { reportActionError, type ActionDeps } from '../shared.js'
+import { actionWorkspace, reportActionError, type ActionDeps } from '../shared.js'
+import { ALLOW_OUTSIDE_WORKSPACE, confine, confinementFor } from '../../core/workspace.js'
 
 /*
  * The root action: the whole lifecycle from one manifest. It runs the stages a workflow asks for
@@ -58,7 +60,13 @@ export function parseStages(text: string | undefined): Stage[] {
  * The root inputs a stage sees, with the pipeline's own values laid over: per-stage report paths in
  * one folder, and what the earlier stages produced.
  */
-function stageIO(io: ActionIO, stage: Stage, given: Record<string, string>, outputs: Map<string, string>): ActionIO {
+function stageIO(
+  io: ActionIO,
+  stage: Stage,
+  given: Record<string, string>,
+  outputs: Map<string, string>,
+  failed: (message: string) => void,
+): ActionIO {
   return {
     ...io,
     getInput: (name) => (Object.hasOwn(given, name) ? given[name]! : io.getInput(name)),
@@ -68,7 +76,10 @@ function stageIO(io: ActionIO, stage: Stage, given: Record<string, string>, outp
       if (exposed) io.setOutput(exposed, value)
     },
     // A stage's failure is the pipeline's to report, once, after deciding what runs next.
-    setFailed: (message) => io.warning(`${stage}: ${message}`),
+    setFailed: (message) => {
+      failed(message)
+      io.warning(`${stage}: ${message}`)
+    },
   }
 }
 
@@ -83,6 +94,12 @@ export async function runPipelineAction(deps: ActionDeps): Promise<number> {
       })
     }
     const dir = io.getInput('report-dir').trim() || 'modelgate-reports'
+    // Checked as the pipeline's own input, before any stage: a stage would name it by its report-path.
+    const reportDir = path.resolve(deps.workspace, dir)
+    const allowOutside = io.getInput(ALLOW_OUTSIDE_WORKSPACE).trim().toLowerCase() === 'true'
+    confine(reportDir, confinementFor(actionWorkspace(deps.workspace, allowOutside)), { field: 'input report-dir' })
+    if (existsSync(reportDir) && !statSync(reportDir).isDirectory())
+      throw new UserError(`input report-dir: ${dir} is a file; give a folder for the stages' reports`, { field: 'report-dir' })
     const report = (name: string) => path.join(dir, `${name}.json`)
     const produced: Partial<Record<Stage, Map<string, string>>> = {}
     for (const stage of stages) {
@@ -108,12 +125,15 @@ export async function runPipelineAction(deps: ActionDeps): Promise<number> {
       const outputs = new Map<string, string>()
       produced[stage] = outputs
       io.info(`modelgate: stage ${stage}`)
-      const code = await RUNNERS[stage]({ ...deps, io: stageIO(io, stage, given, outputs) })
+      let why = ''
+      const code = await RUNNERS[stage]({ ...deps, io: stageIO(io, stage, given, outputs, (m) => (why ||= m)) })
       if (code !== 0) {
         const later = stages.slice(stages.indexOf(stage) + 1)
         io.setOutput('status', code === 2 ? 'error' : 'fail')
+        // Invalid input: the stage's own message is the cause, and the error annotation must carry it.
+        const cause = code === 2 && why ? `: ${why}` : ''
         io.setFailed(
-          `modelgate: the ${stage} stage ${code === 2 ? 'could not run (invalid input)' : 'failed'}${later.length ? `; not run: ${later.join(', ')}` : ''}`,
+          `modelgate: the ${stage} stage ${code === 2 ? 'could not run (invalid input)' : 'failed'}${cause}${later.length ? `; not run: ${later.join(', ')}` : ''}`,
           code,
         )
         return code

@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import { UserError, errorText } from '../errors.js'
 import { BatchBuilder, selectColumns } from './batching.js'
-import { EXCERPT_CHARS, MAX_RECORD_BYTES, SNIFF_BYTES, assertText, fileError } from './files.js'
+import { EXCERPT_CHARS, MAX_RECORD_BYTES, SNIFF_BYTES, assertText, fileError, shownName } from './files.js'
 import type { Batch, Cell, ReadOptions, TableSource } from './types.js'
 
 type JsonRow = Record<string, unknown>
@@ -184,6 +184,28 @@ export class JsonlSource implements TableSource {
         field: `line ${line}`,
       })
     }
+    for (const [key, cell] of Object.entries(value)) {
+      if (cell !== null && typeof cell === 'object' && nestedDeeperThan(cell, MAX_NESTING))
+        throw new UserError(
+          `${this.path}: line ${line}: the value of "${shownName(key)}" is nested more than ${MAX_NESTING} levels deep; a cell is a number, a string, a boolean or null`,
+          { file: this.path, field: key },
+        )
+    }
     return value as JsonRow
   }
+}
+
+/** Deeper lists and objects are no feature any model takes, and converting them (String, JSON) recurses. */
+const MAX_NESTING = 32
+
+/** Walks with its own stack: the point is a value too deep for the call stack. */
+function nestedDeeperThan(value: object, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (depth > limit) return true
+    if (v !== null && typeof v === 'object')
+      for (const child of Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1])
+  }
+  return false
 }

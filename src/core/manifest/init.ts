@@ -22,6 +22,8 @@ export interface InitOptions {
   cwd: string
   /** Where the model, the data and the manifest may be (core/workspace.ts); undefined: anywhere. */
   workspace?: WorkspacePolicy
+  /** How messages name an option: `--data` in the CLI. */
+  origin?: (name: string) => string
   runnerEnv?: RunnerEnvironment
   context: Omit<RunContext, 'startedAt' | 'durationSeconds'>
   log?: (line: string) => void
@@ -51,6 +53,7 @@ export async function initManifest(opts: InitOptions): Promise<{ path: string; t
       runner: opts.runner,
       ignoreManifest: true,
       workspace: opts.workspace,
+      ...(opts.origin ? { origin: opts.origin } : {}),
     },
     opts.cwd,
   )

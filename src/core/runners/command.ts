@@ -4,6 +4,7 @@ import { statSync } from 'node:fs'
 import { UserError, errorText } from '../errors.js'
 import { describeValue, featureRows, toPredictionBatch } from './output.js'
 import type { FeatureBatch, ModelInfo, ModelRunner, PredictionBatch, TensorInfo } from './types.js'
+import { excerpt } from '../data/files.js'
 
 /** Version of the JSON Lines protocol (README, "The command protocol"); sent in `hello`, echoed in `ready`. */
 export const COMMAND_PROTOCOL_VERSION = 1
@@ -24,8 +25,7 @@ const DEFAULT_TIMEOUT_SECONDS = 60
 /** How much of the child's stderr is kept: enough for a long traceback. */
 const STDERR_KEEP_CHARS = 64 * 1024
 /** How much of it goes into a message. */
-const STDERR_TAIL_LINES = 40
-const STDERR_TAIL_CHARS = 4000
+const STDERR_TAIL_CHARS = 400
 /** Loading a model can take longer than scoring a batch, so the handshake gets at least this long. */
 const MIN_HANDSHAKE_TIMEOUT_SECONDS = 60
 /** How long a child has to exit after `shutdown` before it is killed. */
@@ -304,11 +304,15 @@ class CommandRunner implements ModelRunner {
   }
 }
 
+/**
+ * The end of the child's stderr, on the message's own line: a traceback's last lines name the error, and
+ * a message must stay one line (the corpus holds every face to that), so line breaks show as `\n`.
+ */
 function stderrTail(stderr: string): string {
-  const lines = stderr.trimEnd().split('\n')
-  let tail = lines.slice(-STDERR_TAIL_LINES).join('\n')
-  if (tail.length > STDERR_TAIL_CHARS) tail = `...${tail.slice(-STDERR_TAIL_CHARS)}`
-  return tail === '' ? '\n(its stderr was empty)' : `\nlast lines of its stderr:\n${tail}`
+  const text = stderr.trimEnd()
+  if (text === '') return '; its stderr was empty'
+  const tail = text.length > STDERR_TAIL_CHARS ? text.slice(-STDERR_TAIL_CHARS) : text
+  return `; the end of its stderr: ${excerpt(tail, STDERR_TAIL_CHARS)}${tail === text ? '' : ` (the last ${STDERR_TAIL_CHARS} of ${text.length} characters)`}`
 }
 
 function declaredOutputs(outputs: unknown): TensorInfo[] {

@@ -222,6 +222,8 @@ function fillNumeric(
       v = Number.NaN
     } else if (typeof c === 'number') v = c
     else if (typeof c === 'boolean') v = c ? 1 : 0
+    // A JSON Lines cell may be a list or an object: described, never converted (String() of a deeply nested list recurses).
+    else if (typeof c === 'object') throw cellError(path, feature, offset + i, `${nestedKind(c)} where the model expects ${kind} numbers`)
     else throw cellError(path, feature, offset + i, textCellProblem(c, kind))
     const at = start + i * stride
     if (out instanceof BigInt64Array) {
@@ -244,9 +246,12 @@ function allocate(kind: Exclude<FeedKind, 'string'>, n: number): Float32Array | 
   return new BigInt64Array(n)
 }
 
+const nestedKind = (c: object) => (Array.isArray(c) ? 'a list' : 'an object')
+
 function stringColumn(path: string, cells: Cell[], feature: string, offset: number): string[] {
   return cells.map((c, i) => {
     if (c === null) throw cellError(path, feature, offset + i, "missing value, but the model's input is string")
+    if (typeof c === 'object') throw cellError(path, feature, offset + i, `${nestedKind(c)} where the model expects strings`)
     return String(c)
   })
 }

@@ -515,14 +515,25 @@ async function scoreDataset(
     try {
       cand.acc.add(labels, pred, data.path, batch.offset)
     } catch (e) {
-      // NaN out of the model is most often NaN in: say which feature had no value at all so far.
+      // NaN out of the model is most often NaN in: say which features had no value in that row, or at all so far.
+      if (!(e instanceof UserError)) throw e
+      const row = Number(/: data row (\d+):/.exec(e.message)?.[1])
+      const i = row - 1 - batch.offset
+      let blank =
+        Number.isInteger(i) && i >= 0 && i < batch.length ? settings.model.features.filter((f) => isBlank(batch.columns[f]?.[i])) : []
       const empty = present.empty()
-      if (e instanceof UserError && empty.length > 0)
-        throw new UserError(`${e.message}; note: ${describeEmpty(empty, data.path, batch.offset + batch.length, false)}`, {
-          file: e.file,
-          field: e.field,
-        })
-      throw e
+      // A feature empty in every row so far is said once, as such.
+      blank = blank.filter((f) => !empty.includes(f))
+      const notes = [
+        ...(blank.length > 0
+          ? [
+              `in data row ${row}, ${blank.map((f) => `"${f}"`).join(', ')} ${blank.length === 1 ? 'has' : 'have'} no value (missing or NaN)`,
+            ]
+          : []),
+        ...(empty.length > 0 ? [describeEmpty(empty, data.path, batch.offset + batch.length, false)] : []),
+      ]
+      if (notes.length === 0) throw e
+      throw new UserError(`${e.message}; note: ${notes.join('; ')}`, { file: e.file, field: e.field })
     }
     await sink?.write(batch.offset, pred, labels, settings.idColumn ? batch.columns[settings.idColumn] : undefined)
     if (baseline && base && baselineModel) {
@@ -606,6 +617,8 @@ function checkLength(pred: PredictionBatch, batch: Batch, runner: ModelRunner, m
 }
 
 /** Counts, per feature, the rows that have a value (neither missing nor NaN). */
+const isBlank = (c: Cell | undefined) => c === null || c === undefined || (typeof c === 'number' && Number.isNaN(c))
+
 class PresenceCounter {
   private readonly seen: number[]
   constructor(private readonly features: string[]) {
@@ -615,7 +628,7 @@ class PresenceCounter {
     this.features.forEach((f, j) => {
       if (this.seen[j] > 0) return
       const cells = batch.columns[f] ?? []
-      if (cells.some((c) => c !== null && c !== undefined && !(typeof c === 'number' && Number.isNaN(c)))) this.seen[j]++
+      if (cells.some((c) => !isBlank(c))) this.seen[j]++
     })
   }
   empty(): string[] {

@@ -160,13 +160,9 @@ export class ModelSession {
   }
 }
 
-/** The first line of an error text, and the last line of a model's stderr when the text quotes it. */
+/** The first line of an error text (a model's stderr is quoted on it: runners/command.ts). */
 export function firstLine(text: string): string {
-  const lines = text.split('\n').filter((l) => l.trim() !== '')
-  const head = lines[0] ?? text
-  const stderrAt = lines.findIndex((l) => l.startsWith('last lines of its stderr'))
-  if (stderrAt >= 0 && stderrAt < lines.length - 1) return `${head} (stderr: ${lines[lines.length - 1].trim()})`
-  return head
+  return text.split('\n').find((l) => l.trim() !== '') ?? text
 }
 
 /** 95% Wilson score interval of k successes in n trials. */
