@@ -16,7 +16,8 @@ import {
   resolveRegistrySettings,
   type RegistrySettings,
 } from '../core/registry/settings.js'
-import type { RegistryBackend } from '../core/registry/types.js'
+import { MODEL_NAME } from '../core/registry/names.js'
+import type { RegistryBackend, StageState } from '../core/registry/types.js'
 import { renderRegisterText, renderVersionList } from '../core/report/register.js'
 import { renderModelCard } from '../core/registry/card.js'
 import type { CliIO } from './main.js'
@@ -100,6 +101,27 @@ async function open(values: Values, settings: RegistrySettings): Promise<Registr
   return openRegistry(settings.registry, { token: tokenFrom(settings), username: values.username as string | undefined })
 }
 
+/**
+ * The version a `show` or `pull` argument names: the version a stage holds now, else a SemVer
+ * version. A stage that no version holds is refused as that, with the stages that are held, rather
+ * than as "not a SemVer version".
+ */
+function versionOfRef(ref: string, stages: StageState, backend: RegistryBackend, name: string, settings: RegistrySettings): string {
+  const held = stages.current[ref]
+  if (held) return held
+  const text = ref.trim()
+  // `v1`, `1.4`: a version written wrong, not a stage.
+  if (/^v?\d/.test(text) || !MODEL_NAME.test(text)) return parseVersion(ref, 'version')
+  const holding = Object.entries(stages.current).map(([stage, version]) => `${stage} (${version})`)
+  const declared = settings.policy.stages.length > 0 ? settings.policy.stages : settings.policy.order
+  throw new UserError(
+    `${backend.location}: no version of ${name} holds stage ${text}; ${holding.length > 0 ? `held: ${holding.join(', ')}` : 'no stage is held yet'}${
+      declared.length > 0 && !declared.includes(text) ? `; the manifest declares ${declared.join(', ')}` : ''
+    }`,
+    { field: 'stage' },
+  )
+}
+
 /** `modelgate register`. */
 export async function runRegister(args: string[], io: CliIO, setDebug: (d: boolean) => void): Promise<number> {
   const { values, positionals } = parse(
@@ -162,8 +184,7 @@ export async function runRegistry(args: string[], io: CliIO, setDebug: (d: boole
     }
     case 'show': {
       const ref = rest[0]!
-      const stages = await backend.stages(name)
-      const version = stages.current[ref] ?? parseVersion(ref, 'version')
+      const version = versionOfRef(ref, await backend.stages(name), backend, name, settings)
       const found = await backend.get(name, version)
       if (!found) throw new UserError(`${backend.location}: ${name} has no version ${ref}`, { field: 'version' })
       io.stdout(values.json ? JSON.stringify(found, null, 2) : `${renderModelCard(found.record)}\nuri: ${found.uri}\ntag: ${found.tag}`)
@@ -175,8 +196,8 @@ export async function runRegistry(args: string[], io: CliIO, setDebug: (d: boole
       const dir = path.resolve(io.cwd, out)
       confine(dir, settings.confinement, { field: '--out' })
       const ref = rest[0]!
-      const stages = await backend.stages(name)
-      const record = await resolveVersion(backend, name, stages.current[ref] ?? parseVersion(ref, 'version'), undefined, 'pulled')
+      const version = versionOfRef(ref, await backend.stages(name), backend, name, settings)
+      const record = await resolveVersion(backend, name, version, undefined, 'pulled')
       const file = await backend.fetch(name, record.version, dir)
       io.stdout(
         values.json

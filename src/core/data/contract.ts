@@ -4,6 +4,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import formatsModule from 'ajv-formats'
 import { UserError, errorText } from '../errors.js'
+import { parseJsonFile } from '../files.js'
 import { fileProblem } from './files.js'
 import type { Batch } from './types.js'
 
@@ -79,12 +80,7 @@ function readSchema(path: string): AnySchemaObject {
   } catch (e) {
     throw new UserError(`${path}: cannot read the data contract (${fileProblem(e)})`, { file: path, cause: e })
   }
-  let schema: unknown
-  try {
-    schema = JSON.parse(text)
-  } catch (e) {
-    throw new UserError(`${path}: the data contract is not valid JSON (${errorText(e)})`, { file: path, cause: e })
-  }
+  const schema = parseJsonFile(text, path, 'the data contract')
   if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) {
     throw new UserError(`${path}: the data contract must be a JSON Schema object describing one row`, { file: path })
   }

@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { UserError, errorText } from '../errors.js'
+import { parseJsonFile } from '../files.js'
 import { RESULT_SCHEMA_VERSION, type ValidationResult } from '../result/types.js'
 import { sha256Bytes } from './digest.js'
 import type { DatasetDigest, EvidenceSummary } from './types.js'
@@ -27,12 +28,10 @@ export function loadEvidence(files: string[], modelDigest: string, field = 'evid
     } catch (e) {
       throw new UserError(`${file}: evidence file cannot be read (${errorText(e)})`, { file, field })
     }
-    let report: Partial<ValidationResult>
-    try {
-      report = JSON.parse(bytes.toString('utf8')) as Partial<ValidationResult>
-    } catch (e) {
-      throw new UserError(`${file}: evidence is not valid JSON (${errorText(e)}); give a modelgate report (--report)`, { file, field })
-    }
+    const report = parseJsonFile(bytes.toString('utf8'), file, 'evidence', {
+      field,
+      hint: 'give a modelgate report (--report)',
+    }) as Partial<ValidationResult>
     if (typeof report !== 'object' || report === null || typeof report.schemaVersion !== 'string' || typeof report.status !== 'string') {
       throw new UserError(
         `${file}: evidence is not a modelgate report (no schemaVersion/status); give the --report of validate or robustness`,

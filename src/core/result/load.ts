@@ -1,5 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs'
-import { UserError } from '../errors.js'
+import { UserError, errorText } from '../errors.js'
+import { parseJsonFile } from '../files.js'
 import { RESULT_SCHEMA_VERSION, type ValidationResult } from './types.js'
 
 /** Metrics of a previous modelgate report, per data set name, for change gates against it. */
@@ -12,12 +13,13 @@ export interface BaselineReport {
 
 export function loadBaselineReport(file: string): BaselineReport {
   if (!existsSync(file)) throw new UserError(`${file}: baseline report not found`, { file, field: 'baseline' })
-  let json: Partial<ValidationResult>
+  let text: string
   try {
-    json = JSON.parse(readFileSync(file, 'utf8')) as Partial<ValidationResult>
+    text = readFileSync(file, 'utf8')
   } catch (e) {
-    throw new UserError(`${file}: the baseline report is not valid JSON (${(e as Error).message})`, { file, field: 'baseline' })
+    throw new UserError(`${file}: cannot read the baseline report (${errorText(e)})`, { file, field: 'baseline' })
   }
+  const json = parseJsonFile(text, file, 'the baseline report', { field: 'baseline' }) as Partial<ValidationResult>
   const major = RESULT_SCHEMA_VERSION.split('.')[0]
   if (typeof json !== 'object' || json === null || typeof json.schemaVersion !== 'string') {
     throw new UserError(`${file}: schemaVersion: missing; is this a modelgate report?`, { file, field: 'schemaVersion' })

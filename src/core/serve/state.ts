@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { z } from 'zod'
 import { UserError, errorText } from '../errors.js'
-import { writeFileAtomic } from '../files.js'
+import { parseJsonFile, writeFileAtomic } from '../files.js'
 import { formatPath } from '../manifest/load.js'
 
 /*
@@ -56,13 +56,7 @@ export type CanaryVersion = NonNullable<EnvironmentState['canary']>
 
 /** Validates the JSON text of a state file; `file` names it in messages. */
 export function parseEnvironmentState(text: string, file: string): EnvironmentState {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (e) {
-    throw new UserError(`${file}: the environment state is not valid JSON (${errorText(e)})`, { file })
-  }
-  return validateEnvironmentState(value, file)
+  return validateEnvironmentState(parseJsonFile(text, file, 'the environment state'), file)
 }
 
 function validateEnvironmentState(value: unknown, file: string): EnvironmentState {

@@ -10,6 +10,7 @@ import semver from 'semver'
 import { UserError, errorText } from '../../errors.js'
 import { directoryDigest } from '../digest.js'
 import { MODEL_NAME, checkModelName, versionTag } from '../names.js'
+import { checkVersionRecord } from '../record.js'
 import {
   VERSION_RECORD_SCHEMA,
   type RegistrationOutcome,
@@ -403,7 +404,7 @@ export class GitBackend implements RegistryBackend {
     for (const t of tags) {
       if (!t.version) continue
       if (t.cancel) deregistered.add(t.version)
-      else if (!versions.has(t.version)) versions.set(t.version, { ref: t, record: recordFromTag(t, name, t.version) })
+      else if (!versions.has(t.version)) versions.set(t.version, { ref: t, record: recordFromTag(t, name, t.version, this.location) })
     }
     return { tags, versions, deregistered, counter, taken }
   }
@@ -662,16 +663,11 @@ function stageVersion(t: ModelTag, state: ModelState): string | undefined {
  * The record in a version tag's message. A tag made by other tools (`gto register`) still takes its
  * version number, so it is listed with what git knows about it; it cannot be fetched.
  */
-function recordFromTag(t: ModelTag, name: string, version: string): VersionRecord {
-  const parsed = parseJson(t.message) as Partial<VersionRecord> | undefined
-  if (
-    parsed &&
-    parsed.name === name &&
-    parsed.version === version &&
-    typeof parsed.digest === 'string' &&
-    Array.isArray(parsed.artifact?.files)
-  ) {
-    const { deprecated: _deprecated, ...record } = parsed as VersionRecord
+function recordFromTag(t: ModelTag, name: string, version: string, location: string): VersionRecord {
+  const parsed = parseJson(t.message)
+  // A message that is a JSON object with a schemaVersion claims to be our record: checked, and refused naming the tag if it is not one.
+  if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && 'schemaVersion' in parsed) {
+    const { deprecated: _deprecated, ...record } = checkVersionRecord(parsed, `${location}: tag ${t.tag}`, { expected: { name, version } })
     return record
   }
   return {

@@ -5,8 +5,10 @@ import { pathToFileURL } from 'node:url'
 import semver from 'semver'
 import { UserError } from '../../errors.js'
 import { acquireFileLock, fileInTheWay, fsCause, makeFolder, type LockFs } from '../../lock.js'
+import { whyNotJson } from '../../files.js'
 import { sha256File } from '../digest.js'
 import { checkModelName, versionTag } from '../names.js'
+import { checkStageHistory, checkVersionRecord } from '../record.js'
 import type {
   ArtifactDigest,
   RegistrationOutcome,
@@ -116,12 +118,24 @@ export class LocalBackend implements RegistryBackend {
     return records.sort((a, b) => semver.compare(a.version, b.version))
   }
 
+  /** A version's record, checked: one that is not JSON, or JSON but not a record of this version, is refused naming the file. */
   private readRecord(name: string, version: string): VersionRecord {
     const file = path.join(this.versionDir(name, version), 'record.json')
+    return checkVersionRecord(this.readJson(file, 'version record'), file, { file, expected: { name, version } })
+  }
+
+  /** A registry file's JSON; the refusal never quotes the file (JSON.parse's message does). */
+  private readJson(file: string, what: string): unknown {
+    let text: string
     try {
-      return JSON.parse(this.fs.readFileSync(file, 'utf8')) as VersionRecord
+      text = this.fs.readFileSync(file, 'utf8')
     } catch (e) {
-      throw new UserError(`${file}: unreadable version record (${fsCause(e)})`, { file })
+      throw new UserError(`${file}: unreadable ${what} (${fsCause(e, file, this.fs)})`, { file, cause: e })
+    }
+    try {
+      return JSON.parse(text)
+    } catch (e) {
+      throw new UserError(`${file}: unreadable ${what} (${whyNotJson(text, e)})`, { file })
     }
   }
 
@@ -145,11 +159,7 @@ export class LocalBackend implements RegistryBackend {
   private readEvents(name: string): StageEvent[] {
     const file = path.join(this.modelDir(name), 'stages.json')
     if (!this.fs.existsSync(file)) return []
-    try {
-      return (JSON.parse(this.fs.readFileSync(file, 'utf8')) as { events: StageEvent[] }).events
-    } catch (e) {
-      throw new UserError(`${file}: unreadable stage history (${fsCause(e)})`, { file })
-    }
+    return checkStageHistory(this.readJson(file, 'stage history'), file, file)
   }
 
   async register(name: string, plan: (existing: VersionRecord[]) => RegistrationPlan): Promise<RegistrationOutcome> {

@@ -9,8 +9,10 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import semver from 'semver'
 import { mapLimit } from '../../parallel.js'
 import { UserError, errorText } from '../../errors.js'
+import { whyNotJson } from '../../files.js'
 import { digestTap, directoryDigest, sha256Bytes, sha256File } from '../digest.js'
 import { checkModelName, versionTag } from '../names.js'
+import { checkVersionRecord } from '../record.js'
 import type {
   RegistrationOutcome,
   RegistrationPlan,
@@ -517,11 +519,14 @@ export class MlflowBackend implements RegistryBackend {
           },
         )
       }
+      const text = bytes.toString('utf8')
+      let value: unknown
       try {
-        record = JSON.parse(bytes.toString('utf8')) as VersionRecord
+        value = JSON.parse(text)
       } catch (e) {
-        throw new UserError(`${uri}: unreadable version record (${errorText(e)})`, { field: 'record' })
+        throw new UserError(`${uri}: unreadable version record (${whyNotJson(text, e)})`, { field: 'record' })
       }
+      record = checkVersionRecord(value, `${uri}: record.json`)
       if (record.name !== name || record.version !== entry.version || record.digest !== entry.digest) {
         throw new UserError(
           `${uri}: record.json (${record.name} ${record.version}) does not match the version's tags (${name} ${entry.version})`,

@@ -5,6 +5,7 @@ import { mapLimit } from '../../parallel.js'
 import { UserError } from '../../errors.js'
 import { sha256Bytes, sha256File } from '../digest.js'
 import { checkModelName } from '../names.js'
+import { checkShape, checkVersionRecord, eventLogSchema } from '../record.js'
 import type { OciCredentials } from '../oci/auth.js'
 import { EMPTY_DESCRIPTOR, EMPTY_JSON, MEDIA, OciClient, parseJson, type Descriptor, type ImageManifest } from '../oci/client.js'
 import {
@@ -138,7 +139,8 @@ export class OciBackend implements RegistryBackend {
     if (!layer) return undefined
     let record = this.records.get(layer.digest)
     if (!record) {
-      record = parseJson(await this.client.readBlob(repo, layer.digest, 64 * 1024 * 1024), `${repo}:${tag} ${RECORD_FILE}`) as VersionRecord
+      const where = `${repo}:${tag} ${RECORD_FILE}`
+      record = checkVersionRecord(parseJson(await this.client.readBlob(repo, layer.digest, 64 * 1024 * 1024), where), where)
       this.records.set(layer.digest, record)
     }
     if (`v${record.version}` !== tag) return undefined
@@ -359,8 +361,14 @@ export class OciBackend implements RegistryBackend {
     if (!found) return emptyLog(name)
     const layer = (parseJson(found.bytes, `${repo}:${EVENTS_TAG}`) as ImageManifest).layers?.[0]
     if (!layer) return emptyLog(name)
-    const log = parseJson(await this.client.readBlob(repo, layer.digest, 64 * 1024 * 1024), `${repo}:${EVENTS_TAG}`) as Partial<EventLog>
-    return { ...emptyLog(name), ...log, stages: log.stages ?? [], deprecated: log.deprecated ?? [] }
+    const where = `${repo}:${EVENTS_TAG}`
+    const log = checkShape(
+      eventLogSchema,
+      parseJson(await this.client.readBlob(repo, layer.digest, 64 * 1024 * 1024), where),
+      where,
+      'event log',
+    )
+    return { ...emptyLog(name), ...log, stages: log.stages ?? [], deprecated: log.deprecated ?? [] } as EventLog
   }
 
   private async writeLog(repo: string, log: EventLog, held: HeldLock): Promise<void> {

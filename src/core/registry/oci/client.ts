@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { UserError, errorText } from '../../errors.js'
+import { notValidJson } from '../../files.js'
 import { digestTap, sha256Bytes } from '../digest.js'
 import { authorize, authHint, refused, type OciCredentials } from './auth.js'
 import { drain, header, isUnreachable, readBody, send, TransportError, type Body, type RawResponse } from './http.js'
@@ -588,10 +589,12 @@ function parseMediaType(bytes: Buffer): string {
 }
 
 export function parseJson(bytes: Buffer, what: string): unknown {
+  const text = bytes.toString('utf8')
   try {
-    return JSON.parse(bytes.toString('utf8'))
+    return JSON.parse(text)
   } catch (e) {
-    throw new UserError(`${what}: not JSON (${errorText(e)})`)
+    // Where, not what: JSON.parse's message quotes the bytes.
+    throw new UserError(`${what}: ${notValidJson(text, e)}`)
   }
 }
 
