@@ -1,7 +1,8 @@
 import path from 'node:path'
 import { answeredHelp, parseCommand } from './args.js'
 import { readFileSync, rmSync } from 'node:fs'
-import { UserError } from '../core/errors.js'
+import { UserError, errorText } from '../core/errors.js'
+import { servesState } from '../core/deploy/targets/local.js'
 import { writeFileAtomic } from '../core/files.js'
 import { parsePositiveInt } from '../core/options.js'
 import { startInferenceServer } from '../core/serve/server.js'
@@ -39,7 +40,7 @@ export async function runServe(args: string[], io: CliIO, setDebug: (d: boolean)
   const port = portText === '0' ? 0 : (parsePositiveInt(portText, '--port') ?? 8080)
   const stateFile = path.resolve(io.cwd, values.state as string)
   const info = path.resolve(io.cwd, (values.info as string | undefined) ?? path.join(path.dirname(stateFile), 'server.json'))
-  if (values.stop) return stopServer(info, io)
+  if (values.stop) return stopServer(info, stateFile, io)
   const server = await startInferenceServer({
     stateFile,
     port,
@@ -59,12 +60,50 @@ export async function runServe(args: string[], io: CliIO, setDebug: (d: boolean)
   return 0
 }
 
-/** Stops the server `info` names, once it is sure that process is the server (it answers at its URL). */
-async function stopServer(info: string, io: CliIO): Promise<number> {
-  let server: { pid: number; url: string }
+/** What a server.json must hold for `--stop` to act on it. */
+function readServerInfo(info: string): { pid: number; url: string } | undefined {
+  let text: string
   try {
-    server = JSON.parse(readFileSync(info, 'utf8')) as { pid: number; url: string }
+    text = readFileSync(info, 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new UserError(`${info}: cannot read the server info (${errorText(e)})`, { file: info })
+  }
+  // The text is not quoted: it is a workspace file, and could hold anything.
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
   } catch {
+    throw new UserError(`${info}: is not valid JSON; modelgate serve writes {"pid", "port", "url"} there`, { file: info })
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UserError(
+      `${info}: expected an object {"pid", "port", "url"}, found ${Array.isArray(parsed) ? 'an array' : describe(parsed)}`,
+      {
+        file: info,
+      },
+    )
+  const { pid, url } = parsed as { pid?: unknown; url?: unknown }
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0)
+    throw new UserError(`${info}: pid: expected the server's process id (a positive whole number), found ${describe(pid)}`, {
+      file: info,
+      field: 'pid',
+    })
+  if (typeof url !== 'string' || !/^https?:\/\/[^\s/]+/i.test(url))
+    throw new UserError(`${info}: url: expected the server's http URL, found ${describe(url)}`, { file: info, field: 'url' })
+  return { pid, url: url.replace(/\/+$/, '') }
+}
+
+const describe = (v: unknown) => (v === undefined ? 'no value' : JSON.stringify(v).slice(0, 60))
+
+/**
+ * Stops the server `info` names, once it is sure that process is the server: something answers at
+ * its URL, and the pid runs `modelgate serve` for this state file. A server.json is a workspace file
+ * (a pull request can write one): a pid that is some other process is refused, not signalled.
+ */
+async function stopServer(info: string, stateFile: string, io: CliIO): Promise<number> {
+  const server = readServerInfo(info)
+  if (!server) {
     io.stderr(`modelgate serve: no server is running (${info} not found)`)
     return 0
   }
@@ -80,7 +119,20 @@ async function stopServer(info: string, io: CliIO): Promise<number> {
     io.stderr(`modelgate serve: the server at ${server.url} was not running`)
     return 0
   }
-  process.kill(server.pid, 'SIGTERM')
+  const serves = servesState(server.pid, stateFile)
+  if (serves !== true) {
+    throw new UserError(
+      serves === false
+        ? `${info}: pid: process ${server.pid} is not modelgate serve for ${stateFile}; not signalling it (stop the server at ${server.url} yourself)`
+        : `${info}: pid: this system cannot tell whether process ${server.pid} is modelgate serve for ${stateFile}; not signalling it (stop the server at ${server.url} yourself)`,
+      { file: info, field: 'pid' },
+    )
+  }
+  try {
+    process.kill(server.pid, 'SIGTERM')
+  } catch {
+    // ESRCH: it exited between the check and the signal.
+  }
   for (let i = 0; i < 150 && (await live()); i++) await new Promise((r) => setTimeout(r, 100))
   io.stderr(`modelgate serve: stopped ${server.url} (pid ${server.pid})`)
   return 0

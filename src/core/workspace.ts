@@ -1,6 +1,7 @@
-import { realpathSync } from 'node:fs'
+import { readFileSync, realpathSync, statSync, type Stats } from 'node:fs'
 import path from 'node:path'
 import { UserError } from './errors.js'
+import type { RegistryLocation } from './registry/location.js'
 
 /**
  * Where a run may read and write. A manifest and its data often come from a pull request, and the job
@@ -108,5 +109,67 @@ export function checkOutputs(
         field: o.label,
       })
     seen.set(r, o.label)
+  }
+}
+
+/**
+ * The folders a registry at `registry` reads and writes on this machine, for checkOutputsOutside: a
+ * local registry's root (only the model's folder, `<root>/<name>`, when the root holds the whole
+ * workspace: every output would be in it), and a git registry's repository data (its `.git`, and the
+ * folder a `.git` file points to). None for a remote registry.
+ */
+export function registryFolders(registry: RegistryLocation, name: string, workspace: string): { path: string; what: string }[] {
+  if (registry.kind === 'local') {
+    const root = path.resolve(registry.root)
+    if (!within(realOrResolved(workspace), realOrResolved(root))) return [{ path: root, what: `the local registry ${root}` }]
+    const dir = path.join(root, ...name.split('/'))
+    return [{ path: dir, what: `${dir}, the folder of ${name} in the local registry ${root}` }]
+  }
+  if (registry.kind !== 'git') return []
+  const data = (p: string) => ({ path: p, what: `the git registry's repository data ${p}` })
+  // The repository's .git is in the registry's folder or in the nearest folder above it that has one.
+  for (let at = path.resolve(registry.repoDir); ; at = path.dirname(at)) {
+    const dotGit = path.join(at, '.git')
+    let stat: Stats
+    try {
+      stat = statSync(dotGit)
+    } catch {
+      if (path.dirname(at) === at) return [data(path.join(path.resolve(registry.repoDir), '.git'))]
+      continue
+    }
+    if (!stat.isFile()) return [data(dotGit)]
+    // A worktree or a submodule: .git is a file naming the git folder.
+    let text = ''
+    try {
+      text = readFileSync(dotGit, 'utf8')
+    } catch {
+      // unreadable: git cannot use it either
+    }
+    const gitDir = /^gitdir:\s*(.+?)\s*$/m.exec(text)?.[1]
+    return gitDir ? [data(dotGit), data(path.resolve(at, gitDir))] : [data(dotGit)]
+  }
+}
+
+/**
+ * Before any work starts, beside checkOutputs: no output at or below a folder the run reads and
+ * writes (a registry's, an environment's), after symlinks and `..`: it would overwrite a version's
+ * record or card, or be overwritten.
+ */
+export function checkOutputsOutside(
+  outputs: { path?: string; label: string }[],
+  folders: { path: string; what: string }[],
+  cwd: string,
+): void {
+  const real = (p: string) => realOrResolved(path.resolve(cwd, p))
+  const dirs = folders.map((f) => ({ ...f, real: real(f.path) }))
+  for (const o of outputs) {
+    if (!o.path) continue
+    const r = real(o.path)
+    const hit = dirs.find((d) => within(r, d.real))
+    if (hit)
+      throw new UserError(
+        `${o.label} ${o.path}: is ${r === hit.real ? '' : 'inside '}${hit.what}, which this run reads and writes; give the output a path outside it`,
+        { file: o.path, field: o.label },
+      )
   }
 }

@@ -1,4 +1,5 @@
 import { EMPTY_POLICY, checkPromotion, checkStageName, type StagePolicy } from '../registry/policy.js'
+import { existsSync, rmSync, rmdirSync } from 'node:fs'
 import path from 'node:path'
 import { UserError, errorText } from '../errors.js'
 import { checkAlias } from '../registry/backends/mlflow.js'
@@ -126,10 +127,43 @@ function checkRegistryStage(backend: RegistryBackend, stage: string, field: stri
   }
 }
 
-async function fetchServed(backend: RegistryBackend, record: VersionRecord, workDir: string): Promise<ServedVersion> {
-  const stored = await backend.get(record.name, record.version)
-  const artifactPath = await backend.fetch(record.name, record.version, path.join(workDir, 'artifacts', record.version))
-  return { name: record.name, version: record.version, digest: record.digest, uri: stored?.uri ?? '', artifactPath }
+/**
+ * Fetches versions into the deploy's work folder, remembering the folders it made: a deploy refused
+ * before it applied anything removes them again, so that it changes nothing.
+ */
+class Fetcher {
+  /** Each fetch's folder, when it made it, and the folders above it it made (deepest first). */
+  private readonly made: { dir: string; parents: string[] }[] = []
+
+  constructor(
+    private readonly backend: RegistryBackend,
+    private readonly workDir: string,
+  ) {}
+
+  async fetch(record: VersionRecord): Promise<ServedVersion> {
+    const dir = path.join(this.workDir, 'artifacts', record.version)
+    if (!existsSync(dir)) {
+      const parents: string[] = []
+      for (let up = path.dirname(dir); up !== path.dirname(up) && !existsSync(up); up = path.dirname(up)) parents.push(up)
+      this.made.push({ dir, parents })
+    }
+    const stored = await this.backend.get(record.name, record.version)
+    const artifactPath = await this.backend.fetch(record.name, record.version, dir)
+    return { name: record.name, version: record.version, digest: record.digest, uri: stored?.uri ?? '', artifactPath }
+  }
+
+  /** Removes what the fetches made: each version's folder, then the folders above it, only while they are empty. */
+  removeMade(): void {
+    for (const { dir, parents } of this.made.splice(0).reverse()) {
+      try {
+        rmSync(dir, { recursive: true, force: true })
+        // Another run may have put something in a parent meanwhile: rmdir leaves a folder that is not empty.
+        for (const p of parents) rmdirSync(p)
+      } catch {
+        // Left behind: a folder that is not empty any more, or one that cannot be removed.
+      }
+    }
+  }
 }
 
 async function readGolden(backend: RegistryBackend, record: VersionRecord): Promise<GoldenRequests | undefined> {
@@ -149,9 +183,30 @@ export async function deployModel(req: DeployRequest, deps: DeployDeps): Promise
   await checkDeployPolicy(backend, record, req)
   // The stage moves after a verified rollout: what `registry promote` would refuse is refused now, before any change.
   checkPromotion(policy, record, req.envStage, await backend.stages(req.name))
+  // What the target can tell is wrong (a program not on PATH, a damaged state file) is refused before anything is fetched.
+  await target.check?.()
   log(`${req.name} ${record.version} (${record.digest}) → ${req.environment} on ${target.description}`)
+  const fetcher = new Fetcher(backend, req.workDir)
+  // Until the environment is changed, a refusal or a failure takes the fetched artifacts back with it.
+  let applying = false
+  try {
+    return await deployFetched(req, deps, record, fetcher, () => (applying = true))
+  } catch (e) {
+    if (!applying) fetcher.removeMade()
+    throw e
+  }
+}
+
+async function deployFetched(
+  req: DeployRequest,
+  deps: DeployDeps,
+  record: VersionRecord,
+  fetcher: Fetcher,
+  applying: () => void,
+): Promise<DeployResult> {
+  const { backend, target, log } = deps
   // Fetching checks every file against the registered digest: a tampered or truncated artifact stops here.
-  const candidate = await fetchServed(backend, record, req.workDir)
+  const candidate = await fetcher.fetch(record)
   const golden = await readGolden(backend, record)
   const spec: VerifySpec = { ...req.verify, golden }
 
@@ -172,7 +227,7 @@ export async function deployModel(req: DeployRequest, deps: DeployDeps): Promise
   }
   const release = req.dryRun ? async () => {} : await target.lock()
   try {
-    const previous = await lastKnownGood(req, deps, record)
+    const previous = await lastKnownGood(req, deps, record, fetcher)
     if (previous) result.previous = { version: previous.version, digest: previous.digest }
     const plans = planSteps(candidate, previous, req.canarySteps)
     if (req.dryRun) {
@@ -192,6 +247,7 @@ export async function deployModel(req: DeployRequest, deps: DeployDeps): Promise
       logUrl: req.logUrl,
     })
     if (deployment) result.deployment = deployment
+    applying()
     try {
       return await runDeployment(req, deps, { record, candidate, previous, plans, spec, result, deployment })
     } catch (e) {
@@ -348,11 +404,16 @@ export function canaryWorse(candidate: VerifyResult, stable: VerifyResult, spec:
  * The last version that worked in this environment: what the target serves as stable now, else the
  * last successful deployment in the ledger, else the registry stage that follows the environment.
  */
-async function lastKnownGood(req: DeployRequest, deps: DeployDeps, candidate: VersionRecord): Promise<ServedVersion | undefined> {
+async function lastKnownGood(
+  req: DeployRequest,
+  deps: DeployDeps,
+  candidate: VersionRecord,
+  fetcher: Fetcher,
+): Promise<ServedVersion | undefined> {
   const current = await deps.target.current()
   if (current?.stable && current.stable.version !== candidate.version) {
     const rec = await deps.backend.get(req.name, current.stable.version)
-    if (rec && rec.record.digest === current.stable.digest) return fetchServed(deps.backend, rec.record, req.workDir)
+    if (rec && rec.record.digest === current.stable.digest) return fetcher.fetch(rec.record)
   }
   if (current?.stable?.version === candidate.version) return undefined
   const fromLedger = await deps.ledger?.lastSuccessful(req.environment, req.name).catch(() => undefined)
@@ -360,7 +421,7 @@ async function lastKnownGood(req: DeployRequest, deps: DeployDeps, candidate: Ve
   for (const version of [fromLedger?.version, fromStage]) {
     if (!version || version === candidate.version) continue
     const rec = await deps.backend.get(req.name, version)
-    if (rec && !rec.record.deprecated) return fetchServed(deps.backend, rec.record, req.workDir)
+    if (rec && !rec.record.deprecated) return fetcher.fetch(rec.record)
   }
   return undefined
 }

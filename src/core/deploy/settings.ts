@@ -11,7 +11,7 @@ import { LocalTarget } from './targets/local.js'
 import { WebhookTarget } from './targets/webhook.js'
 import type { DeployRequest } from './run.js'
 import type { DeployTarget, Protocol, TargetKind } from './types.js'
-import { checkOutputs, type WorkspacePolicy } from '../workspace.js'
+import { checkOutputs, checkOutputsOutside, registryFolders, type WorkspacePolicy } from '../workspace.js'
 import { checkOutputPath } from '../files.js'
 
 type EnvironmentConfig = DeployConfig['environments'][string]
@@ -24,6 +24,9 @@ export interface DeploySettings {
   targetKind: TargetKind
   env: EnvironmentConfig
 }
+
+/** An environment's name: a folder under .modelgate/environments and a registry stage, so the stage-name grammar. */
+const ENVIRONMENT_NAME = /^[a-zA-Z0-9]([a-zA-Z0-9-_]*[a-zA-Z0-9])?$/
 
 const DEFAULT_ENV: EnvironmentConfig = { target: 'local', 'requires-evidence': [], canary: [], port: 0, protocol: 'v2' }
 
@@ -50,6 +53,13 @@ export function resolveDeploySettings(
   const registry = resolveRegistrySettings(src, workspace, workspacePolicy)
   const environment = src.value('environment')
   if (!environment) throw new UserError(`${src.label('environment')} is required (e.g. staging)`, { field: 'environment' })
+  // Before it names a manifest key or a folder: `../../escape` is neither.
+  if (!ENVIRONMENT_NAME.test(environment)) {
+    throw new UserError(
+      `${src.label('environment')}: '${environment}' is not a valid environment name (letters, digits, - and _; e.g. staging)`,
+      { field: 'environment' },
+    )
+  }
   const config = registry.manifest?.deploy
   const declared = Object.keys(config?.environments ?? {})
   // A manifest that names its environments is the list: a typo must not deploy to a default local server.
@@ -99,11 +109,39 @@ export function resolveDeploySettings(
   return { registry, request, targetKind, env }
 }
 
-/** The deploy's result JSON checked before anything changes: inside the workspace, and not over the manifest. */
+/** The environment's folder: its state and server (local target) or its rendered manifests (kserve). */
+export function environmentDir(workspace: string, name: string, environment: string): string {
+  return path.join(workspace, '.modelgate', 'environments', ...name.split('/'), environment)
+}
+
+/**
+ * The deploy's result JSON checked before anything changes (call it once request.workDir is set):
+ * inside the workspace, not over a file the deploy reads (the manifest, the command target's scripts),
+ * and not inside a folder it reads and writes (the registry's, the environment's, the fetched artifacts').
+ */
 export function checkDeployOutput(report: string | undefined, label: string, s: DeploySettings): void {
   const r = s.registry
   const inputs = r.manifestPath ? [{ path: path.resolve(r.workspace, r.manifestPath), what: 'the manifest' }] : []
-  checkOutputs([{ path: report, label }], inputs, r.confinement, r.workspace)
+  if (s.targetKind === 'command') {
+    const key = `deploy.environments.${s.request.environment}`
+    for (const [argv, field] of [
+      [s.env.command, 'command'],
+      [s.env['ready-command'], 'ready-command'],
+    ] as const) {
+      const program = argv?.[0]
+      if (program && (program.includes('/') || program.includes(path.sep)))
+        inputs.push({ path: path.resolve(r.baseDir, program), what: `the program of ${key}.${field}` })
+    }
+  }
+  const envDir = environmentDir(r.workspace, s.request.name, s.request.environment)
+  const folders = [
+    ...registryFolders(r.registry, r.name, r.workspace),
+    { path: envDir, what: `${envDir}, the folder of environment ${s.request.environment}` },
+    ...(s.request.workDir ? [{ path: s.request.workDir, what: `${s.request.workDir}, the folder the deploy fetches artifacts to` }] : []),
+  ]
+  const outputs = [{ path: report, label }]
+  checkOutputs(outputs, inputs, r.confinement, r.workspace)
+  checkOutputsOutside(outputs, folders, r.workspace)
   if (report) checkOutputPath(report, label)
 }
 
@@ -119,7 +157,7 @@ export function createTarget(s: DeploySettings, ctx: TargetContext): DeployTarge
   const { env, request } = s
   const name = request.name
   const environment = request.environment
-  const dir = path.join(ctx.workspace, '.modelgate', 'environments', ...name.split('/'), environment)
+  const dir = environmentDir(ctx.workspace, name, environment)
   const endpoint = () => {
     if (!env.url)
       throw new UserError(`deploy.environments.${environment}.url: the ${s.targetKind} target needs the URL where the model answers`, {
@@ -171,6 +209,7 @@ export function createTarget(s: DeploySettings, ctx: TargetContext): DeployTarge
         timeoutMs: request.timeoutMs,
         readyCommand: env['ready-command'],
         environment,
+        settings: { file: s.registry.manifestPath, key: `deploy.environments.${environment}` },
       })
     }
   }

@@ -51,6 +51,11 @@ export interface DeployTarget {
   readonly description: string
   /** Serialises deploys to this environment; resolves to the release function. */
   lock(): Promise<() => Promise<void>>
+  /**
+   * Checks what can be checked of the target's settings and state (programs on PATH, a readable state
+   * file) before the deploy fetches anything: a refused deploy leaves nothing behind. Throws UserError.
+   */
+  check?(): Promise<void>
   /** What the target serves now, when it can tell: the rollback target of last resort. */
   current(): Promise<TrafficPlan | undefined>
   /**

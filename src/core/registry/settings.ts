@@ -13,7 +13,15 @@ import type { Task } from '../result/types.js'
 import { parseVersion, type Step } from './bump.js'
 import { DEFAULT_REGISTRY, parseRegistryUri, type RegistryLocation } from './location.js'
 import type { StagePolicy } from './policy.js'
-import { checkOutputs, confine, confinementFor, type Confinement, type WorkspacePolicy } from '../workspace.js'
+import {
+  checkOutputs,
+  checkOutputsOutside,
+  confine,
+  confinementFor,
+  registryFolders,
+  type Confinement,
+  type WorkspacePolicy,
+} from '../workspace.js'
 import { checkOutputPath } from '../files.js'
 
 /** What every registry command shares: the manifest (optional), the registry, the model name and the policy. */
@@ -137,7 +145,8 @@ export function readRegisterOptions(src: OptionSource, settings: RegistrySetting
 
 /**
  * The registration's output (its result JSON) checked before anything is registered: inside the
- * workspace, and not over the model, an evidence report or the manifest it reads.
+ * workspace, not over the model, an evidence report or the manifest it reads, and not inside the
+ * registry folder it writes (a version's record or model card).
  */
 export function checkRegisterOutput(report: string | undefined, label: string, settings: RegistrySettings, opts: RegisterOptions): void {
   const inputs = [
@@ -145,7 +154,9 @@ export function checkRegisterOutput(report: string | undefined, label: string, s
     ...opts.evidence.map((e) => ({ path: e, what: 'an evidence report' })),
     ...(settings.manifestPath ? [{ path: path.resolve(settings.workspace, settings.manifestPath), what: 'the manifest' }] : []),
   ]
-  checkOutputs([{ path: report, label }], inputs, settings.confinement, settings.workspace)
+  const outputs = [{ path: report, label }]
+  checkOutputs(outputs, inputs, settings.confinement, settings.workspace)
+  checkOutputsOutside(outputs, registryFolders(settings.registry, settings.name, settings.workspace), settings.workspace)
   if (report) checkOutputPath(path.resolve(settings.workspace, report), label)
 }
 

@@ -24,6 +24,20 @@ export interface CommandTargetOptions {
   readyCommand?: string[]
   /** Passed as MODELGATE_ENVIRONMENT. */
   environment?: string
+  /**
+   * Where `command` and `readyCommand` were set, for messages: the manifest and the environment's key
+   * (`deploy.environments.<env>`), whose keys are command and ready-command. Absent: the option names.
+   */
+  settings?: { file?: string; key: string }
+}
+
+type Field = 'command' | 'readyCommand'
+
+/** How a message names an option: its label (ending where the value follows), its field and the file that set it. */
+interface Where {
+  label: string
+  field: string
+  file?: string
 }
 
 const READY_POLL_MS = 500
@@ -67,8 +81,8 @@ export class CommandTarget implements DeployTarget {
   readonly description: string
 
   constructor(private readonly opts: CommandTargetOptions) {
-    checkArgv(opts.command, 'command')
-    if (opts.readyCommand !== undefined) checkArgv(opts.readyCommand, 'readyCommand')
+    checkArgv(opts.command, this.where('command'))
+    if (opts.readyCommand !== undefined) checkArgv(opts.readyCommand, this.where('readyCommand'))
     if (!(opts.timeoutMs > 0))
       throw new UserError(`command target: timeoutMs must be positive, got ${opts.timeoutMs}`, { field: 'timeoutMs' })
     this.description = `command ${opts.command.join(' ')}`
@@ -83,10 +97,15 @@ export class CommandTarget implements DeployTarget {
     return undefined
   }
 
-  async apply(plan: TrafficPlan, opts: { dryRun: boolean; log: (line: string) => void }): Promise<ApplyOutcome> {
+  /** The folder and both programs, before a deploy fetches anything (apply checks them again). */
+  async check(): Promise<void> {
     this.checkRunnable(this.opts.command, 'command')
-    // Found out before the deploy command changes anything, not at the first readiness probe after it.
     if (this.opts.readyCommand !== undefined) this.checkRunnable(this.opts.readyCommand, 'readyCommand')
+  }
+
+  async apply(plan: TrafficPlan, opts: { dryRun: boolean; log: (line: string) => void }): Promise<ApplyOutcome> {
+    // Found out before the deploy command changes anything, not at the first readiness probe after it.
+    await this.check()
     const shown = this.opts.command.join(' ')
     if (opts.dryRun) {
       return {
@@ -135,8 +154,17 @@ export class CommandTarget implements DeployTarget {
     return version === undefined ? this.opts.endpoint : undefined
   }
 
+  /** `command target: readyCommand`, or with settings `modelgate.yml: deploy.environments.<env>.ready-command:`. */
+  private where(field: Field): Where {
+    const s = this.opts.settings
+    if (!s) return { label: `command target: ${field}`, field }
+    const key = `${s.key}.${field === 'readyCommand' ? 'ready-command' : 'command'}`
+    return { label: `${s.file ? `${s.file}: ` : ''}${key}:`, field: key, file: s.file }
+  }
+
   /** A missing folder or program is the user's to fix, and is caught before anything runs (also in a dry run). */
-  private checkRunnable(argv: string[], field: string): void {
+  private checkRunnable(argv: string[], name: Field): void {
+    const { label, field, file } = this.where(name)
     let isDir = false
     try {
       isDir = statSync(this.opts.cwd).isDirectory()
@@ -147,35 +175,21 @@ export class CommandTarget implements DeployTarget {
     const program = argv[0]
     // A bare name is found on PATH, as the OS will look for it: checked here too, before anything runs.
     if (!program.includes('/') && !program.includes(path.sep)) {
-      const searchPath = this.opts.env?.PATH ?? process.env.PATH ?? ''
-      const found = searchPath
-        .split(path.delimiter)
-        .filter(Boolean)
-        .some((dir) => {
-          try {
-            accessSync(path.join(dir, program), constants.X_OK)
-            return statSync(path.join(dir, program)).isFile()
-          } catch {
-            return false
-          }
-        })
-      if (!found) throw new UserError(`command target: ${field} ${program} is not a program on PATH`, { field })
+      if (!onPath(program, this.opts.env?.PATH ?? process.env.PATH ?? ''))
+        throw new UserError(`${label} ${program} is not a program on PATH`, { field, file })
       return
     }
     const resolved = path.resolve(this.opts.cwd, program)
     try {
       accessSync(resolved, constants.X_OK)
     } catch {
-      throw new UserError(`command target: ${field} ${program} is not an executable file (looked in ${this.opts.cwd})`, {
-        file: resolved,
-        field,
-      })
+      throw new UserError(`${label} ${program} is not an executable file (looked in ${this.opts.cwd})`, { file: file ?? resolved, field })
     }
   }
 
   private async run(
     argv: string[],
-    field: string,
+    name: Field,
     plan: TrafficPlan,
     action: 'apply' | 'ready',
     timeoutMs: number,
@@ -186,14 +200,34 @@ export class CommandTarget implements DeployTarget {
       return await runProcess(argv, { cwd: this.opts.cwd, env, stdin: `${JSON.stringify(plan)}\n`, timeoutMs, onLine: log })
     } catch (e) {
       const code = (e as { code?: unknown }).code
-      throw new UserError(`command target: cannot run ${field} ${argv[0]}: ${typeof code === 'string' ? code : errorText(e)}`, { field })
+      const why = typeof code === 'string' ? code : errorText(e)
+      const { label, field, file } = this.where(name)
+      const message = this.opts.settings
+        ? `${label} cannot run ${argv[0]}: ${why}`
+        : `command target: cannot run ${name} ${argv[0]}: ${why}`
+      throw new UserError(message, { field, file })
     }
   }
 }
 
-function checkArgv(argv: unknown, field: string): void {
+/** Whether `program` (a bare name) is an executable file in a folder of `searchPath`, as the OS will look for it. */
+export function onPath(program: string, searchPath: string): boolean {
+  return searchPath
+    .split(path.delimiter)
+    .filter(Boolean)
+    .some((dir) => {
+      try {
+        accessSync(path.join(dir, program), constants.X_OK)
+        return statSync(path.join(dir, program)).isFile()
+      } catch {
+        return false
+      }
+    })
+}
+
+function checkArgv(argv: unknown, { label, field, file }: Where): void {
   if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string') || argv[0] === '')
-    throw new UserError(`command target: ${field} must be a non-empty list of strings (an argv, run without a shell)`, { field })
+    throw new UserError(`${label} must be a non-empty list of strings (an argv, run without a shell)`, { field, file })
 }
 
 /** The parent's environment without MODELGATE_* (a stale canary from an outer run must not leak in). */

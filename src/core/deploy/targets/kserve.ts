@@ -19,12 +19,14 @@
  * status has no traffic split, which is what RawDeployment mode reports.
  */
 import { execFile } from 'node:child_process'
+import { accessSync, constants, statSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { Document } from 'yaml'
 import { UserError, errorText } from '../../errors.js'
+import { onPath } from './command.js'
 import { DeployFailure, type ApplyOutcome, type DeployTarget, type Endpoint, type ServedVersion, type TrafficPlan } from '../types.js'
 
 export type Quantity = string | number
@@ -250,6 +252,14 @@ export class KServeTarget implements DeployTarget {
     }
   }
 
+  /** kubectl, when configured, can be run: found out before the deploy fetches anything, not at its first call. */
+  async check(): Promise<void> {
+    const cmd = this.command?.[0]
+    if (cmd === undefined) return
+    const found = cmd.includes('/') || cmd.includes(path.sep) ? isExecutable(cmd) : onPath(cmd, process.env.PATH ?? '')
+    if (!found) throw new UserError(`kserve: kubectl command '${cmd}' was not found`, { field: 'kubectl' })
+  }
+
   /** The plan recorded in the live object's modelgate annotations (its last applied intent), or undefined. */
   async current(): Promise<TrafficPlan | undefined> {
     if (!this.command) return undefined
@@ -310,6 +320,16 @@ export class KServeTarget implements DeployTarget {
       if (err.code === 'ENOENT') throw new UserError(`kserve: kubectl command '${cmd}' was not found`, { field: 'kubectl' })
       throw new KubectlError(err.stderr?.trim() || (err.killed ? `no answer in ${Math.round(timeoutMs / 1000)}s` : errorText(e)))
     }
+  }
+}
+
+/** A program given by its path (relative ones from the working directory, as execFile runs them). */
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK)
+    return statSync(file).isFile()
+  } catch {
+    return false
   }
 }
 

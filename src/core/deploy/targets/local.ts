@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { UserError, errorText } from '../../errors.js'
 import { acquireFileLock } from '../../lock.js'
+import { realOrResolved } from '../../workspace.js'
 import { nextGeneration, readEnvironmentState, writeEnvironmentState, type EnvironmentState } from '../../serve/state.js'
 import { DeployFailure, type ApplyOutcome, type DeployTarget, type Endpoint, type TrafficPlan } from '../types.js'
 
@@ -58,6 +59,11 @@ export class LocalTarget implements DeployTarget {
       timeoutMs: this.opts.lockTimeoutMs ?? 600_000,
     })
     return async () => release()
+  }
+
+  /** The environment's state file, when there is one, is readable and valid: a deploy would read it and refuse later. */
+  async check(): Promise<void> {
+    await this.current()
   }
 
   async current(): Promise<TrafficPlan | undefined> {
@@ -160,7 +166,8 @@ export class LocalTarget implements DeployTarget {
    * this environment's state file is signalled, so a pid reused by another program is left alone.
    */
   private async stopWedged(pid: number, log: (line: string) => void): Promise<void> {
-    if (!processAlive(pid) || !servesState(pid, this.stateFile)) return
+    // Where the system does not say, the pid this deploy saw serving is trusted.
+    if (!processAlive(pid) || servesState(pid, this.stateFile) === false) return
     log(`modelgate serve for ${this.opts.environment} (pid ${pid}) does not answer: stopping it`)
     for (const [signal, waitMs] of [
       ['SIGTERM', WEDGED_TERM_MS],
@@ -248,15 +255,45 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Whether `pid` runs `modelgate serve --state <stateFile>`; true where the system does not say (no /proc). */
-function servesState(pid: number, stateFile: string): boolean {
+/**
+ * Whether process `pid` runs `modelgate serve --state <stateFile>` (a server.json is a workspace file,
+ * which a pull request can write: its pid proves nothing). On Linux, from /proc/<pid>/cmdline, a
+ * relative --state resolved in the process's folder; elsewhere from `ps`. Undefined where the system
+ * does not say (no /proc and no ps).
+ */
+export function servesState(pid: number, stateFile: string): boolean | undefined {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false
+  const want = realOrResolved(stateFile)
   let argv: string[]
   try {
     argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
   } catch {
-    return !existsSync('/proc/self/cmdline')
+    if (existsSync('/proc/self/cmdline')) return false
+    return psServesState(pid, stateFile, want)
   }
-  return argv.includes('serve') && argv.includes(stateFile)
+  let cwd: string | undefined
+  try {
+    cwd = readlinkSync(`/proc/${pid}/cwd`)
+  } catch {
+    cwd = undefined
+  }
+  const states = argv.flatMap((a, i) => (a === '--state' ? [argv[i + 1] ?? ''] : a.startsWith('--state=') ? [a.slice(8)] : []))
+  const names = (s: string) =>
+    s !== '' && (s === stateFile || (path.isAbsolute(s) ? realOrResolved(s) : cwd ? realOrResolved(path.resolve(cwd, s)) : '') === want)
+  return argv.includes('serve') && states.some(names)
+}
+
+/** servesState where there is no /proc (macOS): the command line `ps` prints, its words joined by spaces. */
+function psServesState(pid: number, stateFile: string, real: string): boolean | undefined {
+  let line: string
+  try {
+    line = execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  } catch (e) {
+    // ps exits 1 for a pid that is not running; it may not exist at all (Windows).
+    return (e as { status?: unknown }).status === 1 ? false : undefined
+  }
+  const words = ` ${line.trim()} `
+  return words.includes(' serve ') && [stateFile, real].some((s) => words.includes(` --state ${s} `) || words.includes(` --state=${s} `))
 }
 
 function readTail(file: string): string {
