@@ -88,7 +88,7 @@ export interface Row {
   after?: (c: CaseContext) => void
   /** Patterns no stream may match: a workflow command or a terminal escape smuggled in through the data. */
   forbid?: { test: (text: string) => boolean }[]
-  /** For KNOWN_GAPS: what the bundle does today, and where in src/ the fix belongs. */
+  /** What the bundle does (KNOWN_GAPS) or did (a fixed gap) wrong on this row, and where in src/ the fix belongs. */
   gap?: string
 }
 
