@@ -23,4 +23,19 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // The core knows nothing of GitHub nor of its faces: adapters and entries depend on it, never the reverse.
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@actions/*'], message: 'src/core must not depend on GitHub: pass a port in (src/ports).' },
+            { group: ['**/actions/**', '**/adapters/**', '**/cli/**'], message: 'src/core must not import an adapter or an entry.' },
+          ],
+        },
+      ],
+    },
+  },
 )
