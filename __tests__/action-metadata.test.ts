@@ -68,6 +68,29 @@ describe('action metadata', () => {
   }
 })
 
+describe('Marketplace metadata and entries', () => {
+  const meta = actionFiles.map((f) => ({
+    f,
+    m: parse(readFileSync(path.join(root, f), 'utf8')) as { description: string; branding: { icon: string } },
+  }))
+
+  it('keeps every description within the Marketplace limit of 125 characters', () => {
+    expect(meta.filter(({ m }) => m.description.length > 125).map(({ f }) => f)).toEqual([])
+  })
+
+  it('gives each action its own icon', () => {
+    const icons = meta.map(({ m }) => m.branding.icon)
+    expect(new Set(icons).size).toBe(icons.length)
+  })
+
+  it('exports run() from each action entry, the convention @github/local-action calls', async () => {
+    for (const name of ['validate-model', 'test-robustness', 'register-version', 'deploy-model', 'pipeline']) {
+      const entry = (await import(`../src/actions/${name}/index.js`)) as { run?: unknown }
+      expect([name, typeof entry.run]).toEqual([name, 'function'])
+    }
+  })
+})
+
 describe('workflow reference checks (on workflows written to break them)', () => {
   const check = (wf: object) => checkWorkflow(root, wf as Workflow, 'wf.yml')
   const job = (steps: object[], extra: object = {}): { jobs: Record<string, Job> } => ({

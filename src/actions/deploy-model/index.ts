@@ -5,3 +5,6 @@ import { runDeployAction } from './main.js'
 export function runDeployModel(): Promise<void> {
   return runOnGitHub(runDeployAction)
 }
+
+/** `run()`: the entry convention GitHub's @github/local-action calls. */
+export const run = runDeployModel

@@ -5,3 +5,6 @@ import { runPipelineAction } from './main.js'
 export function runPipeline(): Promise<void> {
   return runOnGitHub(runPipelineAction)
 }
+
+/** `run()`: the entry convention GitHub's @github/local-action calls. */
+export const run = runPipeline

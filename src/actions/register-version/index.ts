@@ -5,3 +5,6 @@ import { runRegisterAction } from './main.js'
 export function runRegisterVersion(): Promise<void> {
   return runOnGitHub(runRegisterAction)
 }
+
+/** `run()`: the entry convention GitHub's @github/local-action calls. */
+export const run = runRegisterVersion

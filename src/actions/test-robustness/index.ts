@@ -5,3 +5,6 @@ import { runRobustnessAction } from './main.js'
 export function runTestRobustness(): Promise<void> {
   return runOnGitHub(runRobustnessAction)
 }
+
+/** `run()`: the entry convention GitHub's @github/local-action calls. */
+export const run = runTestRobustness

@@ -5,3 +5,6 @@ import { runValidateAction } from './main.js'
 export function runValidateModel(): Promise<void> {
   return runOnGitHub(runValidateAction)
 }
+
+/** `run()`: the entry convention GitHub's @github/local-action calls. */
+export const run = runValidateModel
