@@ -8,7 +8,6 @@
  */
 import { expect } from '@jest/globals'
 import { execFileSync, spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import {
   appendFileSync,
   existsSync,
@@ -17,7 +16,6 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
-  readlinkSync,
   realpathSync,
   rmSync,
   symlinkSync,
@@ -28,6 +26,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { snapshot } from '../helpers/snapshot.js'
 import { ROOT, runAction } from '../helpers/action-harness.js'
 import { stopEnvironmentServers } from '../helpers/servers.js'
 
@@ -163,18 +162,7 @@ export function create(dir: string, files: Record<string, Entry>, c: CaseContext
   }
 }
 
-/** Every entry under `dir`, by relative path: a file's mode and sha256, a link's target, or its kind. */
-export function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
-    const p = path.join(dir, name)
-    const stat = lstatSync(p)
-    if (stat.isSymbolicLink()) out[name] = `link ${readlinkSync(p)}`
-    else if (stat.isFile()) out[name] = `file ${stat.mode.toString(8)} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`
-    else out[name] = stat.isDirectory() ? 'dir' : stat.isFIFO() ? 'fifo' : 'other'
-  }
-  return out
-}
+export { snapshot }
 
 /** The inputs of a case: the workspace and the folder outside it. */
 export function snapshotCase(c: CaseContext): Record<string, string> {

@@ -1,18 +1,6 @@
 import { afterAll, describe, expect, it } from '@jest/globals'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import {
-  copyFileSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -23,6 +11,7 @@ import { BC_HEADER, BC_TEXT } from '../helpers/bc40.js'
 import { CLI } from '../helpers/faults.js'
 import { stopEnvironmentServers } from '../helpers/servers.js'
 import { stateOf } from '../serve/helpers.js'
+import { snapshot } from '../helpers/snapshot.js'
 
 /*
  * The deploy and registry gaps of the bad-input corpus (issue 12, __tests__/corpus/cases.ts, KNOWN_GAPS),
@@ -104,15 +93,6 @@ async function registered(ws: string): Promise<void> {
 }
 
 /** Every entry under `dir`: a file's sha256, or `dir`. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
-    const p = path.join(dir, name)
-    out[name] = lstatSync(p).isFile() ? createHash('sha256').update(readFileSync(p)).digest('hex') : 'dir'
-  }
-  return out
-}
-
 /** Files only: a folder made and left empty is no change the corpus counts. */
 const filesOf = (s: Record<string, string>) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== 'dir'))
 

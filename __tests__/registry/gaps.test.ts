@@ -5,7 +5,7 @@
  * workspace byte-identical and none added, no secret in what is printed.
  */
 import { describe, expect, it } from '@jest/globals'
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runCli } from '../../src/cli/main.js'
@@ -16,6 +16,7 @@ import { parseEnvironmentState } from '../../src/core/serve/state.js'
 import { parseJson as parseOciJson } from '../../src/core/registry/oci/client.js'
 import { LocalBackend } from '../../src/core/registry/backends/local.js'
 import { BC_HEADER, BC_TEXT } from '../helpers/bc40.js'
+import { snapshot } from '../helpers/snapshot.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const MODEL = path.join(ROOT, 'examples/breast-cancer/model.onnx')
@@ -56,23 +57,6 @@ async function ok(args: string[], cwd: string): Promise<string> {
   const r = await cli(args, cwd)
   expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: r.stderr })
   return r.stdout
-}
-
-/** Every file under `dir` with its bytes (base64), every folder as `dir`. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = path.join(d, name)
-      const rel = path.relative(dir, p)
-      if (statSync(p).isDirectory()) {
-        out[rel] = 'dir'
-        walk(p)
-      } else out[rel] = readFileSync(p).toString('base64')
-    }
-  }
-  walk(dir)
-  return out
 }
 
 /** What every corpus row holds: exit 2, one `modelgate: ` line that contains `message`, no stack, nothing changed. */
