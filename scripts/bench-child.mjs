@@ -6,6 +6,10 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 
 const [mode, ...args] = process.argv.slice(2)
+const root = path.resolve(import.meta.dirname, '..')
+// The measured parts that are not the CLI: their own bundle (bench/parts.ts), built by scripts/bench.mjs.
+const PARTS = path.join(root, 'node_modules/.cache/modelgate-bench/index.js')
+const WASM_DIR = path.join(root, 'dist/lib')
 const done = (extra) => console.log(JSON.stringify({ ...extra, maxRssKb: process.resourceUsage().maxRSS }))
 
 if (mode === 'bare') {
@@ -65,7 +69,7 @@ if (mode === 'bare') {
 } else if (mode === 'read') {
   // The data layer alone: stream the CSV, materialising the feature columns.
   const [csv, features] = args
-  const { openTable } = await import('../dist/lib/index.js')
+  const { openTable } = await import(PARTS)
   const t = performance.now()
   let rows = 0
   for await (const b of openTable(csv).batches({ batchSize: 4096, columns: features.split(',') })) rows += b.length
@@ -73,14 +77,14 @@ if (mode === 'bare') {
 } else if (mode === 'compare' || mode === 'naive') {
   // Champion vs challenger statistics on 10,000 synthetic rows and 1,000 resamples (issue 3's budget).
   const [n, resamples] = args.map(Number)
-  const lib = await import('../dist/lib/index.js')
+  const lib = await import(PARTS)
   const seconds = mode === 'compare' ? lib.benchmarkCompare(n, resamples) : lib.benchmarkNaiveBootstrap(n, resamples)
   done({ seconds })
 } else if (mode === 'robustness') {
   // K seeded noise perturbations of the same rows, batched: the cost of K perturbations against one clean pass.
   const [model, csv, features, label, k, rows] = args
-  const { benchmarkRobustness } = await import('../dist/lib/index.js')
-  done(await benchmarkRobustness(model, csv, features.split(','), label, Number(k), Number(rows)))
+  const { benchmarkRobustness } = await import(PARTS)
+  done(await benchmarkRobustness(model, csv, features.split(','), label, Number(k), Number(rows), WASM_DIR))
 } else {
   throw new Error(`unknown mode ${mode}`)
 }

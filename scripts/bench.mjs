@@ -65,6 +65,21 @@ function child(args) {
   return JSON.parse(line)
 }
 
+// The parts measured besides the CLI (bench/parts.ts), bundled from the same sources as dist/ but not shipped in it.
+spawnSync(
+  process.execPath,
+  [
+    path.join(root, 'node_modules/@vercel/ncc/dist/ncc/cli.js'),
+    'build',
+    'bench/parts.ts',
+    '-o',
+    'node_modules/.cache/modelgate-bench',
+    '-t',
+    '-q',
+  ],
+  { cwd: root, stdio: 'inherit' },
+)
+
 mkdirSync(dir, { recursive: true })
 const csv = path.join(dir, 'bench.csv')
 if (!existsSync(csv)) {

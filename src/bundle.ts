@@ -9,7 +9,3 @@ export { runRegisterVersion } from './actions/register-version/index.js'
 export { runDeployModel } from './actions/deploy-model/index.js'
 export { runPipeline } from './actions/pipeline/index.js'
 export { runModelgateCli } from './cli/index.js'
-/** For `npm run bench`, which measures parts of the same bundle: the data layer, the statistics, robustness. */
-export { openTable } from './core/data/open.js'
-export { benchmarkCompare, benchmarkNaiveBootstrap } from './core/compare/bench.js'
-export { benchmarkRobustness } from './core/robustness/bench.js'

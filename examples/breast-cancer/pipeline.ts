@@ -5,7 +5,7 @@
  * Deterministic: a seeded stratified split, and Newton's method (no randomness) for an
  * L2-regularised logistic regression on standardised features, all in float64.
  */
-import { exportLogisticRegression } from '../../src/core/onnx/export.js'
+import { exportLogisticRegression } from '../../tools/onnx-export.js'
 
 export const SEED = 20240613
 export const TRAIN_FRACTION = 0.7

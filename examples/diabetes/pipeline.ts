@@ -5,7 +5,7 @@
  * Deterministic: a seeded 70/30 split, and ordinary least squares on standardised features solved
  * from the normal equations (Cholesky), all in float64.
  */
-import { exportLinearRegression } from '../../src/core/onnx/export.js'
+import { exportLinearRegression } from '../../tools/onnx-export.js'
 import { mulberry32, parseTable, standardiser } from '../breast-cancer/pipeline.js'
 
 export const SEED = 20261126

@@ -7,7 +7,7 @@
  *   unstable.onnx  the training-time noise augmentation left in the graph: N(0, 1) noise on the
  *                  logit on every call
  */
-import { exportLogisticRegression } from '../../../src/core/onnx/export.js'
+import { exportLogisticRegression } from '../../../tools/onnx-export.js'
 import { DataType, encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeTensorValueInfo } from '../../../src/core/onnx/proto.js'
 import { C_MODEL, SEED, TRAIN_FRACTION, fitLogistic, parseTable, standardiser, stratifiedSplit, type LogisticFit } from '../pipeline.js'
 

@@ -2,11 +2,11 @@
  * A seeded synthetic binary comparison for the benchmark: n rows, two correlated models (the candidate a
  * little sharper), compared on accuracy, roc_auc, log_loss, f1 and brier with `resamples` BCa resamples.
  */
-import type { ScoredRows } from '../evaluation/types.js'
-import { normalQuantile } from '../stats/normal.js'
-import { createRng, resampleCounts } from '../stats/random.js'
-import { accuracy, brier, f1, log_loss, roc_auc } from '../metrics/binary.js'
-import { compareModels } from './compare.js'
+import type { ScoredRows } from '../src/core/evaluation/types.js'
+import { normalQuantile } from '../src/core/stats/normal.js'
+import { createRng, resampleCounts } from '../src/core/stats/random.js'
+import { accuracy, brier, f1, log_loss, roc_auc } from '../src/core/metrics/binary.js'
+import { compareModels } from '../src/core/compare/compare.js'
 
 export const BENCH_METRICS = ['accuracy', 'roc_auc', 'log_loss', 'f1', 'brier']
 

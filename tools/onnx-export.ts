@@ -16,7 +16,7 @@ import {
   type AttributeValue,
   type NodeProto,
   type ValueInfo,
-} from './proto.js'
+} from '../src/core/onnx/proto.js'
 
 export const ML_DOMAIN = 'ai.onnx.ml'
 export const IR_VERSION = 8

@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks'
-import { createOnnxRunner } from '../runners/onnx.js'
-import type { ModelRunner } from '../runners/types.js'
-import { sortedLabels, type Label } from '../metrics/labels.js'
-import { buildJudge, ModelSession, runEngine, scoreClean } from './engine.js'
-import { profileFeatures } from './profile.js'
-import { readSample } from './run.js'
-import { robustnessDefaults } from './schema.js'
-import { decideTask } from '../evaluation/task.js'
+import { createOnnxRunner } from '../src/core/runners/onnx.js'
+import type { ModelRunner } from '../src/core/runners/types.js'
+import { sortedLabels, type Label } from '../src/core/metrics/labels.js'
+import { buildJudge, ModelSession, runEngine, scoreClean } from '../src/core/robustness/engine.js'
+import { profileFeatures } from '../src/core/robustness/profile.js'
+import { readSample } from '../src/core/robustness/run.js'
+import { robustnessDefaults } from '../src/core/robustness/schema.js'
+import { decideTask } from '../src/core/evaluation/task.js'
 
 /**
  * What K perturbations cost against one clean pass, on an ONNX model and a CSV file: the clean pass
@@ -23,6 +23,8 @@ export async function benchmarkRobustness(
   label: string,
   k: number,
   rows: number,
+  /** Where the ONNX runtime's .wasm is: the shipped one in dist/lib when run from the bench bundle. */
+  wasmDir?: string,
 ): Promise<{
   cleanSeconds: number
   perturbedSeconds: number
@@ -41,7 +43,7 @@ export async function benchmarkRobustness(
     'time-budget': 1e9,
   })
   const sample = await readSample(csvPath, 'csv', features, label, rows, config.seed, batchSize)
-  const runner = await createOnnxRunner({ path: modelPath })
+  const runner = await createOnnxRunner({ path: modelPath, ...(wasmDir ? { wasmDir } : {}) })
   try {
     let modelSeconds = 0
     const timed: ModelRunner = {
