@@ -2,7 +2,8 @@
  * Every generated file and README section, computed from its source of truth:
  * - schemas/modelgate.schema.json from the manifest's zod schema,
  * - schemas/result.schema.json from the result's zod schema,
- * - the README's input/output tables from actions/<name>/action.yml, and its manifest reference from the schema.
+ * - the README's input/output tables from actions/<name>/action.yml, its manifest reference from the schema,
+ *   and its metric table from the metric catalogue (src/core/metrics/catalog.ts).
  * __tests__/generated.test.ts fails on any drift; `npm run generate` rewrites them.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs'
@@ -11,8 +12,7 @@ import { z } from 'zod'
 import { parse } from 'yaml'
 import { manifestSchema } from '../src/core/manifest/schema.js'
 import { resultSchema } from '../src/core/result/schema.js'
-import { METRIC_DIRECTIONS, metricNames } from '../src/core/metrics/index.js'
-import { METRIC_DEFINITIONS } from '../src/core/metrics/catalog.js'
+import { METRIC_CATALOGUE, metricNames } from '../src/core/metrics/catalog.js'
 
 export const ROOT = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '..')
 
@@ -118,16 +118,15 @@ export function manifestTable(): string {
   return rows.join('\n')
 }
 
-/** Which tasks report each metric, which direction is better, and what it is. */
+/** Which tasks report each metric, which direction is better, and what it is: binary's metrics first, as a report lists them. */
 export function metricsTable(): string {
   const tasks = ['binary', 'multiclass', 'regression'] as const
   const names = [...new Set(tasks.flatMap((t) => metricNames(t)))]
   const rows = ['| metric | binary | multiclass | regression | better | definition (scikit-learn) |', '|---|:-:|:-:|:-:|---|---|']
   for (const m of names) {
-    const marks = tasks.map((t) => (metricNames(t).includes(m) ? '✓' : ''))
-    const definition = METRIC_DEFINITIONS[m]
-    if (!definition) throw new Error(`src/core/metrics/catalog.ts has no definition for ${m}`)
-    rows.push(`| \`${m}\` | ${marks.join(' | ')} | ${METRIC_DIRECTIONS[m]} | ${cell(definition)} |`)
+    const entry = METRIC_CATALOGUE[m]
+    const marks = tasks.map((t) => (entry.tasks.includes(t) ? '✓' : ''))
+    rows.push(`| \`${m}\` | ${marks.join(' | ')} | ${entry.better} | ${cell(entry.definition)} |`)
   }
   return rows.join('\n')
 }

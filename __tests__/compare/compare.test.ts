@@ -1,13 +1,13 @@
 /** Champion/challenger comparisons: values, intervals, tests, verdicts and the words a reviewer reads. */
 import { describe, it, expect } from '@jest/globals'
-import { benchmarkCompare, syntheticBinaryRows } from '../../src/core/compare/bench.js'
+import { benchmarkCompare, syntheticBinaryRows } from '../../bench/compare.js'
 import { comparableMetrics, compareModels, signed, verdictOf } from '../../src/core/compare/compare.js'
 import type { ScoredRows } from '../../src/core/evaluation/types.js'
 import * as binary from '../../src/core/metrics/binary.js'
 import { bootstrap, deltaStatistic } from '../../src/core/stats/bootstrap.js'
 import { delong } from '../../src/core/stats/delong.js'
 import { mcnemar } from '../../src/core/stats/mcnemar.js'
-import { correctness } from '../../src/core/stats/weighted.js'
+import { correctness } from '../../src/core/stats/kernels/inputs.js'
 
 const opts = { resamples: 1000, confidence: 0.95, method: 'bca' as const, seed: 1 }
 const rows = syntheticBinaryRows(2000, 3)

@@ -9,8 +9,8 @@ import * as binary from '../../src/core/metrics/binary.js'
 import * as multiclass from '../../src/core/metrics/multiclass.js'
 import * as regression from '../../src/core/metrics/regression.js'
 import { createRng, resampleCounts } from '../../src/core/stats/random.js'
+import { correctness } from '../../src/core/stats/kernels/inputs.js'
 import {
-  correctness,
   hasWeightedMetric,
   metricKernel,
   supportsWeightedMetric,

@@ -19,15 +19,16 @@
  *   No margin: no verdict, the comparison is reported only.
  */
 import type { ScoredRows } from '../evaluation/types.js'
-import { METRIC_DIRECTIONS } from '../metrics/index.js'
+import { METRIC_DIRECTIONS, type MetricDirection } from '../metrics/catalog.js'
 import type { Comparison, Verdict } from '../result/types.js'
 import { bootstrapMany, deltaStatistic } from '../stats/bootstrap.js'
 import { delong } from '../stats/delong.js'
 import { mcnemar } from '../stats/mcnemar.js'
 import type { BootstrapOptions, Interval } from '../stats/types.js'
-import { binaryScores, correctness, hasWeightedMetric, metricKernel } from '../stats/weighted.js'
+import { binaryScores, correctness } from '../stats/kernels/inputs.js'
+import { hasWeightedMetric, metricKernel } from '../stats/weighted.js'
 
-export type Direction = 'higher' | 'lower'
+export type Direction = MetricDirection
 
 export interface ComparisonSpec {
   metric: string
@@ -37,7 +38,7 @@ export interface ComparisonSpec {
   nonInferiority?: number
 }
 
-/** Whether higher or lower is better for `metric`, from the metrics module's table (`METRIC_DIRECTIONS`). */
+/** Whether higher or lower is better for `metric`, from the metric catalogue. */
 export function defaultDirection(metric: string): Direction {
   const direction = METRIC_DIRECTIONS[metric]
   if (!direction) throw new Error(`no direction known for metric ${metric}: say whether higher or lower is better`)

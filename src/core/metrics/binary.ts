@@ -32,6 +32,14 @@ export function positiveIndicator(labels: readonly Label[], positive: Label): Ui
 /** The predicted indicator for a decision threshold: positive iff `p >= threshold`. */
 export function thresholdProbabilities(pPositive: ArrayLike<number>, threshold = 0.5): Uint8Array {
   if (!Number.isFinite(threshold)) throw new Error(`threshold = ${String(threshold)} is not a finite number`)
+  return atThreshold(pPositive, threshold)
+}
+
+/**
+ * `thresholdProbabilities` without its check of the threshold: the weighted kernels take the rows'
+ * threshold as given (a NaN one predicts no positive), as they always have.
+ */
+export function atThreshold(pPositive: ArrayLike<number>, threshold: number): Uint8Array {
   const out = new Uint8Array(pPositive.length)
   for (let i = 0; i < pPositive.length; i++) out[i] = pPositive[i] >= threshold ? 1 : 0
   return out
@@ -60,47 +68,41 @@ export function binary_counts(yTrue: Indicator, yPred: Indicator): BinaryCounts 
   return { tp, fp, fn, tn }
 }
 
-/** sklearn `accuracy_score`: (tp + tn) / n. */
-export function accuracy(yTrue: Indicator, yPred: Indicator): number {
-  const c = binary_counts(yTrue, yPred)
-  return (c.tp + c.tn) / yTrue.length
-}
-
 /**
- * sklearn `balanced_accuracy_score` (Brodersen et al. 2010): mean recall over the classes present in y_true,
- * so it is the recall of the only class when y_true has one class.
+ * The label metrics as functions of the confusion counts. `computeMetrics` applies them to the rows' counts,
+ * the weighted kernels (`src/core/stats/kernels`) to weighted counts: one formula, so the bootstrap's
+ * metric is the reported one to the last bit.
  */
-export function balanced_accuracy(yTrue: Indicator, yPred: Indicator): number {
-  const c = binary_counts(yTrue, yPred)
-  const recalls: number[] = []
-  if (c.tp + c.fn > 0) recalls.push(c.tp / (c.tp + c.fn))
-  if (c.tn + c.fp > 0) recalls.push(c.tn / (c.tn + c.fp))
-  return recalls.reduce((a, b) => a + b, 0) / recalls.length
+export const BINARY_COUNT_METRICS: Readonly<Record<string, (c: BinaryCounts) => number>> = {
+  /** sklearn `accuracy_score`: (tp + tn) / n. */
+  accuracy: (c) => (c.tp + c.tn) / (c.tp + c.tn + c.fp + c.fn),
+  /**
+   * sklearn `balanced_accuracy_score` (Brodersen et al. 2010): mean recall over the classes present in y_true,
+   * so it is the recall of the only class when y_true has one class.
+   */
+  balanced_accuracy: (c) => {
+    const recalls: number[] = []
+    if (c.tp + c.fn > 0) recalls.push(c.tp / (c.tp + c.fn))
+    if (c.tn + c.fp > 0) recalls.push(c.tn / (c.tn + c.fp))
+    return recalls.reduce((a, b) => a + b, 0) / recalls.length
+  },
+  /** sklearn `precision_score(average="binary")`: tp / (tp + fp); 0 when nothing is predicted positive. */
+  precision: (c) => ratio(c.tp, c.tp + c.fp),
+  /** sklearn `recall_score(average="binary")`: tp / (tp + fn); 0 when y_true has no positive. */
+  recall: (c) => ratio(c.tp, c.tp + c.fn),
+  /** sklearn `f1_score(average="binary")`: 2PR / (P + R); 0 when P + R = 0. */
+  f1: (c) => harmonicF1(ratio(c.tp, c.tp + c.fp), ratio(c.tp, c.tp + c.fn)),
+  /** sklearn `matthews_corrcoef` (Matthews 1975), computed with scikit-learn's covariance form. */
+  mcc: (c) => mccFromMarginals([c.tn + c.fp, c.fn + c.tp], [c.tn + c.fn, c.fp + c.tp], c.tp + c.tn),
 }
 
-/** sklearn `precision_score(average="binary")`: tp / (tp + fp); 0 when nothing is predicted positive. */
-export function precision(yTrue: Indicator, yPred: Indicator): number {
-  const c = binary_counts(yTrue, yPred)
-  return ratio(c.tp, c.tp + c.fp)
-}
-
-/** sklearn `recall_score(average="binary")`: tp / (tp + fn); 0 when y_true has no positive. */
-export function recall(yTrue: Indicator, yPred: Indicator): number {
-  const c = binary_counts(yTrue, yPred)
-  return ratio(c.tp, c.tp + c.fn)
-}
-
-/** sklearn `f1_score(average="binary")`: 2PR / (P + R); 0 when P + R = 0. */
-export function f1(yTrue: Indicator, yPred: Indicator): number {
-  const c = binary_counts(yTrue, yPred)
-  return harmonicF1(ratio(c.tp, c.tp + c.fp), ratio(c.tp, c.tp + c.fn))
-}
-
-/** sklearn `matthews_corrcoef` (Matthews 1975), computed with scikit-learn's covariance form. */
-export function mcc(yTrue: Indicator, yPred: Indicator): number {
-  const c = binary_counts(yTrue, yPred)
-  return mccFromMarginals([c.tn + c.fp, c.fn + c.tp], [c.tn + c.fn, c.fp + c.tp], c.tp + c.tn)
-}
+/** The count metrics under scikit-learn's names, on indicator rows: `accuracy(yTrue, yPred)`. */
+export const { accuracy, balanced_accuracy, precision, recall, f1, mcc } = Object.fromEntries(
+  Object.entries(BINARY_COUNT_METRICS).map(([name, metric]) => [
+    name,
+    (yTrue: Indicator, yPred: Indicator) => metric(binary_counts(yTrue, yPred)),
+  ]),
+)
 
 /**
  * sklearn `confusion_matrix` for the two named classes: rows are true labels, columns predicted labels,
@@ -286,12 +288,30 @@ export function ece(yTrue: Indicator, pPositive: ArrayLike<number>, bins = 10): 
   if (!Number.isInteger(bins) || bins < 1) throw new Error(`bins = ${String(bins)} must be a positive integer`)
   checkProbabilities(yTrue, pPositive)
   const { count, sumY, sumP } = calibrationBins(yTrue, pPositive, bins)
+  return calibrationErrors(
+    count,
+    sumY,
+    sumP.map((sum) => sum.value),
+    yTrue.length,
+  )
+}
+
+/**
+ * ECE and MCE from each bin's row count, Σy and Σp over `total` rows; shared with the weighted kernels,
+ * whose counts are weighted sums.
+ */
+export function calibrationErrors(
+  count: ArrayLike<number>,
+  sumY: ArrayLike<number>,
+  sumP: ArrayLike<number>,
+  total: number,
+): { ece: number; mce: number } {
   let expected = 0
   let maximum = 0
-  for (let b = 0; b < bins; b++) {
+  for (let b = 0; b < count.length; b++) {
     if (count[b] === 0) continue
-    const gap = Math.abs(sumY[b] / count[b] - sumP[b].value / count[b])
-    expected += (gap * count[b]) / yTrue.length
+    const gap = Math.abs(sumY[b] / count[b] - sumP[b] / count[b])
+    expected += (gap * count[b]) / total
     maximum = Math.max(maximum, gap)
   }
   return { ece: expected, mce: maximum }

@@ -22,12 +22,15 @@
  */
 import type { ConfusionMatrix, PerClassRow, Task } from '../result/types.js'
 import * as binary from './binary.js'
+import { metricsNeeding, type MetricSource } from './catalog.js'
 import { describeLabel, sortedLabels, type Label } from './labels.js'
 import * as multiclass from './multiclass.js'
 import * as regression from './regression.js'
 import { assertNonEmpty, assertPaired, assertProbabilities, assertProbabilityMatrix } from './validate.js'
 
 export type { Label } from './labels.js'
+export type { MetricSource } from './catalog.js'
+export { METRIC_DIRECTIONS, PERFORMANCE_METRIC_NAMES, metricNames } from './catalog.js'
 
 export interface MetricsInput {
   yTrue: Label[]
@@ -46,8 +49,6 @@ export interface MetricsInput {
   eceBins?: number
 }
 
-export type MetricSource = 'labels' | 'probabilities' | 'values'
-
 export interface MetricsResult {
   metrics: Record<string, number>
   sources: Record<string, MetricSource>
@@ -55,104 +56,6 @@ export interface MetricsResult {
   perClass?: PerClassRow[]
   /** Metrics that were skipped, and why. */
   notes: string[]
-}
-
-type LabelMetric<T> = (yTrue: T, yPred: T) => number
-
-const BINARY_LABEL_METRICS: Record<string, LabelMetric<Uint8Array>> = {
-  accuracy: binary.accuracy,
-  balanced_accuracy: binary.balanced_accuracy,
-  precision: binary.precision,
-  recall: binary.recall,
-  f1: binary.f1,
-  mcc: binary.mcc,
-}
-const BINARY_PROBABILITY_METRIC_NAMES = ['roc_auc', 'average_precision', 'log_loss', 'brier', 'ece', 'mce']
-
-const MULTICLASS_LABEL_METRICS: Record<string, LabelMetric<Label[]>> = {
-  accuracy: multiclass.accuracy,
-  balanced_accuracy: multiclass.balanced_accuracy,
-  precision_macro: multiclass.precision_macro,
-  precision_micro: multiclass.precision_micro,
-  precision_weighted: multiclass.precision_weighted,
-  recall_macro: multiclass.recall_macro,
-  recall_micro: multiclass.recall_micro,
-  recall_weighted: multiclass.recall_weighted,
-  f1_macro: multiclass.f1_macro,
-  f1_micro: multiclass.f1_micro,
-  f1_weighted: multiclass.f1_weighted,
-  mcc: multiclass.mcc,
-}
-const MULTICLASS_PROBABILITY_METRIC_NAMES = ['roc_auc_ovr', 'log_loss']
-
-const REGRESSION_METRICS: Record<string, LabelMetric<Float64Array>> = {
-  mae: regression.mae,
-  mse: regression.mse,
-  rmse: regression.rmse,
-  r2: regression.r2,
-  mape: regression.mape,
-  max_error: regression.max_error,
-}
-
-/** Names `performanceMetrics` produces, plus the model file size. */
-export const PERFORMANCE_METRIC_NAMES = [
-  'latency_p50_ms',
-  'latency_p95_ms',
-  'latency_p99_ms',
-  'latency_mean_ms',
-  'latency_max_ms',
-  'rows_per_second',
-  'model_size_bytes',
-]
-
-/** Whether a larger value of each metric is better. */
-export const METRIC_DIRECTIONS: Record<string, 'higher' | 'lower'> = {
-  accuracy: 'higher',
-  balanced_accuracy: 'higher',
-  precision: 'higher',
-  recall: 'higher',
-  f1: 'higher',
-  mcc: 'higher',
-  roc_auc: 'higher',
-  average_precision: 'higher',
-  log_loss: 'lower',
-  brier: 'lower',
-  ece: 'lower',
-  mce: 'lower',
-  precision_macro: 'higher',
-  precision_micro: 'higher',
-  precision_weighted: 'higher',
-  recall_macro: 'higher',
-  recall_micro: 'higher',
-  recall_weighted: 'higher',
-  f1_macro: 'higher',
-  f1_micro: 'higher',
-  f1_weighted: 'higher',
-  roc_auc_ovr: 'higher',
-  mae: 'lower',
-  mse: 'lower',
-  rmse: 'lower',
-  r2: 'higher',
-  mape: 'lower',
-  max_error: 'lower',
-  latency_p50_ms: 'lower',
-  latency_p95_ms: 'lower',
-  latency_p99_ms: 'lower',
-  latency_mean_ms: 'lower',
-  latency_max_ms: 'lower',
-  rows_per_second: 'higher',
-  model_size_bytes: 'lower',
-}
-
-/** Every metric name a validation of `task` can report: the task's metrics, then the performance ones. */
-export function metricNames(task: Task): string[] {
-  const own =
-    task === 'binary'
-      ? [...Object.keys(BINARY_LABEL_METRICS), ...BINARY_PROBABILITY_METRIC_NAMES]
-      : task === 'multiclass'
-        ? [...Object.keys(MULTICLASS_LABEL_METRICS), ...MULTICLASS_PROBABILITY_METRIC_NAMES]
-        : Object.keys(REGRESSION_METRICS)
-  return [...own, ...PERFORMANCE_METRIC_NAMES]
 }
 
 /** Most distinct integer labels still read as classes rather than as a numeric target. */
@@ -235,9 +138,8 @@ function binaryMetrics(input: MetricsInput): MetricsResult {
   }
 
   const out = new MetricsBuilder()
-  for (const [name, metric] of Object.entries(BINARY_LABEL_METRICS)) {
-    out.put(name, metric(truth, predicted), labelSource)
-  }
+  const counts = binary.binary_counts(truth, predicted)
+  for (const name of metricsNeeding('binary', 'labels')) out.put(name, binary.BINARY_COUNT_METRICS[name](counts), labelSource)
   if (pPositive) {
     out.put('roc_auc', binary.roc_auc(truth, pPositive), 'probabilities', 'y_true has only one class')
     out.put('average_precision', binary.average_precision(truth, pPositive), 'probabilities')
@@ -299,8 +201,9 @@ function multiclassMetrics(input: MetricsInput): MetricsResult {
   }
 
   const out = new MetricsBuilder()
-  for (const [name, metric] of Object.entries(MULTICLASS_LABEL_METRICS)) {
-    out.put(name, metric(yTrue, yPred), labelSource)
+  const counts = multiclass.classStats(yTrue, yPred)
+  for (const name of metricsNeeding('multiclass', 'labels')) {
+    out.put(name, multiclass.MULTICLASS_COUNT_METRICS[name](counts), labelSource)
   }
   if (proba && classes) {
     out.put('roc_auc_ovr', multiclass.roc_auc_ovr(yTrue, proba, classes), 'probabilities', 'some class has no row in y_true')
@@ -326,8 +229,8 @@ function regressionMetrics(input: MetricsInput): MetricsResult {
   const predictions = input.values ?? (input.yPred && toNumbers('yPred', input.yPred))
   if (!predictions) throw new Error('regression metrics need the predicted values (values)')
   const out = new MetricsBuilder()
-  for (const [name, metric] of Object.entries(REGRESSION_METRICS)) {
-    out.put(name, metric(yTrue, predictions), 'values', 'it needs at least two rows')
+  for (const name of metricsNeeding('regression', 'values')) {
+    out.put(name, regression.REGRESSION_METRICS[name](yTrue, predictions), 'values', 'it needs at least two rows')
   }
   return out.result
 }

@@ -17,8 +17,23 @@ import { assertNonEmpty, assertPaired, assertProbabilityMatrix } from './validat
 export type Average = 'macro' | 'micro' | 'weighted'
 type Score = 'precision' | 'recall' | 'f1'
 
-/** Confusion-matrix cells and marginals per class (classes in `labels` order). */
-interface ClassStats {
+/**
+ * Confusion-matrix marginals per class, all the label metrics need. The weighted kernels
+ * (`src/core/stats/kernels`) build them from weighted rows and call the same `MULTICLASS_COUNT_METRICS`.
+ */
+export interface ClassCounts {
+  tp: ArrayLike<number>
+  trueSum: ArrayLike<number>
+  predSum: ArrayLike<number>
+  /**
+   * The classes among the true or predicted labels, ascending: scikit-learn's `unique_labels`. With rows
+   * counted once that is every class of `classStats`; with weights, a class of weight 0 is absent.
+   */
+  present: readonly number[]
+}
+
+/** The confusion matrix and its marginals (classes in `labels` order). */
+export interface ClassStats extends ClassCounts {
   labels: Label[]
   /** counts[i * k + j]: rows with true labels[i] and predicted labels[j]. */
   counts: Float64Array
@@ -28,7 +43,7 @@ interface ClassStats {
   n: number
 }
 
-function classStats(yTrue: readonly Label[], yPred: readonly Label[]): ClassStats {
+export function classStats(yTrue: readonly Label[], yPred: readonly Label[]): ClassStats {
   assertPaired('yTrue', yTrue, 'yPred', yPred)
   const {
     labels,
@@ -47,108 +62,104 @@ function classStats(yTrue: readonly Label[], yPred: readonly Label[]): ClassStat
       predSum[j] += counts[i * k + j]
     }
   }
-  return { labels, counts, tp, trueSum, predSum, n: t.length }
+  const present = Array.from(labels, (_, i) => i)
+  return { labels, counts, tp, trueSum, predSum, present, n: t.length }
 }
 
-function total(values: Float64Array): number {
-  return values.reduce((a, b) => a + b, 0)
+/** Σ value(c) over `classes`, in their order (an absent class would only add exact zeros). */
+function sumOver(classes: readonly number[], value: (c: number) => number): number {
+  let sum = 0
+  for (const c of classes) sum += value(c)
+  return sum
 }
 
-/** Per-class precision, recall and F1, as `precision_recall_fscore_support(average=None)`. */
-function perClassScores(s: ClassStats): Record<Score, Float64Array> {
-  const precision = s.tp.map((tp, i) => ratio(tp, s.predSum[i]))
-  const recall = s.tp.map((tp, i) => ratio(tp, s.trueSum[i]))
-  const f1 = precision.map((p, i) => harmonicF1(p, recall[i]))
-  return { precision, recall, f1 }
+/** One class's precision, recall or F1, as `precision_recall_fscore_support(average=None)`. */
+function classScore(s: ClassCounts, c: number, score: Score): number {
+  const p = ratio(s.tp[c], s.predSum[c])
+  const r = ratio(s.tp[c], s.trueSum[c])
+  return score === 'precision' ? p : score === 'recall' ? r : harmonicF1(p, r)
 }
 
 /**
- * scikit-learn's averages: macro = unweighted mean over classes; weighted = mean weighted by support
- * (true count); micro = the score of the pooled counts (Σtp / Σpredicted, Σtp / Σtrue), which for
- * single-label data equals accuracy.
+ * scikit-learn's averages over the present classes: macro = unweighted mean over classes; weighted = mean
+ * weighted by support (true count); micro = the score of the pooled counts (Σtp / Σpredicted, Σtp / Σtrue),
+ * which for single-label data equals accuracy.
  */
-function averaged(yTrue: readonly Label[], yPred: readonly Label[], score: Score, average: Average): number {
-  const s = classStats(yTrue, yPred)
+function averaged(s: ClassCounts, score: Score, average: Average): number {
+  const { present } = s
   if (average === 'micro') {
-    const tp = total(s.tp)
-    const p = ratio(tp, total(s.predSum))
-    const r = ratio(tp, total(s.trueSum))
+    const tp = sumOver(present, (c) => s.tp[c])
+    const p = ratio(
+      tp,
+      sumOver(present, (c) => s.predSum[c]),
+    )
+    const r = ratio(
+      tp,
+      sumOver(present, (c) => s.trueSum[c]),
+    )
     return score === 'precision' ? p : score === 'recall' ? r : harmonicF1(p, r)
   }
-  const values = perClassScores(s)[score]
-  if (average === 'macro') return total(values) / values.length
-  return ratio(total(values.map((v, i) => v * s.trueSum[i])), total(s.trueSum))
+  if (average === 'macro') return sumOver(present, (c) => classScore(s, c, score)) / present.length
+  return ratio(
+    sumOver(present, (c) => classScore(s, c, score) * s.trueSum[c]),
+    sumOver(present, (c) => s.trueSum[c]),
+  )
 }
 
-/** sklearn `accuracy_score`: fraction of rows whose predicted label equals the true label. */
-export function accuracy(yTrue: readonly Label[], yPred: readonly Label[]): number {
-  const s = classStats(yTrue, yPred)
-  return total(s.tp) / s.n
+/** The label metrics as functions of the class counts: one formula for `computeMetrics` and the weighted kernels. */
+export const MULTICLASS_COUNT_METRICS: Readonly<Record<string, (s: ClassCounts) => number>> = {
+  /** sklearn `accuracy_score`: fraction of rows whose predicted label equals the true label. */
+  accuracy: (s) => sumOver(s.present, (c) => s.tp[c]) / sumOver(s.present, (c) => s.trueSum[c]),
+  /** sklearn `balanced_accuracy_score` (Brodersen et al. 2010): mean recall over the classes present in y_true. */
+  balanced_accuracy: (s) => {
+    let sum = 0
+    let withTruth = 0
+    for (const c of s.present) {
+      if (s.trueSum[c] === 0) continue
+      sum += s.tp[c] / s.trueSum[c]
+      withTruth++
+    }
+    return sum / withTruth
+  },
+  /** sklearn `precision_score(average=…)`, `recall_score`, `f1_score` (macro F1: the mean of per-class F1, not the F1 of mean P and R). */
+  precision_macro: (s) => averaged(s, 'precision', 'macro'),
+  precision_micro: (s) => averaged(s, 'precision', 'micro'),
+  precision_weighted: (s) => averaged(s, 'precision', 'weighted'),
+  recall_macro: (s) => averaged(s, 'recall', 'macro'),
+  recall_micro: (s) => averaged(s, 'recall', 'micro'),
+  recall_weighted: (s) => averaged(s, 'recall', 'weighted'),
+  f1_macro: (s) => averaged(s, 'f1', 'macro'),
+  f1_micro: (s) => averaged(s, 'f1', 'micro'),
+  f1_weighted: (s) => averaged(s, 'f1', 'weighted'),
+  /** sklearn `matthews_corrcoef`: Gorodkin's (2004) R_K from the confusion matrix; 0 when undefined. */
+  mcc: (s) =>
+    mccFromMarginals(
+      s.trueSum,
+      s.predSum,
+      sumOver(s.present, (c) => s.tp[c]),
+    ),
 }
 
-/** sklearn `balanced_accuracy_score` (Brodersen et al. 2010): mean recall over the classes present in y_true. */
-export function balanced_accuracy(yTrue: readonly Label[], yPred: readonly Label[]): number {
-  const s = classStats(yTrue, yPred)
-  let sum = 0
-  let present = 0
-  s.tp.forEach((tp, i) => {
-    if (s.trueSum[i] === 0) return
-    sum += tp / s.trueSum[i]
-    present++
-  })
-  return sum / present
-}
-
-/** sklearn `precision_score(average="macro")`. */
-export function precision_macro(yTrue: readonly Label[], yPred: readonly Label[]): number {
-  return averaged(yTrue, yPred, 'precision', 'macro')
-}
-
-/** sklearn `precision_score(average="micro")`. */
-export function precision_micro(yTrue: readonly Label[], yPred: readonly Label[]): number {
-  return averaged(yTrue, yPred, 'precision', 'micro')
-}
-
-/** sklearn `precision_score(average="weighted")`. */
-export function precision_weighted(yTrue: readonly Label[], yPred: readonly Label[]): number {
-  return averaged(yTrue, yPred, 'precision', 'weighted')
-}
-
-/** sklearn `recall_score(average="macro")`. */
-export function recall_macro(yTrue: readonly Label[], yPred: readonly Label[]): number {
-  return averaged(yTrue, yPred, 'recall', 'macro')
-}
-
-/** sklearn `recall_score(average="micro")`. */
-export function recall_micro(yTrue: readonly Label[], yPred: readonly Label[]): number {
-  return averaged(yTrue, yPred, 'recall', 'micro')
-}
-
-/** sklearn `recall_score(average="weighted")`. */
-export function recall_weighted(yTrue: readonly Label[], yPred: readonly Label[]): number {
-  return averaged(yTrue, yPred, 'recall', 'weighted')
-}
-
-/** sklearn `f1_score(average="macro")`: the mean of per-class F1 (not the F1 of mean P and R). */
-export function f1_macro(yTrue: readonly Label[], yPred: readonly Label[]): number {
-  return averaged(yTrue, yPred, 'f1', 'macro')
-}
-
-/** sklearn `f1_score(average="micro")`. */
-export function f1_micro(yTrue: readonly Label[], yPred: readonly Label[]): number {
-  return averaged(yTrue, yPred, 'f1', 'micro')
-}
-
-/** sklearn `f1_score(average="weighted")`. */
-export function f1_weighted(yTrue: readonly Label[], yPred: readonly Label[]): number {
-  return averaged(yTrue, yPred, 'f1', 'weighted')
-}
-
-/** sklearn `matthews_corrcoef`: Gorodkin's (2004) R_K from the confusion matrix; 0 when undefined. */
-export function mcc(yTrue: readonly Label[], yPred: readonly Label[]): number {
-  const s = classStats(yTrue, yPred)
-  return mccFromMarginals(s.trueSum, s.predSum, total(s.tp))
-}
+/** The count metrics under scikit-learn's names, on label rows: `f1_macro(yTrue, yPred)`. */
+export const {
+  accuracy,
+  balanced_accuracy,
+  precision_macro,
+  precision_micro,
+  precision_weighted,
+  recall_macro,
+  recall_micro,
+  recall_weighted,
+  f1_macro,
+  f1_micro,
+  f1_weighted,
+  mcc,
+} = Object.fromEntries(
+  Object.entries(MULTICLASS_COUNT_METRICS).map(([name, metric]) => [
+    name,
+    (yTrue: readonly Label[], yPred: readonly Label[]) => metric(classStats(yTrue, yPred)),
+  ]),
+)
 
 /** sklearn `confusion_matrix`: matrix[i][j] counts rows with true labels[i] predicted as labels[j]. */
 export function confusion_matrix(yTrue: readonly Label[], yPred: readonly Label[]): ConfusionMatrix {
@@ -161,12 +172,11 @@ export function confusion_matrix(yTrue: readonly Label[], yPred: readonly Label[
 /** sklearn `precision_recall_fscore_support(average=None)`: one row per label, support = true count. */
 export function per_class(yTrue: readonly Label[], yPred: readonly Label[]): PerClassRow[] {
   const s = classStats(yTrue, yPred)
-  const scores = perClassScores(s)
   return s.labels.map((label, i) => ({
     label,
-    precision: scores.precision[i],
-    recall: scores.recall[i],
-    f1: scores.f1[i],
+    precision: classScore(s, i, 'precision'),
+    recall: classScore(s, i, 'recall'),
+    f1: classScore(s, i, 'f1'),
     support: s.trueSum[i],
   }))
 }
@@ -189,13 +199,7 @@ export function roc_auc_ovr(yTrue: readonly Label[], proba: ArrayLike<number>, c
   assertNonEmpty('yTrue', yTrue)
   const columns = trueColumns(yTrue, proba, classes)
   const k = classes.length
-  for (let i = 0; i < yTrue.length; i++) {
-    let rowSum = 0
-    for (let j = 0; j < k; j++) rowSum += proba[i * k + j]
-    if (!(Math.abs(rowSum - 1) <= 1e-8 + 1e-5)) {
-      throw new Error(`proba row ${i} sums to ${rowSum}: roc_auc_ovr needs probabilities that sum to 1 over classes`)
-    }
-  }
+  assertRowsSumToOne(proba, yTrue.length, k)
   const indicator = new Uint8Array(yTrue.length)
   const score = new Float64Array(yTrue.length)
   let sum = 0
@@ -207,6 +211,17 @@ export function roc_auc_ovr(yTrue: readonly Label[], proba: ArrayLike<number>, c
     sum += binaryRocAuc(indicator, score)
   }
   return sum / k
+}
+
+/** roc_auc_ovr's check, shared with its weighted kernel: each of the `rows` rows of `proba` sums to 1 within `np.allclose`. */
+export function assertRowsSumToOne(proba: ArrayLike<number>, rows: number, k: number): void {
+  for (let i = 0; i < rows; i++) {
+    let rowSum = 0
+    for (let j = 0; j < k; j++) rowSum += proba[i * k + j]
+    if (!(Math.abs(rowSum - 1) <= 1e-8 + 1e-5)) {
+      throw new Error(`proba row ${i} sums to ${rowSum}: roc_auc_ovr needs probabilities that sum to 1 over classes`)
+    }
+  }
 }
 
 /**
@@ -230,11 +245,16 @@ export function argmaxLabels(proba: ArrayLike<number>, classes: readonly Label[]
   if (k === 0 || proba.length % k !== 0) {
     throw new Error(`proba has ${proba.length} values, not a whole number of rows of ${k} classes`)
   }
-  const out: Label[] = new Array(proba.length / k)
+  return Array.from(argmaxColumns(proba, k), (best) => classes[best])
+}
+
+/** `argmaxLabels` as column indices, for a matrix already checked to have whole rows of `k`. */
+export function argmaxColumns(proba: ArrayLike<number>, k: number): Int32Array {
+  const out = new Int32Array(proba.length / k)
   for (let i = 0; i < out.length; i++) {
     let best = 0
     for (let j = 1; j < k; j++) if (proba[i * k + j] > proba[i * k + best]) best = j
-    out[i] = classes[best]
+    out[i] = best
   }
   return out
 }

@@ -17,14 +17,27 @@ function meanOf(yTrue: Values, yPred: Values, term: (t: number, p: number) => nu
   return sum.value / yTrue.length
 }
 
+/**
+ * The per-row terms whose means are mae, mse and mape (and whose largest is max_error): shared with the
+ * weighted kernels, so their means are of the same numbers.
+ */
+export const REGRESSION_TERMS = {
+  /** |y − ŷ| */
+  mae: (t: number, p: number) => Math.abs(t - p),
+  /** (y − ŷ)² */
+  mse: (t: number, p: number) => (t - p) * (t - p),
+  /** |y − ŷ| / max(|y|, eps) */
+  mape: (t: number, p: number) => Math.abs(t - p) / Math.max(Math.abs(t), Number.EPSILON),
+}
+
 /** sklearn `mean_absolute_error`: mean |y − ŷ|. */
 export function mae(yTrue: Values, yPred: Values): number {
-  return meanOf(yTrue, yPred, (t, p) => Math.abs(t - p))
+  return meanOf(yTrue, yPred, REGRESSION_TERMS.mae)
 }
 
 /** sklearn `mean_squared_error`: mean (y − ŷ)². */
 export function mse(yTrue: Values, yPred: Values): number {
-  return meanOf(yTrue, yPred, (t, p) => (t - p) * (t - p))
+  return meanOf(yTrue, yPred, REGRESSION_TERMS.mse)
 }
 
 /** sklearn `mean_squared_error(squared=False)` (`root_mean_squared_error` since 1.4): √MSE. */
@@ -58,7 +71,7 @@ export function r2(yTrue: Values, yPred: Values): number {
  * a fraction (not ×100). A zero target therefore contributes |ŷ| / 2.2e-16, as in scikit-learn.
  */
 export function mape(yTrue: Values, yPred: Values): number {
-  return meanOf(yTrue, yPred, (t, p) => Math.abs(t - p) / Math.max(Math.abs(t), Number.EPSILON))
+  return meanOf(yTrue, yPred, REGRESSION_TERMS.mape)
 }
 
 /** sklearn `max_error`: max |y − ŷ|. */
@@ -67,4 +80,14 @@ export function max_error(yTrue: Values, yPred: Values): number {
   let max = 0
   for (let i = 0; i < yTrue.length; i++) max = Math.max(max, Math.abs(yTrue[i] - yPred[i]))
   return max
+}
+
+/** Each regression metric by name, for `computeMetrics`, which reports them in the catalogue's order. */
+export const REGRESSION_METRICS: Readonly<Record<string, (yTrue: Values, yPred: Values) => number>> = {
+  mae,
+  mse,
+  rmse,
+  r2,
+  mape,
+  max_error,
 }
