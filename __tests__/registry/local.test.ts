@@ -215,7 +215,7 @@ describe('the lock across processes', () => {
   const build = () => {
     const out = tmp('modelgate-lockjs-')
     writeFileSync(path.join(out, 'package.json'), '{"type":"module"}')
-    for (const f of ['lock', 'errors']) {
+    for (const f of ['lock', 'locking', 'fs-errors', 'errors']) {
       const source = readFileSync(path.join(ROOT, 'src/core', `${f}.ts`), 'utf8')
       const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } })
       writeFileSync(path.join(out, `${f}.js`), js.outputText)

@@ -8,7 +8,7 @@ import { registerModel, promoteVersion, type RegisterRequest } from '../../src/c
 import { EMPTY_POLICY, type StagePolicy } from '../../src/core/registry/policy.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
 import { goldenForRegistration, type GoldenRequests } from '../../src/core/registry/golden.js'
-import { resolveSettings } from '../../src/core/settings.js'
+import { resolveSettings } from '../../src/core/settings/index.js'
 import { tmp } from './conformance.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')

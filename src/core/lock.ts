@@ -2,10 +2,14 @@ import { randomBytes } from 'node:crypto'
 import * as nodeFs from 'node:fs'
 import { hostname } from 'node:os'
 import path from 'node:path'
-import { UserError, errorText } from './errors.js'
+import { UserError } from './errors.js'
+import { errnoCode, fsCause, makeFolder } from './fs-errors.js'
+import { TOOK_OVER, acquireLoop, lockBusy, type HeldLock, type Lock } from './locking.js'
 
 /*
- * A lock file created with O_EXCL: one holder at a time across processes and hosts.
+ * The file lock, a store of ./locking.ts's Lock: a file created with O_EXCL, one holder at a time
+ * across processes and hosts. It imports nothing of modelgate but ./errors.js, ./fs-errors.js and
+ * ./locking.js: a test compiles these alone and runs the lock in child processes.
  *
  * The file records its owner: {pid, host, boot, at, token}. While it holds the lock, the owner
  * refreshes the file's mtime every `staleMs / 10` (every minute by default), so a long copy or deploy
@@ -96,8 +100,22 @@ interface Seen {
   owner?: LockOwner
 }
 
+/** A held lock file; its release is synchronous, and may be called unbound. */
+export interface HeldFileLock extends HeldLock {
+  release(): void
+}
+
+/** The lock file `lock` as a Lock. */
+export function fileLock(lock: string, opts: LockOptions): Lock<HeldFileLock> {
+  return { acquire: () => takeFileLock(lock, opts) }
+}
+
 /** Takes the lock, waiting with backoff; resolves to the function that releases it. */
 export async function acquireFileLock(lock: string, opts: LockOptions): Promise<() => void> {
+  return (await takeFileLock(lock, opts)).release
+}
+
+async function takeFileLock(lock: string, opts: LockOptions): Promise<HeldFileLock> {
   const fs = opts.fs ?? nodeFs
   const staleMs = opts.staleMs ?? DEFAULT_STALE_MS
   const warn = opts.onWarning ?? ((m: string) => void process.stderr.write(`warning: ${m}\n`))
@@ -109,33 +127,31 @@ export async function acquireFileLock(lock: string, opts: LockOptions): Promise<
   } catch (e) {
     throw fail('create the folder of the lock', dir, e)
   }
-  const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
-  for (let attempt = 0; ; attempt++) {
-    const content = JSON.stringify({
-      pid: process.pid,
-      host: hostname(),
-      ...(bootId() ? { boot: bootId() } : {}),
-      at: new Date().toISOString(),
-      token: randomBytes(8).toString('hex'),
-    } satisfies LockOwner)
-    if (tryCreate(lock, content, fs, fail)) return holding(lock, content, staleMs, fs, opts.what, warn)
-    // Undefined when released between our create and our look.
-    const seen = inspect(lock, fs, fail)
-    const reason = seen && staleness(seen, staleMs)
-    if (seen && reason && breakStale(lock, seen, fs, fail)) {
-      warn(`${opts.what}: broke the stale lock ${lock}: ${reason}`)
-      continue
-    }
+  return acquireLoop<HeldFileLock, LockOwner>({
+    timeoutMs: opts.timeoutMs ?? 60_000,
     // Never a tight loop: a lock another breaker is moving, or one that flickers, is waited for too.
-    if (Date.now() > deadline) {
-      const owner = seen?.owner
-      throw new UserError(
-        `${opts.what} is busy: locked${owner ? ` by process ${owner.pid} on ${owner.host} since ${owner.at}` : ''} (${lock})`,
-        { file: lock },
-      )
-    }
-    await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random())))
-  }
+    pauseMs: (attempt) => Math.min(200, 5 * 2 ** Math.min(attempt, 5)),
+    attempt: () => {
+      const content = JSON.stringify({
+        pid: process.pid,
+        host: hostname(),
+        ...(bootId() ? { boot: bootId() } : {}),
+        at: new Date().toISOString(),
+        token: randomBytes(8).toString('hex'),
+      } satisfies LockOwner)
+      if (tryCreate(lock, content, fs, fail)) return { taken: holding(lock, content, staleMs, fs, opts.what, warn) }
+      // Undefined when released between our create and our look.
+      const seen = inspect(lock, fs, fail)
+      const reason = seen && staleness(seen, staleMs)
+      if (seen && reason && breakStale(lock, seen, fs, fail)) {
+        warn(`${opts.what}: broke the stale lock ${lock}: ${reason}`)
+        return TOOK_OVER
+      }
+      return { holder: seen?.owner }
+    },
+    busy: (owner) =>
+      lockBusy(opts.what, owner && `process ${owner.pid} on ${owner.host} since ${owner.at}`, lock, undefined, { file: lock }),
+  })
 }
 
 type Fail = (doing: string, p: string, e: unknown) => UserError
@@ -146,7 +162,7 @@ function tryCreate(lock: string, content: string, fs: LockFs, fail: Fail): boole
   try {
     fd = fs.openSync(lock, 'wx')
   } catch (e) {
-    if (code(e) === 'EEXIST') return false
+    if (errnoCode(e) === 'EEXIST') return false
     throw fail('take the lock', lock, e)
   }
   try {
@@ -164,8 +180,8 @@ function tryCreate(lock: string, content: string, fs: LockFs, fail: Fail): boole
   return true
 }
 
-/** The release function, and a timer refreshing the lock's mtime while it is held. */
-function holding(lock: string, content: string, staleMs: number, fs: LockFs, what: string, warn: (m: string) => void): () => void {
+/** The held lock, with a timer refreshing the lock's mtime while it is held. */
+function holding(lock: string, content: string, staleMs: number, fs: LockFs, what: string, warn: (m: string) => void): HeldFileLock {
   const ours = () => {
     try {
       return fs.readFileSync(lock, 'utf8') === content
@@ -190,17 +206,18 @@ function holding(lock: string, content: string, staleMs: number, fs: LockFs, wha
     Math.max(10, Math.min(60_000, Math.floor(staleMs / 10))),
   )
   timer.unref()
-  return () => {
+  const release = () => {
     clearInterval(timer)
     // Only our own lock: if it was broken and taken, the new holder's file stays.
     if (!ours()) return
     try {
       fs.unlinkSync(lock)
     } catch (e) {
-      if (code(e) !== 'ENOENT')
+      if (errnoCode(e) !== 'ENOENT')
         throw new UserError(`${what}: cannot release the lock ${lock}: ${fsCause(e, lock, fs)}`, { file: lock, cause: e })
     }
   }
+  return { owner: content, release }
 }
 
 /** The lock's identity and owner; undefined when it is gone. */
@@ -209,7 +226,7 @@ function inspect(lock: string, fs: LockFs, fail: Fail): Seen | undefined {
   try {
     st = fs.lstatSync(lock, { bigint: true })
   } catch (e) {
-    if (code(e) === 'ENOENT') return undefined
+    if (errnoCode(e) === 'ENOENT') return undefined
     throw fail('read the lock', lock, e)
   }
   const seen: Seen = { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs }
@@ -221,7 +238,7 @@ function inspect(lock: string, fs: LockFs, fail: Fail): Seen | undefined {
   try {
     seen.text = fs.readFileSync(lock, 'utf8')
   } catch (e) {
-    if (code(e) === 'ENOENT') return undefined
+    if (errnoCode(e) === 'ENOENT') return undefined
     seen.readError = e
     return seen
   }
@@ -265,7 +282,7 @@ function staleness(seen: Seen, staleMs: number): string | undefined {
       process.kill(owner.pid, 0)
     } catch (e) {
       // EPERM: alive, under another user.
-      if (code(e) === 'ESRCH') return `its owner, process ${owner.pid} on this host, is gone`
+      if (errnoCode(e) === 'ESRCH') return `its owner, process ${owner.pid} on this host, is gone`
     }
   }
   return undefined
@@ -283,7 +300,7 @@ function breakStale(lock: string, seen: Seen, fs: LockFs, fail: Fail): boolean {
       fs.linkSync(lock, name)
       aside = name
     } catch (e) {
-      const c = code(e)
+      const c = errnoCode(e)
       if (c === 'ENOENT') return false // Gone already.
       if (c === 'EEXIST') {
         if (n < 8 && ageOfLink(name, fs) > BREAKER_GRACE_MS) continue
@@ -301,7 +318,7 @@ function breakStale(lock: string, seen: Seen, fs: LockFs, fail: Fail): boolean {
     try {
       fs.unlinkSync(lock)
     } catch (e) {
-      if (code(e) === 'ENOENT') return false
+      if (errnoCode(e) === 'ENOENT') return false
       throw fail('break the stale lock', lock, e)
     }
     return true
@@ -325,7 +342,7 @@ function breakByRename(lock: string, seen: Seen, fs: LockFs, fail: Fail): boolea
   try {
     fs.renameSync(lock, aside)
   } catch (e) {
-    if (code(e) === 'ENOENT') return false
+    if (errnoCode(e) === 'ENOENT') return false
     throw fail('break the stale lock', lock, e)
   }
   if (sameFile(aside, seen, fs)) {
@@ -377,83 +394,5 @@ function tidy(fn: () => void): void {
     fn()
   } catch {
     // Clean-up only: a leftover `.lock.stale-*` is harmless, and removed by the registry's next writer.
-  }
-}
-
-function code(e: unknown): string | undefined {
-  const c = (e as NodeJS.ErrnoException | undefined)?.code
-  return typeof c === 'string' ? c : undefined
-}
-
-const CAUSES: Record<string, string> = {
-  EROFS: 'read-only file system',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  ENOTDIR: 'not a folder',
-  EISDIR: 'is a folder, not a file',
-  ENOENT: 'does not exist',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  EMFILE: 'too many open files',
-  ENFILE: 'too many open files',
-  ELOOP: 'too many symbolic links',
-  ENAMETOOLONG: 'name too long',
-  EIO: 'input/output error',
-  EBUSY: 'busy',
-}
-
-/**
- * The cause of a file-system error in words, with its code: "read-only file system (EROFS)". With
- * the path that failed, a "not a folder" names the file that stands where a folder should be.
- */
-export function fsCause(e: unknown, failed?: string, fs: Pick<LockFs, 'statSync'> = nodeFs): string {
-  const c = code(e)
-  if (!c) return errorText(e)
-  if (failed && (c === 'ENOTDIR' || c === 'EEXIST')) {
-    const blocker = fileInTheWay(failed, fs)
-    if (blocker) return `${blocker === failed ? 'it' : blocker} is a file, not a folder (${c})`
-  }
-  return CAUSES[c] ? `${CAUSES[c]} (${c})` : errorText(e)
-}
-
-/**
- * `mkdir -p` that reports the real cause: Node 20's recursive mkdir turns EROFS or EACCES on a
- * missing folder into ENOENT, so on ENOENT the missing folders are made one at a time.
- */
-export function makeFolder(dir: string, fs: Pick<LockFs, 'mkdirSync' | 'statSync'> = nodeFs): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true })
-    return
-  } catch (e) {
-    if (code(e) !== 'ENOENT') throw e
-  }
-  const isFolder = (p: string) => {
-    try {
-      return fs.statSync(p).isDirectory()
-    } catch {
-      return undefined
-    }
-  }
-  const missing: string[] = []
-  for (let at = path.resolve(dir); isFolder(at) === undefined && path.dirname(at) !== at; at = path.dirname(at)) missing.unshift(at)
-  for (const m of missing) {
-    try {
-      fs.mkdirSync(m)
-    } catch (e) {
-      // Made by someone else meanwhile: fine.
-      if (code(e) !== 'EEXIST' || !isFolder(m)) throw e
-    }
-  }
-}
-
-/** The nearest existing path at or above `p`, when it is not a folder. */
-export function fileInTheWay(p: string, fs: Pick<LockFs, 'statSync'> = nodeFs): string | undefined {
-  for (let at = path.resolve(p); ; at = path.dirname(at)) {
-    try {
-      return fs.statSync(at).isDirectory() ? undefined : at
-    } catch {
-      // Missing, or under a file: look one level up.
-    }
-    if (path.dirname(at) === at) return undefined
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { UserError, errorText } from '../errors.js'
-import { resolveModel, type Settings } from '../settings.js'
+import { resolveModel, type Settings } from '../settings/index.js'
 import { digestArtifact } from './digest.js'
 import { openRegistry } from './open.js'
 import { describeRef, refStage, resolveVersion } from './resolve.js'

@@ -1,4 +1,4 @@
-import semver from 'semver'
+import semver from './semver.js'
 import { UserError } from '../errors.js'
 import type { BumpKind, Signature, SignatureTensor, VersionRecord } from './types.js'
 

@@ -4,7 +4,8 @@ import { UserError } from '../errors.js'
 import { digestFile, openTable } from '../data/open.js'
 import type { Cell } from '../data/types.js'
 import { createRunner, type RunnerEnvironment } from '../runners/index.js'
-import { displayPath, type Settings } from '../settings.js'
+import { type Settings } from '../settings/index.js'
+import { displayPath } from '../workspace.js'
 
 /*
  * Golden requests: rows of the evaluation data with what the registered model answered, stored with

@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js'
+import { refuseDeprecated } from './refusals.js'
 import type { StageState, VersionRecord } from './types.js'
 
 /*
@@ -32,8 +33,7 @@ export function checkStageName(stage: string, policy: StagePolicy, where = 'stag
 
 /** Throws when `record` may not take `stage` now: a stage before it in the order never held, or evidence missing. */
 export function checkPromotion(policy: StagePolicy, record: VersionRecord, stage: string, state: StageState): void {
-  if (record.deprecated)
-    throw new UserError(`${record.name} ${record.version} is deprecated and cannot be assigned a stage`, { field: 'stage' })
+  refuseDeprecated(record, record.name, record.version, 'stage')
   const at = policy.order.indexOf(stage)
   if (at > 0) {
     const before = policy.order[at - 1]!

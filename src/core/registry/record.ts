@@ -1,4 +1,4 @@
-import semver from 'semver'
+import semver from './semver.js'
 import { z } from 'zod'
 import { UserError } from '../errors.js'
 import { formatPath } from '../manifest/load.js'
@@ -142,4 +142,12 @@ function valueAt(value: unknown, at: readonly PropertyKey[]): unknown {
 function oneLine(s: string): string {
   // eslint-disable-next-line no-control-regex
   return s.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, 300)
+}
+
+/** A name from a stored record, as one segment of a path to write: never a separator, `.` or `..`. */
+export function safeSegment(segment: string): string {
+  if (!segment || segment === '.' || segment === '..' || /[\\/]/.test(segment)) {
+    throw new UserError(`the stored version names an unsafe path segment '${segment}': refused`, { field: 'artifact' })
+  }
+  return segment
 }

@@ -1,9 +1,13 @@
 import type { Task } from '../result/types.js'
+import type { StageCheck, StageEvent, StageState } from './stages.js'
+
+export type { StageCheck, StageEvent, StageState } from './stages.js'
 
 /*
  * What a registered model version is, and the one interface every registry backend implements
- * (local folder, git tags, OCI registry). The core decides what a version holds and which number it
- * gets; a backend only stores it, atomically, and serialises writers.
+ * (local folder, git tags, OCI registry, MLflow). The core decides what a version holds and which
+ * number it gets; a backend only stores it, atomically, and serialises writers. (What a stage is
+ * lives in stages.ts, with the rules about stages; it is re-exported here.)
  */
 
 export const VERSION_RECORD_SCHEMA = '1.0'
@@ -100,24 +104,6 @@ export interface VersionRecord {
   deprecated?: boolean
 }
 
-/** A stage assigned to (or taken from) a version. */
-export interface StageEvent {
-  stage: string
-  /** The version assigned; undefined for an unassignment. */
-  version?: string
-  action: 'assign' | 'unassign'
-  at: string
-  /** Backend-specific reference: a tag name, an OCI digest, a sequence number. */
-  ref?: string
-}
-
-export interface StageState {
-  /** The version each stage points at now. */
-  current: Record<string, string>
-  /** Every assignment and unassignment, oldest first. */
-  history: StageEvent[]
-}
-
 /** The files a new version stores besides its record. */
 export interface VersionPayload {
   /** Absolute path of the model file or folder. */
@@ -173,7 +159,7 @@ export interface RegistryBackend {
    * Points `stage` at `version`. `check` runs under the same lock with the current state and throws
    * (a UserError) to refuse: a promotion order or required evidence not met.
    */
-  assign(name: string, version: string, stage: string, check: (state: StageState, record: VersionRecord) => void): Promise<StageEvent>
+  assign(name: string, version: string, stage: string, check: StageCheck): Promise<StageEvent>
   unassign(name: string, stage: string): Promise<StageEvent>
   /** Marks a version deprecated (GTO's deregistration); it stays in the history. */
   deprecate(name: string, version: string): Promise<void>

@@ -2,23 +2,18 @@ import { randomBytes } from 'node:crypto'
 import * as nodeFs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import semver from 'semver'
+import semver from '../semver.js'
 import { UserError } from '../../errors.js'
-import { acquireFileLock, fileInTheWay, fsCause, makeFolder, type LockFs } from '../../lock.js'
+import { fileInTheWay, fsCause, makeFolder } from '../../fs-errors.js'
+import { fileLock, type LockFs } from '../../lock.js'
+import { withLock } from '../../locking.js'
 import { whyNotJson } from '../../files.js'
 import { sha256File } from '../digest.js'
 import { checkModelName, versionTag } from '../names.js'
 import { checkStageHistory, checkVersionRecord } from '../record.js'
-import type {
-  ArtifactDigest,
-  RegistrationOutcome,
-  RegistrationPlan,
-  RegistryBackend,
-  StageEvent,
-  StageState,
-  StoredVersion,
-  VersionRecord,
-} from '../types.js'
+import { noEvidence, refuseDeprecated, requireAssigned, requireVersion } from '../refusals.js'
+import { stageState, type StageCheck, type StageEvent, type StageState } from '../stages.js'
+import type { ArtifactDigest, RegistrationOutcome, RegistrationPlan, RegistryBackend, StoredVersion, VersionRecord } from '../types.js'
 
 /*
  * A registry in a folder: the embedded default, for the demo, laptops and tests.
@@ -195,17 +190,10 @@ export class LocalBackend implements RegistryBackend {
     })
   }
 
-  async assign(
-    name: string,
-    version: string,
-    stage: string,
-    check: (state: StageState, record: VersionRecord) => void,
-  ): Promise<StageEvent> {
+  async assign(name: string, version: string, stage: string, check: StageCheck): Promise<StageEvent> {
     return this.locked(`assign ${stage} to ${name} ${version}`, name, async () => {
-      const found = this.found(name, version)
-      if (!found) throw new UserError(`${this.location}: ${name} has no version ${version}`, { field: 'version' })
-      if (found.record.deprecated)
-        throw new UserError(`${name} ${version} is deprecated and cannot be assigned a stage`, { field: 'version' })
+      const found = requireVersion(this.found(name, version), this.location, name, version)
+      refuseDeprecated(found.record, name, version)
       const events = this.readEvents(name)
       check(stageState(events), found.record)
       const event: StageEvent = { stage, version, action: 'assign', at: new Date().toISOString(), ref: String(events.length + 1) }
@@ -217,7 +205,7 @@ export class LocalBackend implements RegistryBackend {
   async unassign(name: string, stage: string): Promise<StageEvent> {
     return this.locked(`unassign ${stage} of ${name}`, name, async () => {
       const events = this.readEvents(name)
-      if (!stageState(events).current[stage]) throw new UserError(`${name}: stage ${stage} is not assigned`, { field: 'stage' })
+      requireAssigned(stageState(events), name, stage)
       const event: StageEvent = { stage, action: 'unassign', at: new Date().toISOString(), ref: String(events.length + 1) }
       this.writeEvents(name, [...events, event])
       return event
@@ -242,8 +230,7 @@ export class LocalBackend implements RegistryBackend {
 
   async deprecate(name: string, version: string): Promise<void> {
     await this.locked(`deprecate ${name} ${version}`, name, async () => {
-      const found = this.found(name, version)
-      if (!found) throw new UserError(`${this.location}: ${name} has no version ${version}`, { field: 'version' })
+      const found = requireVersion(this.found(name, version), this.location, name, version)
       const file = path.join(this.versionDir(name, version), 'record.json')
       this.writeAtomic(file, `${JSON.stringify({ ...found.record, deprecated: true }, null, 2)}\n`)
     })
@@ -251,8 +238,7 @@ export class LocalBackend implements RegistryBackend {
 
   async fetch(name: string, version: string, destDir: string): Promise<string> {
     return this.guard(`fetch ${name} ${version}`, async () => {
-      const found = this.found(name, version)
-      if (!found) throw new UserError(`${this.location}: ${name} has no version ${version}`, { field: 'version' })
+      const found = requireVersion(this.found(name, version), this.location, name, version)
       const source = path.join(this.versionDir(name, version), 'artifact', found.record.artifact.name)
       return copyArtifact(source, found.record.artifact, destDir, this.fs)
     })
@@ -261,9 +247,7 @@ export class LocalBackend implements RegistryBackend {
   async readEvidence(name: string, version: string, file: string): Promise<Buffer> {
     return this.guard(`read the evidence ${file} of ${name} ${version}`, async () => {
       const found = this.found(name, version)
-      if (!found?.record.evidence.some((e) => e.file === file)) {
-        throw new UserError(`${this.location}: ${name} ${version} has no evidence file ${file}`, { field: 'evidence' })
-      }
+      if (!found?.record.evidence.some((e) => e.file === file)) throw noEvidence(this.location, name, version, file)
       return this.fs.promises.readFile(path.join(this.versionDir(name, version), 'evidence', file))
     })
   }
@@ -273,27 +257,20 @@ export class LocalBackend implements RegistryBackend {
     return this.guard(doing, async () => {
       const dir = this.modelDir(name)
       makeFolder(dir, this.fs)
-      const release = await acquireFileLock(path.join(dir, '.lock'), {
+      const lock = fileLock(path.join(dir, '.lock'), {
         what: `local registry ${this.root}: registry ${name}`,
         timeoutMs: this.opts.lockTimeoutMs,
         staleMs: this.opts.staleMs,
         onWarning: this.opts.onWarning,
         fs: this.fs,
       })
-      let result: T
-      try {
+      return withLock(lock, async () => {
         this.fs.rmSync(path.join(dir, '.tmp'), { recursive: true, force: true })
         // Left by a breaker that died mid-way, or by an older modelgate.
         for (const f of this.fs.readdirSync(dir))
           if (f.startsWith('.lock.stale-')) this.fs.rmSync(path.join(dir, f), { recursive: true, force: true })
-        result = await fn()
-      } catch (e) {
-        // The error that stopped the work is the one to report, not a failed release after it.
-        tidy(release)
-        throw e
-      }
-      release()
-      return result
+        return fn()
+      })
     })
   }
 }
@@ -305,16 +282,6 @@ function tidy(fn: () => void): void {
   } catch {
     // The first error is reported; this one would only hide it.
   }
-}
-
-/** The current stage pointers from the history: the latest assignment wins, an unassignment clears. */
-export function stageState(history: StageEvent[]): StageState {
-  const current: Record<string, string> = {}
-  for (const e of history) {
-    if (e.action === 'assign' && e.version) current[e.stage] = e.version
-    else delete current[e.stage]
-  }
-  return { current, history }
 }
 
 /**

@@ -1,13 +1,15 @@
 import { rmSync } from 'node:fs'
 import path from 'node:path'
-import semver from 'semver'
+import semver from '../semver.js'
 import { mapLimit } from '../../parallel.js'
 import { UserError } from '../../errors.js'
 import { sha256Bytes, sha256File } from '../digest.js'
 import { checkModelName } from '../names.js'
-import { checkShape, checkVersionRecord, eventLogSchema } from '../record.js'
+import { checkShape, checkVersionRecord, eventLogSchema, safeSegment } from '../record.js'
+import { noEvidence, refuseDeprecated, requireAssigned, requireVersion } from '../refusals.js'
+import { stageState, type StageCheck, type StageEvent, type StageState } from '../stages.js'
 import type { OciCredentials } from '../oci/auth.js'
-import { EMPTY_DESCRIPTOR, EMPTY_JSON, MEDIA, OciClient, parseJson, type Descriptor, type ImageManifest } from '../oci/client.js'
+import { OciClient } from '../oci/client.js'
 import {
   ANNOTATION,
   CARD_FILE,
@@ -17,7 +19,6 @@ import {
   RECORD_FILE,
   VERSION_TAG,
   artifactLayer,
-  currentStages,
   docLayer,
   emptyLog,
   eventsManifest,
@@ -28,18 +29,10 @@ import {
   versionManifest,
   type EventLog,
 } from '../oci/layout.js'
-import { LOCK_TAG, TagLock, type HeldLock } from '../oci/lock.js'
+import { LOCK_TAG, TagLock, type HeldTagLock } from '../oci/lock.js'
 import { isValidTag, modelRepository, parseOciReference, type OciReference } from '../oci/reference.js'
-import type {
-  RegistrationOutcome,
-  RegistrationPlan,
-  RegistryBackend,
-  StageEvent,
-  StageState,
-  StoredVersion,
-  VersionPayload,
-  VersionRecord,
-} from '../types.js'
+import { EMPTY_DESCRIPTOR, EMPTY_JSON, MEDIA, parseJson, type Descriptor, type ImageManifest } from '../oci/spec.js'
+import type { RegistrationOutcome, RegistrationPlan, RegistryBackend, StoredVersion, VersionPayload, VersionRecord } from '../types.js'
 
 /*
  * A registry in an OCI registry (GHCR, distribution, Harbor, ECR…): each model is a repository
@@ -147,6 +140,11 @@ export class OciBackend implements RegistryBackend {
     return { record: structuredClone(record), digest: found.digest, bytes: found.bytes }
   }
 
+  /** The version `version`, when it can be a tag and the tag holds it. */
+  private async findVersion(repo: string, version: string): Promise<StoredManifest | undefined> {
+    return VERSION_TAG.test(`v${version}`) ? this.readVersion(repo, `v${version}`) : undefined
+  }
+
   async get(name: string, version: string): Promise<StoredVersion | undefined> {
     const repo = this.repository(name)
     const tag = `v${version}`
@@ -157,8 +155,7 @@ export class OciBackend implements RegistryBackend {
   }
 
   async stages(name: string): Promise<StageState> {
-    const log = await this.readLog(this.repository(name))
-    return { current: currentStages(log.stages), history: log.stages }
+    return stageState((await this.readLog(this.repository(name))).stages)
   }
 
   async register(name: string, plan: (existing: VersionRecord[]) => RegistrationPlan): Promise<RegistrationOutcome> {
@@ -239,7 +236,7 @@ export class OciBackend implements RegistryBackend {
     version: Descriptor,
     record: VersionRecord,
     files: { file: string; layer: Descriptor }[],
-    held: HeldLock,
+    held: HeldTagLock,
   ): Promise<void> {
     if (files.length === 0) return
     await this.client.pushBlob(repo, { digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size, bytes: EMPTY_JSON })
@@ -262,21 +259,15 @@ export class OciBackend implements RegistryBackend {
     await this.client.addToFallbackIndex(repo, version.digest, unindexed)
   }
 
-  async assign(
-    name: string,
-    version: string,
-    stage: string,
-    check: (state: StageState, record: VersionRecord) => void,
-  ): Promise<StageEvent> {
+  async assign(name: string, version: string, stage: string, check: StageCheck): Promise<StageEvent> {
     const repo = this.repository(name)
     checkStage(stage)
     return this.lock(name).with(async (held) => {
       const log = await this.readLog(repo)
-      const found = VERSION_TAG.test(`v${version}`) ? await this.readVersion(repo, `v${version}`) : undefined
-      if (!found) throw new UserError(`${this.location}: ${name} has no version ${version}`, { field: 'version' })
+      const found = requireVersion(await this.findVersion(repo, version), this.location, name, version)
       const record = flagged(found.record, log)
-      if (record.deprecated) throw new UserError(`${name} ${version} is deprecated and cannot be assigned a stage`, { field: 'version' })
-      check({ current: currentStages(log.stages), history: log.stages }, record)
+      refuseDeprecated(record, name, version)
+      check(stageState(log.stages), record)
       const event: StageEvent = { stage, version, action: 'assign', at: new Date().toISOString(), ref: found.digest }
       // The log is the truth (written first); the stage tag mirrors it for `pull <repo>:<stage>`.
       await this.writeLog(repo, { ...log, stages: [...log.stages, event] }, held)
@@ -291,7 +282,7 @@ export class OciBackend implements RegistryBackend {
     checkStage(stage)
     return this.lock(name).with(async (held) => {
       const log = await this.readLog(repo)
-      if (!currentStages(log.stages)[stage]) throw new UserError(`${name}: stage ${stage} is not assigned`, { field: 'stage' })
+      requireAssigned(stageState(log.stages), name, stage)
       const event: StageEvent = { stage, action: 'unassign', at: new Date().toISOString(), ref: stage }
       await this.writeLog(repo, { ...log, stages: [...log.stages, event] }, held)
       await this.client.pushBlob(repo, { digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size, bytes: EMPTY_JSON })
@@ -304,8 +295,7 @@ export class OciBackend implements RegistryBackend {
   async deprecate(name: string, version: string): Promise<void> {
     const repo = this.repository(name)
     await this.lock(name).with(async (held) => {
-      const found = VERSION_TAG.test(`v${version}`) ? await this.readVersion(repo, `v${version}`) : undefined
-      if (!found) throw new UserError(`${this.location}: ${name} has no version ${version}`, { field: 'version' })
+      requireVersion(await this.findVersion(repo, version), this.location, name, version)
       const log = await this.readLog(repo)
       if (log.deprecated.some((d) => d.version === version)) return
       await this.writeLog(repo, { ...log, deprecated: [...log.deprecated, { version, at: new Date().toISOString() }] }, held)
@@ -314,8 +304,7 @@ export class OciBackend implements RegistryBackend {
 
   async fetch(name: string, version: string, destDir: string): Promise<string> {
     const repo = this.repository(name)
-    const found = await this.get(name, version)
-    if (!found) throw new UserError(`${this.location}: ${name} has no version ${version}`, { field: 'version' })
+    const found = requireVersion(await this.get(name, version), this.location, name, version)
     const { artifact } = found.record
     const root = path.join(destDir, safeSegment(artifact.name))
     try {
@@ -333,7 +322,7 @@ export class OciBackend implements RegistryBackend {
   async readEvidence(name: string, version: string, file: string): Promise<Buffer> {
     const repo = this.repository(name)
     const found = await this.get(name, version)
-    const missing = () => new UserError(`${this.location}: ${name} ${version} has no evidence file ${file}`, { field: 'evidence' })
+    const missing = () => noEvidence(this.location, name, version, file)
     if (!found?.record.evidence.some((e) => e.file === file)) throw missing()
     const digest = found.uri.slice(found.uri.lastIndexOf('@') + 1)
     const referrers = await this.client.referrers(repo, digest, MODELGATE.evidence)
@@ -371,7 +360,7 @@ export class OciBackend implements RegistryBackend {
     return { ...emptyLog(name), ...log, stages: log.stages ?? [], deprecated: log.deprecated ?? [] } as EventLog
   }
 
-  private async writeLog(repo: string, log: EventLog, held: HeldLock): Promise<void> {
+  private async writeLog(repo: string, log: EventLog, held: HeldTagLock): Promise<void> {
     const blob = await this.client.pushBytes(repo, Buffer.from(`${JSON.stringify(log, null, 2)}\n`), MODELGATE.events)
     await this.client.pushBlob(repo, { digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size, bytes: EMPTY_JSON })
     held.assertHeld('writing the event log')
@@ -407,11 +396,4 @@ function checkStage(stage: string): void {
       { field: 'stage' },
     )
   }
-}
-
-function safeSegment(segment: string): string {
-  if (!segment || segment === '.' || segment === '..' || /[\\/]/.test(segment)) {
-    throw new UserError(`the stored version names an unsafe path segment '${segment}': refused`, { field: 'artifact' })
-  }
-  return segment
 }

@@ -1,68 +1,37 @@
-import { createReadStream, createWriteStream, rmSync } from 'node:fs'
+import { createWriteStream, rmSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { UserError, errorText } from '../../errors.js'
-import { notValidJson } from '../../files.js'
 import { digestTap, sha256Bytes } from '../digest.js'
 import { authorize, authHint, refused, type OciCredentials } from './auth.js'
-import { drain, header, isUnreachable, readBody, send, TransportError, type Body, type RawResponse } from './http.js'
+import {
+  MAX_RETRY_AFTER_MS,
+  TransportError,
+  drain,
+  header,
+  isUnreachable,
+  parseRetryAfter,
+  readBody,
+  send,
+  type Body,
+  type RawResponse,
+} from './http.js'
 import type { OciReference } from './reference.js'
+import { MEDIA, RegistryError, describeErrors, parseJson, referrersTag, type Descriptor, type ImageIndex } from './spec.js'
+import { BlobUploader, type BlobSource } from './upload.js'
 
 /*
  * A small OCI distribution client (opencontainers/distribution-spec): blobs (HEAD before upload,
- * chunked uploads streamed from disk that resume after a dropped connection, verified downloads),
- * manifests (exact bytes), tags with pagination, and referrers with the tag-schema fallback for
- * registries without the API (distribution 2.8, GHCR).
+ * uploads in upload.ts, verified downloads), manifests (exact bytes), tags with pagination, and
+ * referrers with the tag-schema fallback for registries without the API (distribution 2.8, GHCR).
+ * Every request goes through `call`, which authenticates and retries, so that no caller handles a
+ * 401 or a 503 of its own.
  */
-
-export const MEDIA = {
-  manifest: 'application/vnd.oci.image.manifest.v1+json',
-  index: 'application/vnd.oci.image.index.v1+json',
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  empty: 'application/vnd.oci.empty.v1+json',
-} as const
 
 /** Distribution 2.8 answers 404 for an OCI manifest unless Accept names the OCI types. */
 const MANIFEST_ACCEPT = [MEDIA.manifest, MEDIA.index, MEDIA.dockerManifest, MEDIA.dockerList].join(', ')
-
-export interface Descriptor {
-  mediaType: string
-  digest: string
-  size: number
-  artifactType?: string
-  annotations?: Record<string, string>
-  data?: string
-}
-
-export interface ImageManifest {
-  schemaVersion: 2
-  mediaType: string
-  artifactType?: string
-  config: Descriptor
-  layers: Descriptor[]
-  subject?: Descriptor
-  annotations?: Record<string, string>
-}
-
-export interface ImageIndex {
-  schemaVersion: 2
-  mediaType: string
-  manifests: Descriptor[]
-  annotations?: Record<string, string>
-}
-
-/** The empty JSON blob `{}` and its descriptor (image-spec "empty descriptor"). */
-export const EMPTY_JSON = Buffer.from('{}')
-export const EMPTY_DESCRIPTOR: Descriptor = {
-  mediaType: MEDIA.empty,
-  digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
-  size: 2,
-  data: 'e30=',
-}
-
-export type BlobSource = { digest: string; size: number; file: string } | { digest: string; size: number; bytes: Buffer }
 
 export interface ManifestResult {
   bytes: Buffer
@@ -82,37 +51,13 @@ export interface OciClientOptions {
   timeoutMs?: number
 }
 
-/** A registry's refusal, with its HTTP status and the spec's error codes (`MANIFEST_UNKNOWN`, …). */
-export class RegistryError extends UserError {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly codes: string[],
-  ) {
-    super(message, { field: 'registry' })
-    this.name = 'RegistryError'
-  }
-}
-
-/** A status worth retrying (429, 5xx); internal to the retry loops. */
-class RetryableStatus extends Error {
-  constructor(
-    readonly status: number,
-    readonly retryAfterMs?: number,
-  ) {
-    super(`HTTP ${status}`)
-  }
-}
-
-const MAX_RETRY_AFTER_MS = 60_000
-const OCTET = 'application/octet-stream'
-
 export class OciClient {
   readonly registry: string
   private readonly base: string
   private readonly creds: OciCredentials
   readonly chunkSize: number
-  private readonly retries: number
+  /** Retries after a network error, 5xx or 429, per request or per upload. */
+  readonly retries: number
   private readonly retryBaseMs: number
   private readonly timeoutMs?: number
   /** `Authorization` per repository: bearer tokens are scoped to one. */
@@ -121,6 +66,7 @@ export class OciClient {
   private contacted = false
   /** Upload recoveries, for logs and tests: resumed from the registry's offset, or restarted. */
   readonly stats = { resumes: 0, restarts: 0 }
+  private readonly uploader = new BlobUploader(this)
 
   constructor(ref: Pick<OciReference, 'registry' | 'base'>, opts: OciClientOptions = {}) {
     this.registry = ref.registry
@@ -190,7 +136,8 @@ export class OciClient {
     }
   }
 
-  private backoff(attempt: number): number {
+  /** The pause before retry `attempt` (0-based): doubling from retryBaseMs up to 10 s, jittered by ±25 %. */
+  backoff(attempt: number): number {
     return Math.min(this.retryBaseMs * 2 ** attempt, 10_000) * (0.75 + Math.random() / 2)
   }
 
@@ -207,7 +154,7 @@ export class OciClient {
     return after ?? this.backoff(attempt)
   }
 
-  private transportFailure(e: TransportError): UserError {
+  transportFailure(e: TransportError): UserError {
     if (isUnreachable(e)) return new UserError(`registry ${this.registry} unreachable: ${e.message}`, { field: 'registry' })
     return new UserError(`registry ${this.registry}: ${e.message} (after ${this.retries} retries)`, { field: 'registry' })
   }
@@ -240,8 +187,7 @@ export class OciClient {
   /** Uploads a blob unless the registry has it; returns whether it was sent. */
   async pushBlob(repo: string, src: BlobSource): Promise<boolean> {
     if (await this.hasBlob(repo, src.digest)) return false
-    if ('bytes' in src || src.size <= this.chunkSize) await this.uploadWhole(repo, src)
-    else await this.uploadChunked(repo, src)
+    await this.uploader.upload(repo, src)
     return true
   }
 
@@ -250,114 +196,6 @@ export class OciClient {
     const digest = sha256Bytes(bytes)
     await this.pushBlob(repo, { digest, size: bytes.length, bytes })
     return { mediaType, digest, size: bytes.length, ...(annotations ? { annotations } : {}) }
-  }
-
-  private async startUpload(repo: string): Promise<{ loc: URL; minChunk: number }> {
-    const res = await this.call(repo, 'POST', this.url(repo, 'blobs/uploads/'))
-    if (res.status !== 202) return this.fail(res, 'starting a blob upload')
-    drain(res)
-    const loc = header(res, 'location')
-    if (!loc) throw new RegistryError(`registry ${this.registry}: upload started without a Location`, 202, [])
-    return { loc: new URL(loc, res.url), minChunk: Number(header(res, 'oci-chunk-min-length')) || 0 }
-  }
-
-  /** POST, then one PUT with the whole body: for bytes and blobs of at most one chunk. */
-  private async uploadWhole(repo: string, src: BlobSource): Promise<void> {
-    const body: Body = 'bytes' in src ? src.bytes : fileRange(src.file, 0, src.size - 1)
-    for (let failures = 0; ;) {
-      try {
-        const { loc } = await this.startUpload(repo)
-        const res = await this.call(repo, 'PUT', withDigest(loc, src.digest), { headers: { 'Content-Type': OCTET }, body, retry: false })
-        if (res.status === 201) return drain(res)
-        if (res.status === 429 || res.status >= 500) throw new RetryableStatus(res.status, parseRetryAfter(header(res, 'retry-after')))
-        return await this.fail(res, `upload of blob ${src.digest}`)
-      } catch (e) {
-        await this.recover(e, ++failures, src.digest)
-        this.stats.restarts++
-      }
-    }
-  }
-
-  /**
-   * POST, PATCH one chunk at a time from a fresh file range (memory stays at one socket buffer), then
-   * PUT `?digest=`. After a dropped connection or a 5xx, asks the session where it stands
-   * (`GET <Location>` → `Range`) and resumes there, or opens a new session if the old one is gone.
-   */
-  private async uploadChunked(repo: string, src: { digest: string; size: number; file: string }): Promise<void> {
-    const started = await this.startUpload(repo)
-    let loc = started.loc
-    const chunk = Math.max(this.chunkSize, started.minChunk)
-    let offset = 0
-    let resumed = false
-    for (let failures = 0; ;) {
-      try {
-        if (offset < src.size) {
-          const end = Math.min(offset + chunk, src.size) - 1
-          const res = await this.call(repo, 'PATCH', loc, {
-            headers: { 'Content-Type': OCTET, 'Content-Range': `${offset}-${end}` },
-            body: fileRange(src.file, offset, end),
-            retry: false,
-          })
-          if (res.status === 202) {
-            drain(res)
-            loc = new URL(header(res, 'location') ?? loc.href, res.url)
-            offset = rangeEnd(header(res, 'range')) ?? end + 1
-            continue
-          }
-          // A session that lost track (416, unknown upload) is resynchronised like a dropped connection.
-          if (res.status === 429 || res.status >= 500 || res.status === 416 || res.status === 404) {
-            throw new RetryableStatus(res.status, parseRetryAfter(header(res, 'retry-after')))
-          }
-          return await this.fail(res, `upload of blob ${src.digest}`)
-        }
-        const res = await this.call(repo, 'PUT', withDigest(loc, src.digest), { retry: false })
-        if (res.status === 201) return drain(res)
-        if (res.status === 429 || res.status >= 500) throw new RetryableStatus(res.status, parseRetryAfter(header(res, 'retry-after')))
-        if (res.status === 400 && resumed) {
-          // Some registries append a resumed chunk where it lands rather than where Content-Range says: start over.
-          drain(res)
-          ;({ loc } = await this.startUpload(repo))
-          offset = 0
-          this.stats.restarts++
-          throw new RetryableStatus(400)
-        }
-        return await this.fail(res, `upload of blob ${src.digest} (${src.file} may have changed since it was hashed)`)
-      } catch (e) {
-        await this.recover(e, ++failures, src.digest)
-        resumed = true
-        ;({ loc, offset } = await this.resync(repo, loc))
-      }
-    }
-  }
-
-  /** Waits before another try, or gives up with a readable error after the allowed retries. */
-  private async recover(e: unknown, failures: number, digest: string): Promise<void> {
-    if (!(e instanceof TransportError) && !(e instanceof RetryableStatus)) throw e
-    if (failures > this.retries) {
-      if (e instanceof TransportError) throw this.transportFailure(e)
-      throw new RegistryError(
-        `registry ${this.registry}: upload of blob ${digest} failed: HTTP ${e.status} (after ${this.retries} retries)`,
-        e.status,
-        [],
-      )
-    }
-    const wait = e instanceof RetryableStatus && e.retryAfterMs !== undefined ? e.retryAfterMs : this.backoff(failures - 1)
-    if (wait > MAX_RETRY_AFTER_MS) throw new RegistryError(`registry ${this.registry}: rate limited during an upload`, 429, [])
-    await sleep(wait)
-  }
-
-  private async resync(repo: string, loc: URL): Promise<{ loc: URL; offset: number }> {
-    const res = await this.call(repo, 'GET', loc)
-    drain(res)
-    if (res.status === 204 || res.status === 200) {
-      this.stats.resumes++
-      // `0-0` is ambiguous in distribution (nothing, or one byte): take nothing; a wrong guess ends in a restart.
-      const range = header(res, 'range')
-      const end = range === '0-0' ? undefined : rangeEnd(range)
-      return { loc: new URL(header(res, 'location') ?? loc.href, res.url), offset: end ?? 0 }
-    }
-    this.stats.restarts++
-    return { loc: (await this.startUpload(repo)).loc, offset: 0 }
   }
 
   /** Downloads a blob to `dest`, hashing while writing; a wrong digest or size removes the file and throws. */
@@ -548,33 +386,6 @@ export class OciClient {
   }
 }
 
-/** The referrers tag schema: `sha256:<hex>` → `sha256-<hex>` (truncated to the tag limit). */
-export function referrersTag(digest: string): string {
-  return digest.replace(':', '-').slice(0, 128)
-}
-
-function fileRange(file: string, start: number, end: number): Body {
-  return { length: end - start + 1, open: () => createReadStream(file, { start, end }) }
-}
-
-/** Appends `digest=` to an upload Location, keeping its own query (opaque state) byte for byte. */
-function withDigest(loc: URL, digest: string): URL {
-  return new URL(`${loc.href}${loc.search ? '&' : '?'}digest=${encodeURIComponent(digest)}`)
-}
-
-/** `0-1023` → 1024 (the next offset). */
-function rangeEnd(range: string | undefined): number | undefined {
-  const m = range ? /^(?:bytes=)?(\d+)-(\d+)$/.exec(range.trim()) : null
-  return m ? Number(m[2]) + 1 : undefined
-}
-
-function parseRetryAfter(value: string | undefined): number | undefined {
-  if (!value) return undefined
-  if (/^\d+$/.test(value.trim())) return Number(value) * 1000
-  const at = Date.parse(value)
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined
-}
-
 function nextLink(link: string | undefined, base: URL): URL | undefined {
   const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null
   return m ? new URL(m[1], base) : undefined
@@ -586,36 +397,4 @@ function parseMediaType(bytes: Buffer): string {
   } catch {
     return ''
   }
-}
-
-export function parseJson(bytes: Buffer, what: string): unknown {
-  const text = bytes.toString('utf8')
-  try {
-    return JSON.parse(text)
-  } catch (e) {
-    // Where, not what: JSON.parse's message quotes the bytes.
-    throw new UserError(`${what}: ${notValidJson(text, e)}`)
-  }
-}
-
-/** `{errors:[{code,message,detail}]}` → `MANIFEST_INVALID: manifest invalid; …`, or the raw text's start. */
-export function describeErrors(text: string): { text: string; codes: string[] } {
-  try {
-    const json = JSON.parse(text) as { errors?: { code?: string; message?: string; detail?: unknown }[] }
-    if (Array.isArray(json.errors) && json.errors.length > 0) {
-      const parts = json.errors.map((e) => {
-        const detail =
-          e.detail === undefined || e.detail === null ? '' : ` (${typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)})`
-        return `${e.code ?? 'ERROR'}: ${e.message ?? ''}${detail}`.trim()
-      })
-      return { text: parts.join('; ').slice(0, 500), codes: json.errors.map((e) => e.code ?? 'ERROR') }
-    }
-  } catch {
-    // Not the spec's error body.
-  }
-  return { text: text.trim().slice(0, 200), codes: [] }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
 }

@@ -140,3 +140,14 @@ export function header(res: RawResponse, name: string): string | undefined {
   const v = res.headers[name.toLowerCase()]
   return Array.isArray(v) ? v[0] : v
 }
+
+/** The longest `Retry-After` waited for: a registry asking for more is reported as rate limiting. */
+export const MAX_RETRY_AFTER_MS = 60_000
+
+/** `Retry-After` in ms: seconds, or an HTTP date. */
+export function parseRetryAfter(value: string | undefined): number | undefined {
+  if (!value) return undefined
+  if (/^\d+$/.test(value.trim())) return Number(value) * 1000
+  const at = Date.parse(value)
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined
+}

@@ -1,5 +1,6 @@
-import type { StageEvent, VersionRecord } from '../types.js'
-import { EMPTY_DESCRIPTOR, MEDIA, type Descriptor, type ImageManifest } from './client.js'
+import type { StageEvent } from '../stages.js'
+import type { VersionRecord } from '../types.js'
+import { EMPTY_DESCRIPTOR, manifestBytes, type Descriptor } from './spec.js'
 
 /*
  * What modelgate stores in an OCI repository (one repository per model):
@@ -106,53 +107,21 @@ export function versionManifest(record: VersionRecord, config: Descriptor, layer
   // GHCR links a package to its repository through this annotation.
   if (source) annotations[ANNOTATION.source] = source
   if (record.description) annotations[ANNOTATION.description] = record.description
-  const m: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MEDIA.manifest,
-    artifactType: MODELPACK.artifactType,
-    config,
-    layers,
-    annotations,
-  }
-  return Buffer.from(JSON.stringify(m))
+  return manifestBytes({ artifactType: MODELPACK.artifactType, config, layers, annotations })
 }
 
 export function evidenceManifest(subject: Descriptor, file: Descriptor, annotations: Record<string, string>): Buffer {
-  const m: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MEDIA.manifest,
-    artifactType: MODELGATE.evidence,
-    config: EMPTY_DESCRIPTOR,
-    layers: [file],
-    subject,
-    annotations,
-  }
-  return Buffer.from(JSON.stringify(m))
+  return manifestBytes({ artifactType: MODELGATE.evidence, layers: [file], subject, annotations })
 }
 
 export function eventsManifest(log: Descriptor): Buffer {
-  const m: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MEDIA.manifest,
-    artifactType: MODELGATE.events,
-    config: EMPTY_DESCRIPTOR,
-    layers: [log],
-    annotations: { [ANNOTATION.created]: new Date().toISOString() },
-  }
-  return Buffer.from(JSON.stringify(m))
+  return manifestBytes({ artifactType: MODELGATE.events, layers: [log], annotations: { [ANNOTATION.created]: new Date().toISOString() } })
 }
 
 /** What a stage tag points at once unassigned: registries without tag deletion (distribution 2.8, GHCR) keep the tag. */
 export function unassignedManifest(stage: string): Buffer {
-  const m: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MEDIA.manifest,
-    artifactType: MODELGATE.stage,
-    config: EMPTY_DESCRIPTOR,
-    layers: [EMPTY_DESCRIPTOR],
-    annotations: { [ANNOTATION.stage]: stage, [ANNOTATION.description]: `no version is assigned to stage ${stage}` },
-  }
-  return Buffer.from(JSON.stringify(m))
+  const annotations = { [ANNOTATION.stage]: stage, [ANNOTATION.description]: `no version is assigned to stage ${stage}` }
+  return manifestBytes({ artifactType: MODELGATE.stage, layers: [EMPTY_DESCRIPTOR], annotations })
 }
 
 /** The evidence layer's type from its file name: reports are JSON, anything else is opaque bytes. */
@@ -176,14 +145,4 @@ export function sourceUrl(record: VersionRecord): string | undefined {
   const at = runUrl ? runUrl.indexOf(`/${repo}/`) : -1
   const server = runUrl && at > 0 && /^https?:\/\//.test(runUrl) ? runUrl.slice(0, at) : 'https://github.com'
   return `${server}/${repo}`
-}
-
-/** The current stage pointers from the history: the latest assignment wins, an unassignment clears. */
-export function currentStages(history: StageEvent[]): Record<string, string> {
-  const current: Record<string, string> = {}
-  for (const e of history) {
-    if (e.action === 'assign' && e.version) current[e.stage] = e.version
-    else delete current[e.stage]
-  }
-  return current
 }

@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { UserError } from '../../errors.js'
-import { EMPTY_DESCRIPTOR, EMPTY_JSON, MEDIA, type ImageManifest, type OciClient } from './client.js'
+import { jittered, withLock, type GuardedLock, type Lock } from '../../locking.js'
+import type { OciClient } from './client.js'
+import { EMPTY_DESCRIPTOR, EMPTY_JSON, MEDIA, manifestBytes, type ImageManifest } from './spec.js'
 
 /*
  * A timed mutual-exclusion lock on one tag, for registries without conditional tag writes
- * (distribution 2.8, GHCR). It is Fischer's algorithm, as described in L. Lamport, "A Fast Mutual
- * Exclusion Algorithm", ACM Transactions on Computer Systems 5(1), 1987:
+ * (distribution 2.8, GHCR): a store of ../../locking.ts's Lock. It is Fischer's algorithm, as described
+ * in L. Lamport, "A Fast Mutual Exclusion Algorithm", ACM Transactions on Computer Systems 5(1), 1987:
  *
  *   repeat  await lock = free;  lock := me  (within δ of the read);  delay D > δ  until lock = me
  *
@@ -16,6 +19,12 @@ import { EMPTY_DESCRIPTOR, EMPTY_JSON, MEDIA, type ImageManifest, type OciClient
  * read→write interval (request start to answer) and, when it exceeded D, never enters on that claim.
  * Such a late claim, and a crashed holder's claim, are released by expiry alone: nobody ever writes
  * "free" over a claim that is not theirs.
+ *
+ * So its wait is not the create-if-absent loop of the file and MLflow locks: a claim is entered on
+ * only after the delay D and a re-check, a claim written late never, a holder is stale once this
+ * process has watched its claim for a whole ttl (a monotonic clock: no clock comparison across
+ * machines), and the deadline comes before each try rather than after it. Put through that loop it
+ * would give up at other moments; it shares the Lock interface, withLock and the jitter of its pauses.
  */
 
 export const LOCK_TAG = 'modelgate-lock'
@@ -46,17 +55,16 @@ interface LockView {
   expiresAt?: number
 }
 
-export interface HeldLock {
-  owner: string
+export interface HeldTagLock extends GuardedLock {
   /** Throws before a write when the claim is close to its expiry (another writer may take over at expiry). */
   assertHeld(what: string): void
+  /** Never rejects: a claim that cannot be freed expires by itself. */
   release(): Promise<void>
 }
 
 const now = () => performance.now()
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
-export class TagLock {
+export class TagLock implements Lock<HeldTagLock> {
   private readonly tag: string
   private emptyPushed = false
   /** Claims written that were late or lost: for tests and diagnostics. */
@@ -70,7 +78,7 @@ export class TagLock {
     this.tag = opts.tag ?? LOCK_TAG
   }
 
-  async acquire(): Promise<HeldLock> {
+  async acquire(): Promise<HeldTagLock> {
     if (!this.emptyPushed) {
       await this.client.pushBlob(this.repo, { digest: EMPTY_DESCRIPTOR.digest, size: 2, bytes: EMPTY_JSON })
       this.emptyPushed = true
@@ -128,18 +136,11 @@ export class TagLock {
   }
 
   /** Runs `fn` holding the lock, and releases it whatever happens. */
-  async with<T>(fn: (lock: HeldLock) => Promise<T>): Promise<T> {
-    const lock = await this.acquire()
-    try {
-      return await fn(lock)
-    } finally {
-      await lock.release().catch(() => {
-        // The claim expires by itself; the outcome of `fn` is what the caller needs.
-      })
-    }
+  async with<T>(fn: (lock: HeldTagLock) => Promise<T>): Promise<T> {
+    return withLock(this, fn)
   }
 
-  private held(owner: string, digest: string, since: number): HeldLock {
+  private held(owner: string, digest: string, since: number): HeldTagLock {
     const { ttlMs } = this.opts
     // Stop writing with a quarter of the ttl left: room for the write in flight to land before expiry.
     const budget = ttlMs * 0.75
@@ -154,13 +155,17 @@ export class TagLock {
         }
       },
       release: async () => {
-        if (now() - since > ttlMs * 0.9) return
-        const cur = await this.read()
-        if (cur.digest !== digest) return
-        await this.client.putManifest(this.repo, this.tag, FREE_MANIFEST, MEDIA.manifest)
-        // The claim is untagged now; remove it where the registry lets us, so claims do not pile up as
-        // untagged versions. GHCR refuses (its deletions go through the packages API): left in place.
-        await this.client.deleteManifest(this.repo, digest).catch(() => false)
+        try {
+          if (now() - since > ttlMs * 0.9) return
+          const cur = await this.read()
+          if (cur.digest !== digest) return
+          await this.client.putManifest(this.repo, this.tag, FREE_MANIFEST, MEDIA.manifest)
+          // The claim is untagged now; remove it where the registry lets us, so claims do not pile up as
+          // untagged versions. GHCR refuses (its deletions go through the packages API): left in place.
+          await this.client.deleteManifest(this.repo, digest).catch(() => false)
+        } catch {
+          // The claim expires by itself; the outcome of the work it guarded is what the caller needs.
+        }
       },
     }
   }
@@ -178,8 +183,7 @@ export class TagLock {
   }
 
   private pause(attempt: number): number {
-    const base = this.opts.delayMs * Math.min(2, 0.5 + attempt / 8)
-    return base * (0.5 + Math.random())
+    return jittered(this.opts.delayMs * Math.min(2, 0.5 + attempt / 8))
   }
 
   private async read(): Promise<LockView> {
@@ -205,15 +209,7 @@ export class TagLock {
 }
 
 function lockManifest(annotations: Record<string, string>): Buffer {
-  const m: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MEDIA.manifest,
-    artifactType: LOCK_ARTIFACT,
-    config: EMPTY_DESCRIPTOR,
-    layers: [EMPTY_DESCRIPTOR],
-    annotations,
-  }
-  return Buffer.from(JSON.stringify(m))
+  return manifestBytes({ artifactType: LOCK_ARTIFACT, layers: [EMPTY_DESCRIPTOR], annotations })
 }
 
 /** Always the same bytes, so releasing never adds a manifest to the repository. */
