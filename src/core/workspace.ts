@@ -1,6 +1,7 @@
 import { readFileSync, realpathSync, statSync, type Stats } from 'node:fs'
 import path from 'node:path'
 import { UserError } from './errors.js'
+import { redactUrl } from './secrets.js'
 import type { RegistryLocation } from './registry/location.js'
 
 /**
@@ -172,4 +173,17 @@ export function checkOutputsOutside(
         { file: o.path, field: o.label },
       )
   }
+}
+
+/** A message with the workspace's absolute prefix removed, so paths read as the user wrote them. */
+export function stripWorkspace(text: string, workspace: string): string {
+  return text.split(`${path.resolve(workspace)}${path.sep}`).join('')
+}
+
+/** Paths in messages: relative to the workspace when inside it, so they read like the user wrote them. */
+export function displayPath(p: string, cwd: string): string {
+  // A URL is not a path: path.relative would fold its `//` into `http:/host`. Shown without credentials.
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p)) return redactUrl(p)
+  const rel = path.relative(cwd, p)
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p
 }

@@ -210,14 +210,7 @@ export interface ValidationResult {
     digest?: string
   }
   /** The registered version compared with, when the baseline was named by stage or version (no version: none holds the stage yet). */
-  registryBaseline?: {
-    name: string
-    registry: string
-    ref: string
-    stage?: string
-    version?: string
-    digest?: string
-  }
+  registryBaseline?: BaselineOrigin
   /** Facts the reader should know: change checks skipped for want of a baseline, outputs used, etc. */
   /** Champion/challenger comparisons, when there is a baseline model or predictions on the same rows. */
   comparisons?: Comparison[]
@@ -232,4 +225,16 @@ export interface ValidationResult {
   context: RunContext
   /** Set when status is `error`. */
   error?: { message: string; file?: string; field?: string }
+}
+
+/** The registered version a run compared with, or the stage nobody holds yet. */
+export interface BaselineOrigin {
+  name: string
+  registry: string
+  /** How it was named: `production`, `stage:prod`, `version:1.2.0`. */
+  ref: string
+  stage?: string
+  /** Undefined when no version holds the stage yet. */
+  version?: string
+  digest?: string
 }

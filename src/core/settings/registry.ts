@@ -1,28 +1,23 @@
-import { existsSync } from 'node:fs'
+/*
+ * The registry commands' settings (register, list, promote, pull, deploy's source): the manifest when
+ * there is one (the same finder as a validate run's), its `registry:` key, and the inputs/flags over it.
+ */
 import path from 'node:path'
 import { UserError } from '../errors.js'
-import { DEFAULT_MANIFEST, loadManifest } from '../manifest/load.js'
+import { DEFAULT_MANIFEST } from '../manifest/load.js'
 import type { Manifest } from '../manifest/schema.js'
-import { parseEnum } from '../options.js'
-import type { OptionSource } from '../overrides.js'
-import { displayPath, resolveSettings } from '../settings.js'
+import { parseEnum, type OptionSource } from './options.js'
+import { resolveSettings } from './resolve.js'
 import type { RunnerEnvironment } from '../runners/index.js'
-import { goldenForRegistration } from './golden.js'
-import type { RegisterRequest } from './register.js'
+import { goldenForRegistration } from '../registry/golden.js'
+import type { RegisterRequest } from '../registry/register.js'
 import type { Task } from '../result/types.js'
-import { parseVersion, type Step } from './bump.js'
-import { DEFAULT_REGISTRY, parseRegistryUri, type RegistryLocation } from './location.js'
-import type { StagePolicy } from './policy.js'
-import {
-  checkOutputs,
-  checkOutputsOutside,
-  confine,
-  confinementFor,
-  registryFolders,
-  type Confinement,
-  type WorkspacePolicy,
-} from '../workspace.js'
+import { parseVersion, type Step } from '../registry/bump.js'
+import { DEFAULT_REGISTRY, parseRegistryUri, type RegistryLocation } from '../registry/location.js'
+import type { StagePolicy } from '../registry/policy.js'
+import { checkOutputs, checkOutputsOutside, confine, registryFolders, type Confinement, type WorkspacePolicy } from '../workspace.js'
 import { checkOutputPath } from '../files.js'
+import { findManifest } from './manifest.js'
 
 /** What every registry command shares: the manifest (optional), the registry, the model name and the policy. */
 export interface RegistrySettings {
@@ -52,14 +47,17 @@ export const BUMPS = ['auto', 'major', 'minor', 'patch'] as const
  * inputs/flags over its `registry:` key. The manifest is optional: a registration can be all inputs.
  */
 export function resolveRegistrySettings(src: OptionSource, workspace: string, workspacePolicy?: WorkspacePolicy): RegistrySettings {
-  const config = src.value('config')
-  const manifestFile = path.resolve(workspace, config ?? DEFAULT_MANIFEST)
-  const rule = workspacePolicy && confinementFor(workspacePolicy, config ? manifestFile : undefined)
-  if (config) confine(manifestFile, rule, { field: src.label('config') })
-  let manifest: Manifest | undefined
-  const shown = displayPath(manifestFile, workspace)
-  if (config || existsSync(manifestFile)) manifest = loadManifest(manifestFile, shown)
-  const baseDir = manifest ? path.dirname(manifestFile) : workspace
+  const {
+    manifest,
+    file: shown,
+    baseDir,
+    rule,
+  } = findManifest({
+    config: src.value('config'),
+    cwd: workspace,
+    policy: workspacePolicy,
+    field: src.label('config'),
+  })
   const reg = manifest?.registry
 
   const name = src.value('name') ?? reg?.name ?? manifest?.name

@@ -1,16 +1,15 @@
+/*
+ * deploy-model's settings: the registry's (settings/registry.ts), the environment from the manifest's
+ * `deploy:` key, and the inputs/flags over it, checked before anything is fetched or touched.
+ */
 import path from 'node:path'
 import { UserError } from '../errors.js'
 import type { DeployConfig } from '../manifest/schema.js'
-import { parseBoolean, parseEnum, parseList } from '../options.js'
-import type { OptionSource } from '../overrides.js'
+import { parseBoolean, parseEnum, parseList, type OptionSource } from './options.js'
 import { parseVersion } from '../registry/bump.js'
-import { resolveRegistrySettings, type RegistrySettings } from '../registry/settings.js'
-import { CommandTarget } from './targets/command.js'
-import { KServeTarget } from './targets/kserve.js'
-import { LocalTarget } from './targets/local.js'
-import { WebhookTarget } from './targets/webhook.js'
-import type { DeployRequest } from './run.js'
-import type { DeployTarget, Protocol, TargetKind } from './types.js'
+import { resolveRegistrySettings, type RegistrySettings } from './registry.js'
+import type { DeployRequest } from '../deploy/run.js'
+import type { TargetKind } from '../deploy/types.js'
 import { checkOutputs, checkOutputsOutside, registryFolders, type WorkspacePolicy } from '../workspace.js'
 import { checkOutputPath } from '../files.js'
 
@@ -143,74 +142,4 @@ export function checkDeployOutput(report: string | undefined, label: string, s: 
   checkOutputs(outputs, inputs, r.confinement, r.workspace)
   checkOutputsOutside(outputs, folders, r.workspace)
   if (report) checkOutputPath(report, label)
-}
-
-export interface TargetContext {
-  workspace: string
-  /** argv that runs the bundled CLI (`modelgate serve` for the local target). */
-  cliCommand: string[]
-  env: NodeJS.ProcessEnv
-}
-
-/** The one place a target kind maps to its implementation. */
-export function createTarget(s: DeploySettings, ctx: TargetContext): DeployTarget {
-  const { env, request } = s
-  const name = request.name
-  const environment = request.environment
-  const dir = environmentDir(ctx.workspace, name, environment)
-  const endpoint = () => {
-    if (!env.url)
-      throw new UserError(`deploy.environments.${environment}.url: the ${s.targetKind} target needs the URL where the model answers`, {
-        field: 'url',
-      })
-    return { url: env.url, protocol: env.protocol as Protocol, model: name }
-  }
-  switch (s.targetKind) {
-    case 'local':
-      return new LocalTarget({ name, environment, dir, port: env.port, serveCommand: ctx.cliCommand })
-    case 'kserve':
-      return new KServeTarget({
-        name: env.kserve?.name ?? name.replace(/[^a-z0-9-]/gi, '-').toLowerCase(),
-        namespace: env.kserve?.namespace,
-        modelFormat: env.kserve?.['model-format'],
-        runtime: env.kserve?.runtime,
-        protocolVersion: env.protocol === 'v1' ? 'v1' : 'v2',
-        kubectl: env.kserve?.kubectl,
-        outDir: dir,
-        url: env.url,
-      })
-    case 'webhook': {
-      const hook = env.webhook
-      if (!hook)
-        throw new UserError(`deploy.environments.${environment}.webhook: the webhook target needs url (and status-url)`, {
-          field: 'webhook',
-        })
-      const secret = ctx.env[hook['secret-env']]
-      if (!secret)
-        throw new UserError(`the webhook target signs with the secret in $${hook['secret-env']}, which is not set`, { field: 'secret-env' })
-      return new WebhookTarget({
-        url: hook.url,
-        statusUrl: hook['status-url'],
-        secret,
-        endpoint: endpoint(),
-        environment,
-        timeoutMs: request.timeoutMs,
-      })
-    }
-    case 'command': {
-      if (!env.command)
-        throw new UserError(`deploy.environments.${environment}.command: the command target needs the argv of your deploy script`, {
-          field: 'command',
-        })
-      return new CommandTarget({
-        command: env.command,
-        cwd: s.registry.baseDir,
-        endpoint: endpoint(),
-        timeoutMs: request.timeoutMs,
-        readyCommand: env['ready-command'],
-        environment,
-        settings: { file: s.registry.manifestPath, key: `deploy.environments.${environment}` },
-      })
-    }
-  }
 }
