@@ -119,22 +119,27 @@ export function encodeModel(model: ModelProto): Uint8Array {
   return ModelType.encode(message).finish()
 }
 
-/** TensorProto.DataType codes used here (the full list is in onnx.proto). */
-export const DataType = {
-  FLOAT: 1,
-  UINT8: 2,
-  INT8: 3,
-  UINT16: 4,
-  INT16: 5,
-  INT32: 6,
-  INT64: 7,
-  STRING: 8,
-  BOOL: 9,
-  FLOAT16: 10,
-  DOUBLE: 11,
-  UINT32: 12,
-  UINT64: 13,
-} as const
+/** TensorProto.DataType codes used here, read from the schema (onnx.proto lists them all), so they exist once. */
+export const DataType = dataTypeCodes([
+  'FLOAT',
+  'UINT8',
+  'INT8',
+  'UINT16',
+  'INT16',
+  'INT32',
+  'INT64',
+  'STRING',
+  'BOOL',
+  'FLOAT16',
+  'DOUBLE',
+  'UINT32',
+  'UINT64',
+])
+
+function dataTypeCodes<Name extends string>(names: readonly Name[]): Readonly<Record<Name, number>> {
+  const codes = root.lookupEnum('onnx.TensorProto.DataType').values
+  return Object.fromEntries(names.map((name) => [name, codes[name]])) as Record<Name, number>
+}
 
 const elemTypeNames: Record<number, string> = {
   0: 'undefined',

@@ -12,8 +12,10 @@ import { plural } from '../report/common.js'
 import { robustnessComparisonText } from '../report/robustness.js'
 import { completeFeatures } from '../evaluation/features.js'
 import { probabilityTolerance } from '../validate/probabilities.js'
-import { RESULT_SCHEMA_VERSION, type CheckResult, type RunContext, type ValidationResult } from '../result/types.js'
-import { displayPath, stripWorkspace, type BaselineOrigin, type ResolvedModel, type Settings } from '../settings.js'
+import { runContext, type CiContext } from '../validate/context.js'
+import { RESULT_SCHEMA_VERSION, type CheckResult, type ValidationResult } from '../result/types.js'
+import { type BaselineOrigin, type ResolvedModel, type Settings } from '../settings/index.js'
+import { displayPath, stripWorkspace } from '../workspace.js'
 import { resolveRegistryBaseline } from '../registry/baseline.js'
 import { decideTask } from '../evaluation/task.js'
 import { createRng } from '../stats/random.js'
@@ -24,7 +26,7 @@ import type { RobustnessBaseline, RobustnessTest } from './types.js'
 
 export interface RobustnessOptions {
   /** CI facts (repository, sha, run URL); the core reads no environment itself. */
-  context: Omit<RunContext, 'startedAt' | 'durationSeconds'>
+  context: CiContext
   runnerEnv?: RunnerEnvironment
   log?: (line: string) => void
 }
@@ -245,12 +247,7 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
       ...(settings.features.length > 0 ? { features: settings.features } : {}),
       notes: notes.map(strip),
       ...(inferred.warning ? { warnings: [strip(inferred.warning)] } : {}),
-      context: {
-        ...opts.context,
-        ...(settings.manifestPath ? { manifest: settings.manifestPath } : {}),
-        startedAt: started.toISOString(),
-        durationSeconds: (performance.now() - t0) / 1000,
-      },
+      context: runContext(opts.context, settings.manifestPath, started, t0),
     }
   } finally {
     await Promise.allSettled(runners.map((r) => r.close()))

@@ -1,20 +1,26 @@
+/*
+ * Models behind a model server, called over HTTP in the protocol its URL names (http-endpoint.ts): the
+ * Open Inference Protocol V2 (KServe, Triton, Seldon, `modelgate serve`), TF Serving's v1, MLflow's
+ * /invocations. A batch larger than the server takes is sent in parts and put back together.
+ */
 import type { Cell } from '../data/types.js'
 import { UserError, errorText } from '../errors.js'
 import { scrub, scrubError, secrets } from '../secrets.js'
+import { HttpClient } from './http-client.js'
+import { resolveHttpEndpoint, type HttpEndpoint, type HttpProtocol } from './http-endpoint.js'
+import { field, fromV2Outputs, parseMetadata, tensorElement, tensorInfo, type V2Metadata } from './http-v2.js'
 import {
-  describeValue,
   featureRows,
   fromPredictionList,
-  indexClasses,
   toPredictionBatch,
   type Label,
   type PredictionSources,
   type RawPredictions,
   type Task,
 } from './output.js'
-import type { FeatureBatch, ModelInfo, ModelRunner, PredictionBatch, TensorInfo } from './types.js'
+import type { FeatureBatch, ModelInfo, ModelRunner, PredictionBatch } from './types.js'
 
-export type HttpProtocol = 'v2' | 'v1' | 'mlflow'
+export { resolveHttpEndpoint, type HttpEndpoint, type HttpProtocol } from './http-endpoint.js'
 
 export interface HttpRunnerOptions {
   /** The server's base URL (with `protocol` and `model`) or the full inference URL. */
@@ -45,84 +51,9 @@ export interface HttpRunnerOptions {
   classes?: Label[]
 }
 
-/** Where and how to call the model, resolved from the options. */
-export interface HttpEndpoint {
-  protocol: HttpProtocol
-  inferUrl: string
-  /** V2 model metadata (`GET`), which lists the model's inputs and outputs. */
-  metadataUrl?: string
-  model?: string
-}
-
 const DEFAULT_TIMEOUT_SECONDS = 60
 const DEFAULT_RETRIES = 3
-const BACKOFF_BASE_MS = 250
-const BACKOFF_CAP_MS = 8000
-const RETRY_AFTER_CAP_MS = 30_000
-/** How much of an error body goes into a message. */
-const ERROR_BODY_CHARS = 500
 const DEFAULT_V2_INPUT = 'input-0'
-
-/** Works out the protocol and the endpoint URLs; a UserError when they cannot be told. */
-export function resolveHttpEndpoint(url: string, protocol?: HttpProtocol, model?: string): HttpEndpoint {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    secrets.addUrl(url)
-    throw new UserError(`model url ${JSON.stringify(scrub(url))} is not a valid URL`, { field: 'url' })
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw new UserError(`model url ${url}: only http and https are supported`, { field: 'url' })
-  if (parsed.username !== '' || parsed.password !== '') {
-    secrets.addUrl(url)
-    throw new UserError(`model url: do not put credentials in the URL; pass them as headers (e.g. Authorization)`, {
-      field: 'url',
-    })
-  }
-  const path = parsed.pathname.replace(/\/+$/, '')
-  const at = (p: string): string => `${parsed.origin}${p}${parsed.search}`
-  const base = (p: string): string => at(`${path}${p}`)
-  const v2 = /^(.*\/v2\/models\/([^/]+)(?:\/versions\/[^/]+)?)(?:\/infer)?$/.exec(path)
-  const v1 = /^(.*\/v1\/models\/([^/:]+))(?::predict)?$/.exec(path)
-  const inferred: HttpProtocol | undefined = v2
-    ? 'v2'
-    : /:predict$/.test(path) || v1
-      ? 'v1'
-      : /\/invocations$/.test(path)
-        ? 'mlflow'
-        : undefined
-  const chosen = protocol ?? inferred
-  if (chosen === undefined)
-    throw new UserError(
-      `model url ${url}: cannot tell the protocol from the URL (expected …/v2/models/<name>/infer, …/v1/models/<name>:predict or …/invocations); set protocol to v2, v1 or mlflow`,
-      { field: 'protocol' },
-    )
-  const named = (fromUrl: string | undefined): string => {
-    const name = fromUrl !== undefined ? decodeURIComponent(fromUrl) : model
-    if (fromUrl !== undefined && model !== undefined && model !== name)
-      throw new UserError(`model url ${url} names model ${name} but model is ${model}`, { field: 'model' })
-    if (name === undefined || name === '')
-      throw new UserError(`model url ${url}: the ${chosen} protocol needs a model name; add it to the URL or set model`, {
-        field: 'model',
-      })
-    return name
-  }
-  switch (chosen) {
-    case 'v2': {
-      const name = named(v2?.[2])
-      const prefix = v2 ? v2[1]! : `${path}/v2/models/${encodeURIComponent(name)}`
-      return { protocol: 'v2', inferUrl: at(`${prefix}/infer`), metadataUrl: at(prefix), model: name }
-    }
-    case 'v1': {
-      const name = named(v1?.[2])
-      const prefix = v1 ? v1[1]! : `${path}/v1/models/${encodeURIComponent(name)}`
-      return { protocol: 'v1', inferUrl: at(`${prefix}:predict`), model: name }
-    }
-    case 'mlflow':
-      return { protocol: 'mlflow', inferUrl: /\/invocations$/.test(path) ? base('') : base('/invocations') }
-  }
-}
 
 /** A runner that scores batches by calling a model server. */
 export async function createHttpRunner(opts: HttpRunnerOptions): Promise<ModelRunner> {
@@ -133,21 +64,6 @@ export async function createHttpRunner(opts: HttpRunnerOptions): Promise<ModelRu
   const runner = new HttpRunner(opts, endpoint)
   if (endpoint.protocol === 'v2') await runner.loadMetadata()
   return runner
-}
-
-interface V2Tensor {
-  name: string
-  datatype: string
-  shape: number[]
-  data?: unknown
-}
-
-interface V2Metadata {
-  name?: string
-  platform?: string
-  versions?: string[]
-  inputs: V2Tensor[]
-  outputs: V2Tensor[]
 }
 
 class HttpRunner implements ModelRunner {
@@ -257,20 +173,6 @@ class HttpRunner implements ModelRunner {
   }
 }
 
-/** One element of a V2 input tensor; tensors have no missing values and one type. */
-function tensorElement(who: string, cell: Cell, datatype: string, row: number, feature: string): number | string | boolean {
-  const where = `${who}: row ${row}, feature ${feature}`
-  if (cell === null) throw new UserError(`${where} is missing; V2 tensors cannot carry missing values`, { field: feature })
-  if (datatype === 'BYTES') return String(cell)
-  if (datatype === 'BOOL') return Boolean(cell)
-  if (typeof cell === 'boolean') return cell ? 1 : 0
-  if (typeof cell === 'string')
-    throw new UserError(`${where} is the text ${describeValue(cell)}, but the ${datatype} input takes numbers`, {
-      field: feature,
-    })
-  return cell
-}
-
 function sliceBatch(batch: FeatureBatch, start: number, length: number): FeatureBatch {
   return {
     offset: batch.offset + start,
@@ -307,228 +209,4 @@ function concatFloats(arrays: (Float64Array | undefined)[]): Float64Array {
     at += a.length
   }
   return out
-}
-
-function field(who: string, body: unknown, name: string): unknown {
-  if (typeof body !== 'object' || body === null || !(name in body))
-    throw new UserError(`${who}: the answer has no "${name}" field: ${describeValue(body)}`)
-  return (body as Record<string, unknown>)[name]
-}
-
-/** The server's free text (name, platform) goes into the report: scrubbed like its error bodies. */
-function parseMetadata(body: unknown): V2Metadata {
-  const m = (body ?? {}) as Partial<V2Metadata>
-  const tensors = (list: unknown): V2Tensor[] =>
-    Array.isArray(list)
-      ? list.map((t: Partial<V2Tensor>) => ({
-          name: String(t.name ?? ''),
-          datatype: String(t.datatype ?? ''),
-          shape: Array.isArray(t.shape) ? t.shape : [],
-        }))
-      : []
-  return {
-    name: m.name === undefined ? undefined : scrub(String(m.name)),
-    platform: m.platform === undefined ? undefined : scrub(String(m.platform)),
-    versions: m.versions,
-    inputs: tensors(m.inputs),
-    outputs: tensors(m.outputs),
-  }
-}
-
-/** V2 datatypes named as ONNX element types, which is how ModelInfo names them. */
-const V2_DTYPES: Record<string, string> = {
-  BOOL: 'bool',
-  UINT8: 'uint8',
-  UINT16: 'uint16',
-  UINT32: 'uint32',
-  UINT64: 'uint64',
-  INT8: 'int8',
-  INT16: 'int16',
-  INT32: 'int32',
-  INT64: 'int64',
-  FP16: 'float16',
-  FP32: 'float',
-  FP64: 'double',
-  BF16: 'bfloat16',
-  BYTES: 'string',
-}
-
-function tensorInfo(t: V2Tensor): TensorInfo {
-  return { name: t.name, dtype: V2_DTYPES[t.datatype] ?? 'unknown', shape: t.shape }
-}
-
-const LABEL_OUTPUTS = ['label', 'output_label', 'labels', 'predict', 'predictions']
-const PROBABILITY_OUTPUTS = ['probabilities', 'output_probability', 'probability', 'predict_proba']
-const VALUE_OUTPUTS = ['value', 'values', 'predict', 'predictions', 'output', 'variable']
-
-const isFloat = (t: V2Tensor): boolean => /^(FP|BF)\d+$/.test(t.datatype)
-
-/**
- * Picks the label, probability and value outputs of a V2 answer: by name first, else by type and
- * shape (integer or text [N] → labels; float [N, C] → probabilities; float [N] → values).
- */
-function fromV2Outputs(
-  who: string,
-  body: unknown,
-  rows: number,
-  opts: { task?: Task; classes?: Label[] },
-): { raw: RawPredictions; sources: PredictionSources } {
-  const outputs = field(who, body, 'outputs')
-  if (!Array.isArray(outputs) || outputs.length === 0) throw new UserError(`${who}: the answer has no outputs`)
-  const tensors = outputs.map((o, i) => v2Tensor(who, o, i))
-  const isColumn = (t: V2Tensor): boolean => t.shape.length === 1 || (t.shape.length === 2 && t.shape[1] === 1)
-  const pick = (candidates: V2Tensor[], names: string[]): V2Tensor | undefined =>
-    names.map((n) => candidates.find((t) => t.name === n)).find((t) => t !== undefined) ?? candidates[0]
-
-  const labels =
-    opts.task === 'regression'
-      ? undefined
-      : pick(
-          tensors.filter((t) => isColumn(t) && (!isFloat(t) || opts.task === 'classification')),
-          LABEL_OUTPUTS,
-        )
-  const probabilities =
-    opts.task === 'regression'
-      ? undefined
-      : pick(
-          tensors.filter((t) => isFloat(t) && t.shape.length === 2 && t.shape[1]! > 1),
-          PROBABILITY_OUTPUTS,
-        )
-  const values =
-    opts.task === 'classification' || labels || probabilities
-      ? undefined
-      : pick(
-          tensors.filter((t) => isFloat(t) && isColumn(t)),
-          VALUE_OUTPUTS,
-        )
-  if (!labels && !probabilities && !values)
-    throw new UserError(
-      `${who}: found no ${opts.task === 'regression' ? 'value' : 'label, probability or value'} output among ${tensors
-        .map((t) => `${t.name} (${t.datatype} [${t.shape.join(', ')}])`)
-        .join(', ')}`,
-    )
-  const raw: RawPredictions = {}
-  if (labels) raw.labels = flatData(who, labels)
-  if (values) raw.values = flatData(who, values)
-  if (probabilities) {
-    const width = probabilities.shape[1]!
-    const flat = flatData(who, probabilities)
-    raw.probabilities = Array.from({ length: flat.length / width }, (_, i) => flat.slice(i * width, (i + 1) * width))
-    raw.classes = opts.classes ?? indexClasses(width)
-  }
-  for (const t of [labels, probabilities, values])
-    if (t && t.shape[0] !== rows)
-      throw new UserError(`${who}: output ${t.name} has shape [${t.shape.join(', ')}] for a batch of ${rows} rows`)
-  return { raw, sources: { labels: labels?.name, probabilities: probabilities?.name, values: values?.name } }
-}
-
-function v2Tensor(who: string, o: unknown, i: number): V2Tensor {
-  const t = (o ?? {}) as Partial<V2Tensor>
-  if (typeof t.name !== 'string' || typeof t.datatype !== 'string' || !Array.isArray(t.shape) || !t.shape.every(Number.isInteger))
-    throw new UserError(`${who}: output ${i} lacks a name, datatype or shape: ${describeValue(o)}`)
-  return t as V2Tensor
-}
-
-/** Tensor data flattened row-major, checked against the shape. */
-function flatData(who: string, t: V2Tensor): unknown[] {
-  const data = Array.isArray(t.data) ? (t.data.flat(Infinity) as unknown[]) : undefined
-  const size = t.shape.reduce((n, d) => n * d, 1)
-  if (data === undefined || data.length !== size)
-    throw new UserError(
-      `${who}: output ${t.name} has shape [${t.shape.join(', ')}] but ${data === undefined ? 'no data' : `${data.length} elements`}`,
-    )
-  return data
-}
-
-/**
- * fetch with a per-attempt timeout and retries on 429, 5xx and network errors. Servers echo request headers
- * in error bodies: every quoted answer is scrubbed of the registered secrets (core/secrets.ts) before it is cut.
- */
-class HttpClient {
-  constructor(
-    private readonly headers: Record<string, string>,
-    private readonly timeoutSeconds: number,
-    private readonly retries: number,
-  ) {}
-
-  async send(method: 'GET' | 'POST', url: string, body?: unknown, retries = this.retries): Promise<unknown> {
-    for (let attempt = 0; ; attempt++) {
-      const attempts = attempt === 0 ? '' : ` (after ${attempt + 1} attempts)`
-      let response: Response
-      let text: string
-      try {
-        response = await fetch(url, {
-          method,
-          headers: {
-            accept: 'application/json',
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-            ...this.headers,
-          },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.timeout(this.timeoutSeconds * 1000),
-        })
-        text = await response.text()
-      } catch (e) {
-        if (isTimeout(e)) throw new UserError(`${method} ${url}: no answer within ${this.timeoutSeconds} s (timeoutSeconds)${attempts}`)
-        if (attempt < retries) {
-          await sleep(backoffMs(attempt))
-          continue
-        }
-        throw new UserError(`${method} ${url}: request failed: ${scrub(networkReason(e))}${attempts}`)
-      }
-      if (response.ok) return parseJson(method, url, text)
-      const status = `${response.status}${response.statusText ? ` ${response.statusText}` : ''}`
-      if ((response.status === 429 || response.status >= 500) && attempt < retries) {
-        await sleep(retryAfterMs(response.headers.get('retry-after')) ?? backoffMs(attempt))
-        continue
-      }
-      // Scrubbed before trimming, so that a secret cut at the limit cannot show its first characters.
-      const detail = text.trim() === '' ? '' : `: ${trim(scrub(text.trim()))}`
-      throw new UserError(`${method} ${url}: the server answered ${status}${attempts}${detail}`)
-    }
-  }
-}
-
-function parseJson(method: string, url: string, text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    throw new UserError(`${method} ${url}: the answer is not JSON: ${describeValue(trim(scrub(text)))}`)
-  }
-}
-
-// Duck-typed: fetch's errors come from another realm under some test runners, so `instanceof Error` fails.
-type ErrorLike = { name?: unknown; message?: unknown; code?: unknown; cause?: unknown }
-const asErrorLike = (e: unknown): ErrorLike => (typeof e === 'object' && e !== null ? (e as ErrorLike) : {})
-
-function isTimeout(e: unknown): boolean {
-  return asErrorLike(e).name === 'TimeoutError' || asErrorLike(asErrorLike(e).cause).name === 'TimeoutError'
-}
-
-/** fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, …) is in its cause. */
-function networkReason(e: unknown): string {
-  const cause = asErrorLike(asErrorLike(e).cause)
-  const message = typeof cause.message === 'string' ? cause.message : String(asErrorLike(e).message ?? e)
-  return typeof cause.code === 'string' && !message.includes(cause.code) ? `${cause.code}: ${message}` : message
-}
-
-function backoffMs(attempt: number): number {
-  return Math.min(BACKOFF_BASE_MS * 2 ** attempt, BACKOFF_CAP_MS)
-}
-
-/** `Retry-After` in seconds or as an HTTP date, capped so a server cannot stall the run. */
-function retryAfterMs(header: string | null): number | undefined {
-  if (header === null || header.trim() === '') return undefined
-  const seconds = Number(header)
-  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now()
-  if (Number.isNaN(ms)) return undefined
-  return Math.min(Math.max(ms, 0), RETRY_AFTER_CAP_MS)
-}
-
-function trim(text: string): string {
-  return text.length > ERROR_BODY_CHARS ? `${text.slice(0, ERROR_BODY_CHARS)}… (${text.length} characters)` : text
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

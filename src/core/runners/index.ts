@@ -1,4 +1,4 @@
-import type { ResolvedModel } from '../settings.js'
+import type { ResolvedModel } from '../settings/index.js'
 import type { ModelRunner } from './types.js'
 import type { Task } from '../result/types.js'
 import { createOnnxRunner } from './onnx.js'

@@ -115,13 +115,14 @@ export class VersionPool {
 
   release(model: LoadedVersion): void {
     model.inflight--
-    if (model.retired && model.inflight === 0) this.close(model)
+    // In the background: the request is answered already, and close() never rejects.
+    if (model.retired && model.inflight === 0) void this.close(model)
   }
 
   /** Takes a version out of service: closed now if idle, else when its last request ends. */
   retire(model: LoadedVersion): void {
     model.retired = true
-    if (model.inflight === 0) this.close(model)
+    if (model.inflight === 0) void this.close(model)
     else this.log(`version ${model.version} draining ${model.inflight} request(s)`)
   }
 

@@ -1,30 +1,27 @@
+import { performance } from 'node:perf_hooks'
+import { buildScoredRows } from '../evaluation/build.js'
 import type { ScoredRows } from '../evaluation/types.js'
-import type { CalibrationResult, CheckResult, CheckStatus, Comparison, FairnessResult, SliceResult, Task } from '../result/types.js'
+import type { CheckResult, CheckStatus, Comparison, Task } from '../result/types.js'
 import { UserError } from '../errors.js'
 import { sensitiveColumns } from '../fairness/schema.js'
 import { evaluateFairness, fairnessUnsupported } from '../fairness/evaluate.js'
 import { calibrationNotes, evaluateCalibration } from '../calibration/evaluate.js'
-import type { ComparisonSettings, Settings } from '../settings.js'
+import type { ComparisonSettings, Settings } from '../settings/index.js'
 import { comparableMetrics, compareModels } from '../compare/compare.js'
 import { METRIC_DIRECTIONS } from '../metrics/index.js'
 import { checkSliceColumns, checkSliceMetrics, discoveryFeatures, sliceColumns } from '../slices/schema.js'
 import { evaluateSlices } from '../slices/evaluate.js'
 import { discoverWeakSlices } from '../slices/discover.js'
+import type { AnalysedDataset, Analysis, DatasetMetrics, Scoring, ValidationPlan } from './stages.js'
 
 /*
  * The statistics on top of the metrics (issue 3): champion vs challenger, slices, fairness, calibration.
  * Each works on one data set's ScoredRows; this module decides what runs and turns results into checks.
+ * Stage 4 of validate-model (analyse, run.ts lists the stages), with the checks of the manifest's
+ * statistics settings that the earlier stages make before any row is scored.
  */
 
-/** What the statistics add to one data set's result. */
-export interface Analysis {
-  comparisons: Comparison[]
-  slices: SliceResult[]
-  fairness: FairnessResult[]
-  calibration?: CalibrationResult
-  checks: CheckResult[]
-  notes: string[]
-}
+export type { Analysis } from './stages.js'
 
 const direction = (metric: string) => METRIC_DIRECTIONS[metric] ?? 'higher'
 
@@ -65,6 +62,29 @@ function defaultComparisonMetrics(rows: ScoredRows): string[] {
 /** Whether anything here has work to do, so that a plain validation does not pay for the per-row arrays. */
 export function wantsAnalysis(settings: Settings, hasBaselineRows: boolean): boolean {
   return hasBaselineRows || settings.slices !== undefined || settings.fairness !== undefined || settings.calibration
+}
+
+/** The statistics of one data set, on the rows and matched labels its metrics were computed from. */
+export function analyseDataset(plan: ValidationPlan, scoring: Scoring, measured: DatasetMetrics): AnalysedDataset {
+  const { settings } = plan
+  const { run, candidate: m, baseline: baselineOut } = measured
+  if (!wantsAnalysis(settings, baselineOut !== undefined)) return measured
+  const scoredRows = buildScoredRows({
+    task: scoring.task,
+    classes: m.classes,
+    positiveClass: settings.positiveClass,
+    threshold: settings.decisionThreshold,
+    eceBins: settings.eceBins,
+    yTrue: m.yTrue,
+    candidate: m.predictions,
+    baseline: baselineOut?.predictions,
+    columns: run.kept,
+  })
+  const ta = performance.now()
+  const analysis = analyse(settings, scoredRows, run.data.name)
+  const analysisSeconds = (performance.now() - ta) / 1000
+  for (const c of analysis.checks) c.seconds ??= analysisSeconds
+  return { ...measured, analysis }
 }
 
 export function analyse(settings: Settings, rows: ScoredRows, dataset: string): Analysis {

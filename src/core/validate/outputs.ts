@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { errorText, isUserError } from '../errors.js'
 import { checkOutputPath, writeFileAtomic, type StagedFiles } from '../files.js'
-import type { Settings } from '../settings.js'
+import type { Settings } from '../settings/index.js'
 import { checkOutputs, confine, type Confinement } from '../workspace.js'
 import { scrub } from '../secrets.js'
 import { renderErrorJUnit, renderJUnit } from '../report/junit.js'

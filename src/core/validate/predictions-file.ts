@@ -23,6 +23,13 @@ export interface PredictionsFile {
   abort(): Promise<void>
 }
 
+/** Where a data set's predictions go: the path itself for a single data set. */
+export function predictionsPathFor(file: string, dataset: string, datasets: number): string {
+  if (datasets <= 1) return file
+  const ext = path.extname(file)
+  return `${file.slice(0, file.length - ext.length)}-${dataset}${ext}`
+}
+
 /** Column names the predictions runner reads as model outputs: the true label must not take one. */
 const RESERVED = /^(?:label|prediction|predicted_label|output_label|value|predicted_value|row_index|(?:probability|proba)_.+)$/
 
@@ -226,7 +233,7 @@ class ParquetPredictions extends Base {
   protected async finish(): Promise<void> {
     if (this.header === undefined) return
     await this.flush()
-    this.writer?.finish()
+    await this.writer?.finish()
   }
 }
 

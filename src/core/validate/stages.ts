@@ -1,0 +1,125 @@
+/*
+ * The shapes data takes between validate-model's stages (run.ts lists them), kept in one module so that
+ * a stage depends only on these and on the stages before it, never on one after it.
+ */
+import type { Cell } from '../data/types.js'
+import type { ModelPredictions } from '../evaluation/build.js'
+import type { GateInput } from '../gates/evaluate.js'
+import type { BaselineReport } from '../result/load.js'
+import type { CalibrationResult, CheckResult, Comparison, DatasetResult, FairnessResult, SliceResult, Task } from '../result/types.js'
+import type { ModelInfo, ModelRunner } from '../runners/types.js'
+import type { ResolvedData, Settings } from '../settings/index.js'
+import type { PredictionAccumulator } from './accumulate.js'
+import type { ParityCounter } from './parity.js'
+import type { PredictionsFile } from './predictions-file.js'
+
+/** What a run has opened; run.ts closes the runners and drops uncommitted predictions files however the run ends. */
+export interface Opened {
+  runners: ModelRunner[]
+  sinks: PredictionsFile[]
+}
+
+export interface OpenedModel {
+  runner: ModelRunner
+  info: ModelInfo
+}
+
+/** plan → score: the completed settings and the models, opened. */
+export interface ValidationPlan {
+  /** The settings as given: the result says when the features were inferred, i.e. differ from these. */
+  given: Settings
+  /** Completed: registry baseline resolved, features inferred. */
+  settings: Settings
+  /** Why inferred features may be wrong (their order came from the data file). */
+  featureWarning?: string
+  candidate: OpenedModel
+  /** A baseline model, scored on the same rows as the candidate. */
+  baseline?: OpenedModel
+  /** A previous report, whose metrics stand in for a baseline model's. */
+  baselineReport?: BaselineReport
+}
+
+/** One model's answers on one data set, as they accumulated. */
+export interface Scored {
+  acc: PredictionAccumulator
+  latenciesMs: number[]
+}
+
+export interface DatasetRun {
+  data: ResolvedData
+  digest: string
+  rows: number
+  seconds: number
+  candidate: Scored
+  baseline?: Scored
+  contract?: DatasetResult['contract']
+  parity?: ParityCounter
+  kept: Record<string, Cell[]>
+  /** Wall time of the streaming checks, summed over batches. */
+  checkSeconds: { contract: number; parity: number }
+  /** Features with no value (missing or NaN) in any row of the data set. */
+  emptyFeatures: string[]
+}
+
+/** score → accumulate: every data set scored, and the task the outputs decided. */
+export interface Scoring {
+  /** In the manifest's order of data sets. */
+  runs: DatasetRun[]
+  task: Task
+}
+
+/** One model's metrics on one data set, and what they were computed from. */
+export interface MetricsOut {
+  notes: string[]
+  metrics: Record<string, number>
+  sources: Record<string, string>
+  unavailable: Record<string, string>
+  confusionMatrix?: DatasetResult['confusionMatrix']
+  perClass?: DatasetResult['perClass']
+  /** What the metrics were computed from, matched to the classes: the statistics reuse it. */
+  classes?: (number | string)[]
+  yTrue: (number | string)[]
+  predictions: ModelPredictions
+}
+
+/** accumulate → analyse: one data set's metrics, as the gates read them. */
+export interface DatasetMetrics {
+  run: DatasetRun
+  candidate: MetricsOut
+  /** A baseline model's, on the same rows. */
+  baseline?: MetricsOut
+  /** The candidate's metrics with the performance ones. */
+  metrics: Record<string, number>
+  performance: DatasetResult['performance']
+  gate: GateInput
+  /** Wall time of the candidate's metrics, which the gates on them report. */
+  gateSeconds: number
+  notes: string[]
+}
+
+/** What the statistics (analysis.ts) add to one data set's result. */
+export interface Analysis {
+  comparisons: Comparison[]
+  slices: SliceResult[]
+  fairness: FairnessResult[]
+  calibration?: CalibrationResult
+  checks: CheckResult[]
+  notes: string[]
+}
+
+/** analyse → checks: the statistics on top, when the manifest asks for any. */
+export interface AnalysedDataset extends DatasetMetrics {
+  analysis?: Analysis
+}
+
+/** checks → result: the data sets' entries, and every check in the order the report lists them. */
+export interface Checked {
+  data: DatasetResult[]
+  /** The statistics of the data sets that had any, in order. */
+  analyses: Analysis[]
+  checks: CheckResult[]
+  notes: string[]
+  warnings: string[]
+  /** The first data set's baseline metrics: the result's baseline section. */
+  primaryBaseline?: Record<string, number>
+}
