@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runCli } from '../../src/cli/main.js'
-import { displayPath } from '../../src/core/settings.js'
+import { displayPath } from '../../src/core/workspace.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const FIX = path.join(ROOT, '__tests__/fixtures/exported')

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { completeFeatures } from '../../src/core/evaluation/features.js'
-import { resolveSettings } from '../../src/core/settings.js'
+import { resolveSettings } from '../../src/core/settings/index.js'
 import {
   DataType,
   decodeModel,

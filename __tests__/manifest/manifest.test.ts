@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { MAX_MANIFEST_ALIASES, MAX_MANIFEST_BYTES, parseManifest, loadManifest } from '../../src/core/manifest/load.js'
-import { resolveSettings } from '../../src/core/settings.js'
+import { resolveSettings } from '../../src/core/settings/index.js'
 import { UserError } from '../../src/core/errors.js'
 
 const GOOD = `

@@ -21,7 +21,7 @@ import type { InvarianceOutcome } from '../../src/core/robustness/tests/invarian
 import type { TestContext } from '../../src/core/robustness/tests/common.js'
 import type { BaselineFlips, RobustnessTest } from '../../src/core/robustness/types.js'
 import type { GateSpec } from '../../src/core/gates/expression.js'
-import { resolveSettings } from '../../src/core/settings.js'
+import { resolveSettings } from '../../src/core/settings/index.js'
 import { resultSchema } from '../../src/core/result/schema.js'
 import type { ValidationResult } from '../../src/core/result/types.js'
 import { renderSummary } from '../../src/core/report/markdown.js'

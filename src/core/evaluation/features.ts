@@ -2,7 +2,8 @@ import { UserError } from '../errors.js'
 import { openTable } from '../data/open.js'
 import { onnxSignature } from '../registry/signature.js'
 import type { SignatureTensor } from '../registry/types.js'
-import { displayPath, type ResolvedModel, type Settings } from '../settings.js'
+import { type ResolvedModel, type Settings } from '../settings/index.js'
+import { displayPath } from '../workspace.js'
 
 /**
  * Features the user did not list, read off the model and the data, only where that cannot be wrong:

@@ -1,6 +1,6 @@
 import type { CheckResult, CheckStatus, Severity, Status } from '../result/types.js'
 import { compare, type GateSpec } from './expression.js'
-import type { FailOn } from '../settings.js'
+import type { FailOn } from '../settings/index.js'
 import { EXIT_GATE_FAILED, EXIT_PASS } from '../errors.js'
 
 export interface GateInput {

@@ -5,7 +5,7 @@ import { UserError } from '../errors.js'
 import type { RunnerEnvironment } from '../runners/index.js'
 import type { RunContext, ValidationResult } from '../result/types.js'
 import { confine, confinementFor, type WorkspacePolicy } from '../workspace.js'
-import { resolveSettings, type Overrides } from '../settings.js'
+import { resolveSettings, type Overrides } from '../settings/index.js'
 import { validate } from '../validate/run.js'
 import { parseManifest } from './load.js'
 
