@@ -207,7 +207,7 @@ function memoryIO(inputs: Record<string, string>) {
 
 async function action(inputs: Record<string, string>, dir: string) {
   const m = memoryIO({ 'report-path': 'report.json', comment: 'false', ...inputs })
-  const code = await runValidateAction({ io: m.io, workspace: dir, context: { tool: 'modelgate', version: 'test' } })
+  const code = await runValidateAction({ io: m.io, workspace: dir, context: { tool: 'modelgate', version: 'test' }, env: process.env })
   const report = path.join(dir, 'report.json')
   return { code, ...m, report: existsSync(report) ? readFileSync(report, 'utf8') : '' }
 }

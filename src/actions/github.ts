@@ -4,7 +4,7 @@ import { createGitHubCommentPort } from '../adapters/github/comment.js'
 import { createGitHubArtifactPort } from '../adapters/github/artifact.js'
 import { bundledCliCommand, bundledWasmDir } from '../adapters/wasm.js'
 import { createGitHubDeploymentLedger } from '../adapters/github/deployments.js'
-import type { ActionDeps } from './shared.js'
+import type { ActionDeps } from './frame.js'
 
 /** Runs an action's logic on a GitHub runner: wires the GitHub adapters in and sets the exit code. */
 export async function runOnGitHub(action: (deps: ActionDeps) => Promise<number>): Promise<void> {
@@ -12,6 +12,7 @@ export async function runOnGitHub(action: (deps: ActionDeps) => Promise<number>)
   const code = await action({
     io: createGitHubIO(),
     workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
+    env: process.env,
     context,
     runnerEnv: { wasmDir: bundledWasmDir() },
     comments: (token) =>

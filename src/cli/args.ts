@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { UserError, errorText } from '../core/errors.js'
 import type { CliIO } from './main.js'
 import { ALLOW_OUTSIDE_WORKSPACE, type WorkspacePolicy } from '../core/workspace.js'
+import type { OptionSource } from '../core/settings/index.js'
 
 export type Values = Record<string, string | string[] | boolean | undefined>
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>
@@ -54,4 +55,21 @@ export function answeredHelp(values: Values, usage: string, io: CliIO, setDebug:
 /** The CLI's confinement (core/workspace.ts): the working directory and the manifest's folder tree. */
 export function cliWorkspace(cwd: string, allowOutside: boolean): WorkspacePolicy {
   return { roots: [cwd], allowOutside, optOut: `--${ALLOW_OUTSIDE_WORKSPACE}`, manifestFolder: true }
+}
+
+/**
+ * The flags as the settings layer reads options (core/settings/options.ts): by the action's input names,
+ * `repeatable` naming the repeatable flag of an input (`thresholds` is `--threshold`). As with an input,
+ * an empty value is unset; a boolean flag reads as 'true'.
+ */
+export function flagSource(values: Values, repeatable: Record<string, string> = {}): OptionSource {
+  const flag = (input: string) => repeatable[input] ?? input
+  return {
+    value: (input) => {
+      const v = values[flag(input)]
+      return typeof v === 'boolean' ? String(v) : (v as string | undefined) || undefined
+    },
+    lines: (input) => values[flag(input)] as string[] | undefined,
+    label: (input) => `--${flag(input)}`,
+  }
 }

@@ -1,14 +1,14 @@
 import path from 'node:path'
-import { answeredHelp, cliWorkspace, parseCommand } from './args.js'
+import { answeredHelp, cliWorkspace, flagSource, parseCommand } from './args.js'
 import { writeFileAtomic } from '../core/files.js'
 import { ALLOW_OUTSIDE_WORKSPACE } from '../core/workspace.js'
 import { deployModel } from '../core/deploy/run.js'
-import { checkDeployOutput, createTarget, resolveDeploySettings } from '../core/deploy/settings.js'
+import { checkDeployOutput, resolveDeploySettings } from '../core/settings/index.js'
+import { createTarget } from '../core/deploy/targets/index.js'
 import { openRegistry } from '../core/registry/open.js'
 import { registryToken } from '../core/registry/token.js'
 import { renderDeployText } from '../core/report/deploy.js'
 import { bundledCliCommand } from '../adapters/wasm.js'
-import type { OptionSource } from '../core/overrides.js'
 import type { CliIO } from './main.js'
 
 export const DEPLOY_USAGE = `Usage: modelgate deploy --environment <env> [options]
@@ -46,14 +46,7 @@ const DEPLOY_OPTIONS: Record<string, Option> = {
 export async function runDeploy(args: string[], io: CliIO, setDebug: (d: boolean) => void): Promise<number> {
   const values = parseCommand('deploy', args, DEPLOY_OPTIONS).values as Record<string, string | boolean | undefined>
   if (answeredHelp(values, DEPLOY_USAGE, io, setDebug)) return 0
-  const src: OptionSource = {
-    value: (k) => {
-      const v = values[k]
-      return typeof v === 'boolean' ? String(v) : v || undefined
-    },
-    lines: () => undefined,
-    label: (k) => `--${k}`,
-  }
+  const src = flagSource(values)
   const settings = resolveDeploySettings(src, io.cwd, '', cliWorkspace(io.cwd, values[ALLOW_OUTSIDE_WORKSPACE] === true))
   settings.request.workDir = path.join(io.cwd, '.modelgate', 'artifacts', ...settings.request.name.split('/'))
   settings.request.ref = io.context?.sha

@@ -2,13 +2,12 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { UserError, errorText } from '../core/errors.js'
 import { initManifest } from '../core/manifest/init.js'
-import { parseList, parseEnum, RUNNERS } from '../core/options.js'
-import { displayPath } from '../core/settings.js'
+import { parseList, parseEnum, RUNNERS } from '../core/settings/index.js'
 import { DEFAULT_MANIFEST } from '../core/manifest/load.js'
 import { TOOL, VERSION } from '../version.js'
 import type { CliIO } from './main.js'
 import { answeredHelp, cliWorkspace, parseCommand } from './args.js'
-import { ALLOW_OUTSIDE_WORKSPACE } from '../core/workspace.js'
+import { ALLOW_OUTSIDE_WORKSPACE, displayPath } from '../core/workspace.js'
 
 export const INIT_USAGE = `Usage: modelgate init --model <model> --data <file> --label <column> [options]
 

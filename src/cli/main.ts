@@ -1,8 +1,16 @@
 import path from 'node:path'
-import { answeredHelp, cliWorkspace, parseCommand } from './args.js'
+import { answeredHelp, cliWorkspace, flagSource, parseCommand } from './args.js'
 import { ALLOW_OUTSIDE_WORKSPACE, confinementFor } from '../core/workspace.js'
 import { UserError, errorText, isUserError, EXIT_INVALID_INPUT } from '../core/errors.js'
-import { resolveSettings, type Overrides, type Settings } from '../core/settings.js'
+import {
+  readOverrides,
+  readRobustnessOverrides,
+  resolveSettings,
+  withRobustnessOverrides,
+  type OptionSource,
+  type Overrides,
+  type Settings,
+} from '../core/settings/index.js'
 import { validate } from '../core/validate/run.js'
 import { runRobustness } from '../core/robustness/run.js'
 import { checkOutputPaths, checkOutputsAgainstInputs, writeErrorJUnitFile, writeReportFiles } from '../core/validate/outputs.js'
@@ -10,7 +18,6 @@ import { predictionsPathFor } from '../core/validate/run.js'
 import { StagedFiles, checkOutputPath } from '../core/files.js'
 import { runInit } from './init.js'
 import { exitCodeFor } from '../core/gates/evaluate.js'
-import { readOverrides, readRobustnessOverrides, withRobustnessOverrides, type OptionSource } from '../core/overrides.js'
 import type { RunnerEnvironment } from '../core/runners/index.js'
 import type { RunContext, ValidationResult } from '../core/result/types.js'
 import { renderSummary } from '../core/report/markdown.js'
@@ -234,12 +241,7 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
   if (answeredHelp(values, spec.usage, io, setDebug)) return 0
   const str = (k: string) => values[k] as string | undefined
   // Flags carry the action's input names, but for the repeatable ones.
-  const flag = (input: string) => spec.flags[input] ?? input
-  const src: OptionSource = {
-    value: (input) => values[flag(input)] as string | undefined,
-    lines: (input) => values[flag(input)] as string[] | undefined,
-    label: (input) => `--${flag(input)}`,
-  }
+  const src = flagSource(values, spec.flags)
   // Relative outputs are resolved where relative inputs are: from the working directory.
   const at = (k: string) => (str(k) ? path.resolve(io.cwd, str(k)!) : undefined)
   const outputs = { reportPath: at('report'), junitPath: at('junit'), summaryPath: at('summary') }
@@ -249,7 +251,7 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
   // Every output of the run is staged and moved into place together, or none is.
   const staged = new StagedFiles()
   try {
-    const resolved = resolveSettings({ ...registryCredentials(readOverrides(src)), workspace }, io.cwd)
+    const resolved = resolveSettings({ ...registryCredentials(readOverrides(src)), workspace, env: process.env }, io.cwd)
     const settings = spec.settings ? spec.settings(resolved, src) : resolved
     const predictionFiles = predictionsPath
       ? settings.data.map((d) => predictionsPathFor(path.resolve(io.cwd, predictionsPath), d.name, settings.data.length))

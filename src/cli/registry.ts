@@ -1,10 +1,9 @@
 import path from 'node:path'
-import { answeredHelp, cliWorkspace, parseCommand, type OptionSpec } from './args.js'
+import { answeredHelp, cliWorkspace, flagSource, parseCommand, type OptionSpec, type Values } from './args.js'
 import { ALLOW_OUTSIDE_WORKSPACE, confine } from '../core/workspace.js'
 import { resolveVersion } from '../core/registry/resolve.js'
 import { UserError } from '../core/errors.js'
 import { writeFileAtomic } from '../core/files.js'
-import type { OptionSource } from '../core/overrides.js'
 import { parseVersion } from '../core/registry/bump.js'
 import { registryToken } from '../core/registry/token.js'
 import { openRegistry } from '../core/registry/open.js'
@@ -15,7 +14,7 @@ import {
   registerRequest,
   resolveRegistrySettings,
   type RegistrySettings,
-} from '../core/registry/settings.js'
+} from '../core/settings/index.js'
 import { MODEL_NAME } from '../core/registry/names.js'
 import type { RegistryBackend, StageState } from '../core/registry/types.js'
 import { renderRegisterText, renderVersionList } from '../core/report/register.js'
@@ -77,19 +76,8 @@ const SHARED = {
   [ALLOW_OUTSIDE_WORKSPACE]: { type: 'boolean' },
 } as const
 
-type Values = Record<string, string | string[] | boolean | undefined>
-
 function parse(args: string[], options: OptionSpec, command: string) {
   return parseCommand(command, args, options, { positionals: true })
-}
-
-function source(values: Values, repeatable: Record<string, string> = {}): OptionSource {
-  const flag = (input: string) => repeatable[input] ?? input
-  return {
-    value: (input) => (values[flag(input)] as string | undefined) || undefined,
-    lines: (input) => values[flag(input)] as string[] | undefined,
-    label: (input) => `--${flag(input)}`,
-  }
 }
 
 /** The token: the flag, else $MODELGATE_REGISTRY_TOKEN (kept out of shell history); $GITHUB_TOKEN only for ghcr.io. */
@@ -141,7 +129,7 @@ export async function runRegister(args: string[], io: CliIO, setDebug: (d: boole
   )
   if (answeredHelp(values, REGISTER_USAGE, io, setDebug)) return 0
   if (positionals.length > 0) throw new UserError(`unexpected argument '${positionals[0]}'; see modelgate register --help`)
-  const src = source(values, { labels: 'label' })
+  const src = flagSource(values, { labels: 'label' })
   const settings = resolveRegistrySettings(src, io.cwd, cliWorkspace(io.cwd, values[ALLOW_OUTSIDE_WORKSPACE] === true))
   const opts = readRegisterOptions(src, settings)
   const report = values.report ? path.resolve(io.cwd, values.report as string) : undefined
@@ -167,7 +155,7 @@ export async function runRegistry(args: string[], io: CliIO, setDebug: (d: boole
     io.stdout(REGISTRY_USAGE)
     return verb === undefined && !values.help ? 2 : 0
   }
-  const settings = resolveRegistrySettings(source(values), io.cwd, cliWorkspace(io.cwd, values[ALLOW_OUTSIDE_WORKSPACE] === true))
+  const settings = resolveRegistrySettings(flagSource(values), io.cwd, cliWorkspace(io.cwd, values[ALLOW_OUTSIDE_WORKSPACE] === true))
   const arity: Record<string, number> = { list: 0, show: 1, promote: 2, deprecate: 1, pull: 1 }
   if (!Object.hasOwn(arity, verb)) throw new UserError(`unknown registry command '${verb}'; use list, show, promote, deprecate or pull`)
   if (rest.length !== arity[verb])

@@ -4,7 +4,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { UserError, errorText } from '../core/errors.js'
 import { servesState } from '../core/deploy/targets/local.js'
 import { writeFileAtomic } from '../core/files.js'
-import { parsePositiveInt } from '../core/options.js'
+import { parsePositiveInt } from '../core/settings/index.js'
 import { startInferenceServer } from '../core/serve/server.js'
 import type { CliIO } from './main.js'
 

@@ -1,63 +1,64 @@
 import path from 'node:path'
-import { writeFileAtomic } from '../../core/files.js'
-import { ALLOW_OUTSIDE_WORKSPACE } from '../../core/workspace.js'
-import { parseBoolean } from '../../core/options.js'
-import { deployModel } from '../../core/deploy/run.js'
-import { checkDeployOutput, createTarget, resolveDeploySettings } from '../../core/deploy/settings.js'
+import { deployModel, type DeployResult } from '../../core/deploy/run.js'
+import { createTarget } from '../../core/deploy/targets/index.js'
+import { checkDeployOutput, resolveDeploySettings } from '../../core/settings/index.js'
 import { openRegistry } from '../../core/registry/open.js'
 import { registryToken } from '../../core/registry/token.js'
 import { renderDeploySummary } from '../../core/report/deploy.js'
-import { actionWorkspace, inputSource, reportActionError, type ActionDeps, appendSummaryOrWarn } from '../shared.js'
+import { runAction, type ActionDeps, type ActionSpec } from '../frame.js'
+import { readDeployInputs, type DeployInputs } from './inputs.js'
 
 export const ACTION = 'deploy-model'
 
-/** deploy-model as a step: resolve, check, apply, verify, canary, promote or roll back; exit 1 when the deploy failed. */
-export async function runDeployAction(deps: ActionDeps): Promise<number> {
-  const { io } = deps
-  try {
-    const src = inputSource(io)
-    for (const secret of [src.value('token'), src.value('github-token')]) if (secret) io.setSecret(secret)
+/** deploy-model: resolve, check, apply, verify, canary, promote or roll back; the step fails (exit 1) when the deploy did. */
+export const deploySpec: ActionSpec<DeployInputs, { result: DeployResult; reportPath: string }> = {
+  name: ACTION,
+  readInputs: readDeployInputs,
+  async run(inputs, { deps, io, policy, staged, log }) {
     const workspace = deps.workspace
-    const allowOutside = parseBoolean(src.value(ALLOW_OUTSIDE_WORKSPACE), `input ${ALLOW_OUTSIDE_WORKSPACE}`) ?? false
-    const settings = resolveDeploySettings(src, workspace, '', actionWorkspace(workspace, allowOutside))
+    const settings = resolveDeploySettings(inputs.options, workspace, '', policy)
     settings.request.workDir = path.join(workspace, '.modelgate', 'artifacts', ...settings.request.name.split('/'))
     settings.request.ref = deps.context.sha
     settings.request.logUrl = deps.context.runUrl
-    const reportPath = path.resolve(workspace, src.value('report-path') ?? 'modelgate-deploy.json')
+    const reportPath = path.resolve(workspace, inputs.reportPath)
     checkDeployOutput(reportPath, 'input report-path', settings)
     const target = createTarget(settings, {
       workspace,
       cliCommand: deps.cliCommand ?? [process.execPath, 'dist/cli/index.js'],
-      env: process.env,
+      env: deps.env ?? {},
     })
     const backend = await openRegistry(settings.registry.registry, {
       onWarning: (m) => io.warning(m),
-      token: registryToken(settings.registry.registry, src.value('token'), src.value('github-token')),
-      username: src.value('username'),
+      token: registryToken(settings.registry.registry, inputs.token, inputs.githubToken),
+      username: inputs.username,
     })
-    const githubToken = src.value('github-token')
-    const record = parseBoolean(src.value('deployment'), 'input deployment') ?? true
-    const ledger = record && githubToken && deps.deployments ? deps.deployments(githubToken) : undefined
-    const result = await deployModel(settings.request, { backend, target, ledger, log: (line) => io.info(line) })
-    writeFileAtomic(reportPath, `${JSON.stringify(result, null, 2)}\n`)
-    await appendSummaryOrWarn(io, renderDeploySummary(result))
-    io.setOutput('version', result.version)
-    io.setOutput('digest', result.digest)
-    io.setOutput('url', result.url)
-    io.setOutput('status', result.status)
-    io.setOutput('rolled-back', String(result.rolledBack))
-    io.setOutput('report-path', reportPath)
-    if (result.status === 'failure') {
-      const failed = result.steps.find((s) => s.status === 'fail')
-      io.setFailed(
+    const ledger = inputs.deployment && inputs.githubToken && deps.deployments ? deps.deployments(inputs.githubToken) : undefined
+    const result = await deployModel(settings.request, { backend, target, ledger, log })
+    staged.write(reportPath, `${JSON.stringify(result, null, 2)}\n`)
+    return { result, reportPath }
+  },
+  summary: ({ result }) => renderDeploySummary(result),
+  outputs: ({ result, reportPath }) => ({
+    version: result.version,
+    digest: result.digest,
+    url: result.url,
+    status: result.status,
+    'rolled-back': String(result.rolledBack),
+    'report-path': reportPath,
+  }),
+  failure({ result }) {
+    if (result.status !== 'failure') return undefined
+    const failed = result.steps.find((s) => s.status === 'fail')
+    return {
+      code: 1,
+      message:
         `${ACTION}: ${result.name} ${result.version} failed in ${result.environment} (${failed?.name}: ${failed?.message})` +
-          (result.rolledBack ? `; rolled back to ${result.rolledBackTo}` : ''),
-        1,
-      )
-      return 1
+        (result.rolledBack ? `; rolled back to ${result.rolledBackTo}` : ''),
     }
-    return 0
-  } catch (e) {
-    return reportActionError(io, ACTION, e)
-  }
+  },
+}
+
+/** deploy-model as a step. Returns the exit code. */
+export function runDeployAction(deps: ActionDeps): Promise<number> {
+  return runAction(deps, deploySpec)
 }

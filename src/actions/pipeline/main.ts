@@ -1,32 +1,33 @@
 import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { UserError } from '../../core/errors.js'
-import { parseList } from '../../core/options.js'
 import type { ActionIO } from '../../ports/io.js'
-import { runValidateAction } from '../validate-model/main.js'
-import { runRobustnessAction } from '../test-robustness/main.js'
-import { runRegisterAction } from '../register-version/main.js'
-import { runDeployAction } from '../deploy-model/main.js'
-import { actionWorkspace, reportActionError, type ActionDeps } from '../shared.js'
-import { ALLOW_OUTSIDE_WORKSPACE, confine, confinementFor } from '../../core/workspace.js'
+import { validateSpec } from '../validate-model/main.js'
+import { robustnessSpec } from '../test-robustness/main.js'
+import { registerSpec } from '../register-version/main.js'
+import { deploySpec } from '../deploy-model/main.js'
+import { runAction, type ActionDeps, type ActionSpec, type FrameInputs } from '../frame.js'
+import { confine, confinementFor } from '../../core/workspace.js'
+import { readPipelineInputs, type PipelineInputs, type Stage } from './inputs.js'
+
+export { STAGES, parseStages } from './inputs.js'
 
 /*
  * The root action: the whole lifecycle from one manifest. It runs the stages a workflow asks for
  * (e.g. `validate,robustness` on pull requests, `validate,robustness,register` on main, `deploy` on a
- * release), each through the very action code the sub-actions run, and hands each stage's results to
- * the next: the reports become the register stage's evidence, the registered version is what the
- * deploy stage deploys. A stage that fails stops the ones after it.
+ * release), each through the very spec its sub-action runs, in the same frame, and hands each stage's
+ * results to the next: the reports become the register stage's evidence, the registered version is what
+ * the deploy stage deploys. A stage that fails stops the ones after it.
  */
 
 export const ACTION = 'modelgate'
-export const STAGES = ['validate', 'robustness', 'register', 'deploy'] as const
-type Stage = (typeof STAGES)[number]
 
-const RUNNERS: Record<Stage, (deps: ActionDeps) => Promise<number>> = {
-  validate: runValidateAction,
-  robustness: runRobustnessAction,
-  register: runRegisterAction,
-  deploy: runDeployAction,
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each stage's spec has its own inputs and result
+const SPECS: Record<Stage, ActionSpec<FrameInputs, any>> = {
+  validate: validateSpec,
+  robustness: robustnessSpec,
+  register: registerSpec,
+  deploy: deploySpec,
 }
 
 /** The pipeline's outputs: each stage's under its own prefix; register's and deploy's best-known names kept plain. */
@@ -35,25 +36,6 @@ const OUTPUT_NAMES: Record<Stage, Record<string, string>> = {
   robustness: { status: 'robustness-status', 'flip-rate': 'flip-rate', 'report-path': 'robustness-report' },
   register: { version: 'version', digest: 'digest', uri: 'uri', tag: 'tag', created: 'created', 'report-path': 'register-report' },
   deploy: { status: 'deploy-status', url: 'url', 'rolled-back': 'rolled-back', 'report-path': 'deploy-report', version: 'version' },
-}
-
-export function parseStages(text: string | undefined): Stage[] {
-  const items = parseList(text) ?? ['validate']
-  const out: Stage[] = []
-  for (const item of items) {
-    if (!(STAGES as readonly string[]).includes(item)) {
-      throw new UserError(`input stages: unknown stage '${item}'; use ${STAGES.join(', ')} (comma-separated, in that order)`, {
-        field: 'stages',
-      })
-    }
-    if (out.includes(item as Stage)) throw new UserError(`input stages: '${item}' is listed twice`, { field: 'stages' })
-    out.push(item as Stage)
-  }
-  const order = out.map((s) => STAGES.indexOf(s))
-  if (order.some((o, i) => i > 0 && o < order[i - 1]!)) {
-    throw new UserError(`input stages: '${items.join(',')}' is out of order; stages run as ${STAGES.join(' → ')}`, { field: 'stages' })
-  }
-  return out
 }
 
 /**
@@ -83,65 +65,69 @@ function stageIO(
   }
 }
 
-export async function runPipelineAction(deps: ActionDeps): Promise<number> {
-  const { io } = deps
-  try {
-    const stages = parseStages(io.getInput('stages'))
-    // Found out now, not after validating and registering: the deploy stage cannot run without it.
-    if (stages.includes('deploy') && !io.getInput('environment').trim()) {
-      throw new UserError('input environment is required when stages include deploy (e.g. environment: staging); no stage was run', {
-        field: 'environment',
-      })
+/** Where the pipeline stopped: the stage, its exit code and its message; none when every stage passed. */
+interface PipelineRun {
+  stopped?: { stage: Stage; code: number; why: string; later: Stage[] }
+}
+
+/** The stages' own inputs, from the pipeline's and the stages before. */
+function stageInputs(stage: Stage, inputs: PipelineInputs, report: string, produced: Partial<Record<Stage, Map<string, string>>>) {
+  const given: Record<string, string> = { 'report-path': report }
+  if (stage === 'robustness') given['junit-path'] = ''
+  // A registered baseline is read from the same registry, with the same token, as register and deploy use.
+  if (stage === 'validate' || stage === 'robustness') given['registry-token'] = inputs.token
+  if (stage === 'register') {
+    const evidence = [produced.validate?.get('report-path'), produced.robustness?.get('report-path')].filter((p): p is string => !!p)
+    if (evidence.length > 0) given.evidence = [inputs.evidence, ...evidence].filter(Boolean).join('\n')
+    // The pipeline's `stage` input is the stage the deploy starts from; register's stage is register-stage.
+    given.stage = inputs.registerStage
+    // Its `version` input is the version to deploy; the register stage numbers the version itself.
+    given.version = ''
+  }
+  if (stage === 'deploy') {
+    const version = produced.register?.get('version')
+    if (version) {
+      given.version = version
+      given.stage = ''
     }
-    const dir = io.getInput('report-dir').trim() || 'modelgate-reports'
+  }
+  return given
+}
+
+export const pipelineSpec: ActionSpec<PipelineInputs, PipelineRun> = {
+  name: ACTION,
+  readInputs: readPipelineInputs,
+  async run(inputs, { deps, io, policy }) {
     // Checked as the pipeline's own input, before any stage: a stage would name it by its report-path.
-    const reportDir = path.resolve(deps.workspace, dir)
-    const allowOutside = io.getInput(ALLOW_OUTSIDE_WORKSPACE).trim().toLowerCase() === 'true'
-    confine(reportDir, confinementFor(actionWorkspace(deps.workspace, allowOutside)), { field: 'input report-dir' })
+    const reportDir = path.resolve(deps.workspace, inputs.reportDir)
+    confine(reportDir, confinementFor(policy), { field: 'input report-dir' })
     if (existsSync(reportDir) && !statSync(reportDir).isDirectory())
-      throw new UserError(`input report-dir: ${dir} is a file; give a folder for the stages' reports`, { field: 'report-dir' })
-    const report = (name: string) => path.join(dir, `${name}.json`)
+      throw new UserError(`input report-dir: ${inputs.reportDir} is a file; give a folder for the stages' reports`, { field: 'report-dir' })
     const produced: Partial<Record<Stage, Map<string, string>>> = {}
-    for (const stage of stages) {
-      const given: Record<string, string> = { 'report-path': report(stage) }
-      if (stage === 'robustness') given['junit-path'] = ''
-      // A registered baseline is read from the same registry, with the same token, as register and deploy use.
-      if (stage === 'validate' || stage === 'robustness') given['registry-token'] = io.getInput('token')
-      if (stage === 'register') {
-        const evidence = [produced.validate?.get('report-path'), produced.robustness?.get('report-path')].filter((p): p is string => !!p)
-        if (evidence.length > 0) given.evidence = [io.getInput('evidence'), ...evidence].filter(Boolean).join('\n')
-        // The pipeline's `stage` input is the stage the deploy starts from; register's stage is register-stage.
-        given.stage = io.getInput('register-stage')
-        // Its `version` input is the version to deploy; the register stage numbers the version itself.
-        given.version = ''
-      }
-      if (stage === 'deploy') {
-        const version = produced.register?.get('version')
-        if (version) {
-          given.version = version
-          given.stage = ''
-        }
-      }
+    for (const stage of inputs.stages) {
+      const given = stageInputs(stage, inputs, path.join(inputs.reportDir, `${stage}.json`), produced)
       const outputs = new Map<string, string>()
       produced[stage] = outputs
       io.info(`modelgate: stage ${stage}`)
       let why = ''
-      const code = await RUNNERS[stage]({ ...deps, io: stageIO(io, stage, given, outputs, (m) => (why ||= m)) })
-      if (code !== 0) {
-        const later = stages.slice(stages.indexOf(stage) + 1)
-        io.setOutput('status', code === 2 ? 'error' : 'fail')
-        // Invalid input: the stage's own message is the cause, and the error annotation must carry it.
-        const cause = code === 2 && why ? `: ${why}` : ''
-        io.setFailed(
-          `modelgate: the ${stage} stage ${code === 2 ? 'could not run (invalid input)' : 'failed'}${cause}${later.length ? `; not run: ${later.join(', ')}` : ''}`,
-          code,
-        )
-        return code
-      }
+      const code = await runAction({ ...deps, io: stageIO(io, stage, given, outputs, (m) => (why ||= m)) }, SPECS[stage])
+      if (code !== 0) return { stopped: { stage, code, why, later: inputs.stages.slice(inputs.stages.indexOf(stage) + 1) } }
     }
-    io.setOutput('status', 'pass')
-    return 0
-  } catch (e) {
-    return reportActionError(io, ACTION, e)
-  }
+    return {}
+  },
+  outputs: ({ stopped }) => ({ status: !stopped ? 'pass' : stopped.code === 2 ? 'error' : 'fail' }),
+  failure({ stopped }) {
+    if (!stopped) return undefined
+    const { stage, code, why, later } = stopped
+    // Invalid input: the stage's own message is the cause, and the error annotation must carry it.
+    const cause = code === 2 && why ? `: ${why}` : ''
+    return {
+      code,
+      message: `modelgate: the ${stage} stage ${code === 2 ? 'could not run (invalid input)' : 'failed'}${cause}${later.length ? `; not run: ${later.join(', ')}` : ''}`,
+    }
+  },
+}
+
+export function runPipelineAction(deps: ActionDeps): Promise<number> {
+  return runAction(deps, pipelineSpec)
 }

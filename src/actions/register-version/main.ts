@@ -1,42 +1,48 @@
 import path from 'node:path'
-import { writeFileAtomic } from '../../core/files.js'
-import { parseBoolean } from '../../core/options.js'
-import { ALLOW_OUTSIDE_WORKSPACE } from '../../core/workspace.js'
 import { registerModel } from '../../core/registry/register.js'
-import { checkRegisterOutput, readRegisterOptions, registerRequest, resolveRegistrySettings } from '../../core/registry/settings.js'
+import { checkRegisterOutput, readRegisterOptions, registerRequest, resolveRegistrySettings } from '../../core/settings/index.js'
 import { registryToken } from '../../core/registry/token.js'
 import { openRegistry } from '../../core/registry/open.js'
+import type { RegisterResult } from '../../core/registry/register.js'
 import { renderRegisterSummary } from '../../core/report/register.js'
-import { actionWorkspace, inputSource, reportActionError, type ActionDeps, appendSummaryOrWarn } from '../shared.js'
+import { runAction, type ActionDeps, type ActionSpec } from '../frame.js'
+import { readRegisterInputs, type RegisterInputs } from './inputs.js'
 
 export const ACTION = 'register-version'
 
-/** register-version as a step: inputs → hash, evidence, policy → the registry → outputs and summary. */
-export async function runRegisterAction(deps: ActionDeps): Promise<number> {
-  const { io } = deps
-  try {
-    const src = inputSource(io)
-    for (const secret of [src.value('token'), src.value('github-token')]) if (secret) io.setSecret(secret)
-    const allowOutside = parseBoolean(src.value(ALLOW_OUTSIDE_WORKSPACE), `input ${ALLOW_OUTSIDE_WORKSPACE}`) ?? false
-    const settings = resolveRegistrySettings(src, deps.workspace, actionWorkspace(deps.workspace, allowOutside))
-    const token = registryToken(settings.registry, src.value('token'), src.value('github-token'))
-    const opts = readRegisterOptions(src, settings)
-    const reportPath = path.resolve(deps.workspace, src.value('report-path') ?? 'modelgate-register.json')
+/** register-version: inputs → hash, evidence, policy → the registry → outputs and summary. */
+export const registerSpec: ActionSpec<RegisterInputs, { result: RegisterResult; reportPath: string }> = {
+  name: ACTION,
+  readInputs: readRegisterInputs,
+  async run(inputs, { deps, io, policy, staged, log }) {
+    const settings = resolveRegistrySettings(inputs.options, deps.workspace, policy)
+    const opts = readRegisterOptions(inputs.options, settings)
+    const reportPath = path.resolve(deps.workspace, inputs.reportPath)
     checkRegisterOutput(reportPath, 'input report-path', settings, opts)
-    const backend = await openRegistry(settings.registry, { token, username: src.value('username'), onWarning: (m) => io.warning(m) })
-    const result = await registerModel(registerRequest(settings, opts, deps.context, deps.runnerEnv), backend, (line) => io.info(line))
-    writeFileAtomic(reportPath, `${JSON.stringify(result, null, 2)}\n`)
-    for (const w of result.warnings) io.warning(w)
-    await appendSummaryOrWarn(io, renderRegisterSummary(result))
-    io.setOutput('version', result.version)
-    io.setOutput('digest', result.digest)
-    io.setOutput('uri', result.uri)
-    io.setOutput('tag', result.tag)
-    io.setOutput('created', String(result.created))
-    io.setOutput('stage', result.stage?.stage ?? '')
-    io.setOutput('report-path', reportPath)
-    return 0
-  } catch (e) {
-    return reportActionError(io, ACTION, e)
-  }
+    const backend = await openRegistry(settings.registry, {
+      token: registryToken(settings.registry, inputs.token, inputs.githubToken),
+      username: inputs.username,
+      onWarning: (m) => io.warning(m),
+    })
+    const result = await registerModel(registerRequest(settings, opts, deps.context, deps.runnerEnv), backend, log)
+    staged.write(reportPath, `${JSON.stringify(result, null, 2)}\n`)
+    return { result, reportPath }
+  },
+  summary: ({ result }) => renderRegisterSummary(result),
+  notices: ({ result }, { io }) => result.warnings.forEach((w) => io.warning(w)),
+  outputs: ({ result, reportPath }) => ({
+    version: result.version,
+    digest: result.digest,
+    uri: result.uri,
+    tag: result.tag,
+    created: String(result.created),
+    stage: result.stage?.stage ?? '',
+    'report-path': reportPath,
+  }),
+  failure: () => undefined,
+}
+
+/** register-version as a step. Returns the exit code. */
+export function runRegisterAction(deps: ActionDeps): Promise<number> {
+  return runAction(deps, registerSpec)
 }

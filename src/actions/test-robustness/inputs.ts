@@ -1,12 +1,13 @@
 import type { ActionIO } from '../../ports/io.js'
-import { readRobustnessOverrides, type RobustnessOverrides } from '../../core/overrides.js'
-import { inputSource, readActionInputs, type ActionInputs } from '../shared.js'
+import { readRobustnessOverrides, type RobustnessOverrides } from '../../core/settings/index.js'
+import { inputSource } from '../frame.js'
+import { readValidationInputs, type ValidationInputs } from '../validation.js'
 
 /** test-robustness's inputs: the common ones, and the row sample and time it may take. */
-export interface RobustnessInputs extends ActionInputs {
+export interface RobustnessInputs extends ValidationInputs {
   robustness: RobustnessOverrides
 }
 
 export function readRobustnessInputs(io: ActionIO): RobustnessInputs {
-  return { ...readActionInputs(io), robustness: readRobustnessOverrides(inputSource(io)) }
+  return { ...readValidationInputs(io), robustness: readRobustnessOverrides(inputSource(io)) }
 }
