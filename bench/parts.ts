@@ -6,3 +6,4 @@
 export { openTable } from '../src/core/data/open.js'
 export { benchmarkCompare, benchmarkNaiveBootstrap } from './compare.js'
 export { benchmarkRobustness } from './robustness.js'
+export { csvToParquet } from './parquet.js'

@@ -1,6 +1,11 @@
-// npm run bench: end-to-end throughput and peak memory of `modelgate validate` on a generated,
-// seeded 1,000,000-row × 30-feature CSV, beside bare ONNX inference on the same rows (the baseline).
-// Figures are ratios against that baseline, measured in the same run. Uses the built dist/ (npm run build).
+// npm run bench: modelgate against the route users would take instead, measured in the same run.
+// On seeded generated data (the breast-cancer example's 30 features, 1M and 10M rows; CSV and Parquet
+// of the same rows), every figure is a ratio against baselines run alternately with it:
+//   - the Python route: pandas read_csv + the model's arithmetic in numpy + scikit-learn's metrics;
+//   - the floor: a bare byte parse into a Float32Array and bare ONNX inference on it, one thread;
+// then modelgate validate end to end (CSV, Parquet, with and without a baseline comparison) and
+// modelgate robustness with K = 0, 5, 10 perturbations. Wall time, rows/s and peak RSS, medians.
+// BENCH_SIZES=1000000,10000000 (rows), BENCH_REPEAT=3, BENCH_ROBUSTNESS_ROWS=200000. Uses dist/ (npm run build).
 import { spawn, spawnSync } from 'node:child_process'
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -9,11 +14,12 @@ import { fileURLToPath } from 'node:url'
 import { mulberry32 } from './mulberry32.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const rows = Number(process.env.BENCH_ROWS ?? 1_000_000)
-// The generated file is cached between runs; the name changes whenever the generator does.
-const dir = path.join(os.tmpdir(), `modelgate-bench-v3-${rows}`)
+const SIZES = (process.env.BENCH_SIZES ?? process.env.BENCH_ROWS ?? '1000000,10000000').split(',').map(Number)
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 3)
+const ROB_ROWS = Number(process.env.BENCH_ROBUSTNESS_ROWS ?? 200_000)
 const example = path.join(root, 'examples/breast-cancer')
 const model = path.join(example, 'model.onnx')
+const baseline = path.join(example, 'baseline.onnx')
 const features = readFileSync(path.join(example, 'data/test.csv'), 'utf8')
   .split(/\r?\n/, 1)[0]
   .split(',')
@@ -23,7 +29,7 @@ if (features.length !== 30) throw new Error(`expected 30 features in the example
 // Each feature ~ N(class mean, (SPREAD·sd)²) of the real training column: wider than the real data, so
 // that the classes overlap and the metrics are not trivially perfect.
 const SPREAD = 3
-async function generate(file) {
+async function generate(file, rows) {
   const train = readFileSync(path.join(example, 'data/train.csv'), 'utf8').trim().split(/\r?\n/)
   const header = train[0].split(',')
   const data = train.slice(1).map((l) => l.split(',').map(Number))
@@ -58,12 +64,16 @@ async function generate(file) {
   await new Promise((r) => out.end(r))
 }
 
-function child(args) {
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 })
+function child(args, opts = {}) {
+  const r = spawnSync(opts.command ?? process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 })
   if (r.status !== 0 && r.status !== 1) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`)
   const line = r.stdout.trim().split('\n').pop()
   return JSON.parse(line)
 }
+const CHILD = path.join(root, 'scripts/bench-child.mjs')
+const median = (rs, key = 'seconds') => [...rs].sort((a, b) => a[key] - b[key])[Math.floor(rs.length / 2)]
+const fmt = (n) => Math.round(n).toLocaleString('en-US')
+const mb = (r) => (r.maxRssKb / 1024).toFixed(0)
 
 // The parts measured besides the CLI (bench/parts.ts), bundled from the same sources as dist/ but not shipped in it.
 spawnSync(
@@ -80,94 +90,136 @@ spawnSync(
   { cwd: root, stdio: 'inherit' },
 )
 
-mkdirSync(dir, { recursive: true })
-const csv = path.join(dir, 'bench.csv')
-if (!existsSync(csv)) {
-  const t = Date.now()
-  await generate(csv)
-  console.log(`generated ${csv} (${(statSync(csv).size / 1e6).toFixed(0)} MB) in ${((Date.now() - t) / 1000).toFixed(1)} s`)
+// The Python route needs Debian's pandas, scikit-learn and onnx (for the model's coefficients): found, or
+// installed when this user may (a CI runner), or said to be unavailable.
+function findPython() {
+  const ok = (py) => spawnSync(py, ['-c', 'import pandas, sklearn, onnx'], { stdio: 'ignore' }).status === 0
+  for (const py of ['/usr/bin/python3', 'python3']) if (ok(py)) return py
+  if (process.getuid?.() === 0 && spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0) {
+    console.log('installing python3-pandas, python3-sklearn and python3-onnx for the Python route')
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' })
+    spawnSync('apt-get', ['install', '-y', '-qq', 'python3-pandas', 'python3-sklearn', 'python3-onnx'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    })
+    if (ok('/usr/bin/python3')) return '/usr/bin/python3'
+  }
+  return undefined
 }
-writeFileSync(
-  path.join(dir, 'modelgate.yml'),
-  `name: bench\nmodel: ${model}\nfeatures: [${features.join(', ')}]\nlabel: target\ndata: ${csv}\nbatch-size: 4096\nthresholds:\n  - accuracy >= 0.5\n`,
-)
+const python = findPython()
+const pythonParquet =
+  python && spawnSync(python, ['-c', 'import pandas; pandas.io.parquet.get_engine("auto")'], { stdio: 'ignore' }).status === 0
+const PY_ROUTE = path.join(root, 'bench/python_route.py')
 
-// Each run three times, in alternation, reporting the median: a single run on a shared machine is noise.
-const REPEAT = Number(process.env.BENCH_REPEAT ?? 3)
-const runs = { bare: [], read: [], e2e: [], csvOut: [], parquetOut: [] }
-for (let i = 0; i < REPEAT; i++) {
-  runs.bare.push(child([path.join(root, 'scripts/bench-child.mjs'), 'bare', csv, model, String(features.length)]))
-  runs.read.push(child([path.join(root, 'scripts/bench-child.mjs'), 'read', csv, features.join(',')]))
-  runs.e2e.push(child([path.join(root, 'scripts/bench-child.mjs'), 'e2e', path.join(dir, 'modelgate.yml')]))
-  runs.csvOut.push(child([path.join(root, 'scripts/bench-child.mjs'), 'e2e', path.join(dir, 'modelgate.yml'), 'csv']))
-  runs.parquetOut.push(child([path.join(root, 'scripts/bench-child.mjs'), 'e2e', path.join(dir, 'modelgate.yml'), 'parquet']))
-}
-const median = (rs) => [...rs].sort((a, b) => a.seconds - b.seconds)[Math.floor(rs.length / 2)]
-const [bare, read, e2e, csvOut, parquetOut] = [runs.bare, runs.read, runs.e2e, runs.csvOut, runs.parquetOut].map(median)
-
-const fmt = (n) => Math.round(n).toLocaleString('en-US')
 console.log(
-  `\nmodelgate bench (median of ${REPEAT} runs): ${fmt(rows)} rows × ${features.length} features, ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}`,
+  `modelgate bench: ${features.length} features, ${os.cpus()[0].model}, ${os.availableParallelism?.() ?? os.cpus().length} cores, Node ${process.version}, medians of ${REPEAT} alternating runs`,
 )
-console.log(`| run | seconds | rows/s | peak RSS (MB) | vs bare inference |`)
-console.log(`|---|---|---|---|---|`)
-for (const [name, r] of [
-  ['bare ONNX inference (baseline)', bare],
-  ['read CSV only', read],
-  ['modelgate validate, end to end', e2e],
-  ['… and --predictions out.csv', csvOut],
-  ['… and --predictions out.parquet', parquetOut],
-]) {
+if (!python)
   console.log(
-    `| ${name} | ${r.seconds.toFixed(2)} | ${fmt(rows / r.seconds)} | ${(r.maxRssKb / 1024).toFixed(0)} | ${(r.seconds / bare.seconds).toFixed(2)}× time |`,
+    'the Python route is unavailable: no python3 with pandas, scikit-learn and onnx (apt-get install python3-pandas python3-sklearn python3-onnx)',
   )
-}
-if (e2e.metrics) console.log(`\nend-to-end metrics: accuracy ${e2e.metrics.accuracy.toFixed(4)}, roc_auc ${e2e.metrics.roc_auc.toFixed(4)}`)
+else if (!pythonParquet)
+  console.log('pandas has no Parquet engine here (pyarrow and fastparquet are not packaged in Debian): the Python route reads the CSV only')
 
-// Champion vs challenger: accuracy, roc_auc, log_loss, f1 and brier compared with BCa intervals, McNemar and
-// DeLong, beside the straightforward paired bootstrap (materialised resamples, percentile only) as baseline.
-const CMP_ROWS = 10_000
-const CMP_RESAMPLES = 1_000
-const cmp = { compare: [], naive: [] }
-for (let i = 0; i < REPEAT; i++) {
-  for (const mode of ['compare', 'naive'])
-    cmp[mode].push(child([path.join(root, 'scripts/bench-child.mjs'), mode, String(CMP_ROWS), String(CMP_RESAMPLES)]))
+const manifest = (dir, name, data, extra = '') => {
+  const file = path.join(dir, `${name}.yml`)
+  writeFileSync(
+    file,
+    `name: bench\nmodel: ${model}\nfeatures: [${features.join(', ')}]\nlabel: target\nclasses: [0, 1]\npositive-class: 1\ndata: ${data}\nbatch-size: 4096\nthresholds:\n  - accuracy >= 0.5\n${extra}`,
+  )
+  return file
 }
-const [fast, naive] = [median(cmp.compare), median(cmp.naive)]
-console.log(`\nchampion vs challenger, ${fmt(CMP_ROWS)} rows × ${fmt(CMP_RESAMPLES)} resamples, 5 metrics (median of ${REPEAT}):`)
-console.log(`| run | seconds | vs naive bootstrap |`)
-console.log(`|---|---:|---:|`)
-console.log(`| naive paired bootstrap, percentile only (baseline) | ${naive.seconds.toFixed(3)} | 1.00× |`)
-console.log(`| modelgate comparison (BCa, McNemar, DeLong) | ${fast.seconds.toFixed(3)} | ${(fast.seconds / naive.seconds).toFixed(2)}× |`)
+const validate = (config) => [CHILD, 'cli', 'validate', '--config', config, '--quiet', '--allow-outside-workspace']
 
-// test-robustness: K perturbations are batched so that they cost about K clean passes.
-const ROB_ROWS = 20_000
-console.log(`\ntest-robustness, ${fmt(ROB_ROWS)} rows, K gaussian-noise perturbations (median of ${REPEAT}):`)
-console.log(
-  `| K | clean pass (s) | K perturbations (s) | model time per perturbation vs clean pass | wall time per perturbation vs clean pass | model calls | rows scored |`,
-)
-console.log(`|---:|---:|---:|---:|---:|---:|---:|`)
-for (const k of [5, 10]) {
-  const rs = []
-  for (let i = 0; i < REPEAT; i++) {
-    rs.push(
-      child([
-        path.join(root, 'scripts/bench-child.mjs'),
-        'robustness',
-        model,
-        csv,
-        features.join(','),
-        'target',
-        String(k),
-        String(ROB_ROWS),
-      ]),
+for (const rows of SIZES) {
+  // Generated once and cached between runs; the folder's name changes whenever the generator does.
+  const dir = path.join(os.tmpdir(), `modelgate-bench-v4-${rows}`)
+  mkdirSync(dir, { recursive: true })
+  const csv = path.join(dir, 'bench.csv')
+  const parquet = path.join(dir, 'bench.parquet')
+  if (!existsSync(csv)) {
+    const t = Date.now()
+    await generate(csv, rows)
+    console.log(`generated ${csv} (${(statSync(csv).size / 1e6).toFixed(0)} MB) in ${((Date.now() - t) / 1000).toFixed(1)} s`)
+  }
+  if (!existsSync(parquet)) {
+    const r = child([CHILD, 'parquet', csv, parquet])
+    console.log(
+      `wrote ${parquet} (${(statSync(parquet).size / 1e6).toFixed(0)} MB, snappy, 131,072-row groups) in ${r.seconds.toFixed(1)} s`,
     )
   }
-  const r = [...rs].sort((a, b) => a.ratioPerPerturbation - b.ratioPerPerturbation)[Math.floor(rs.length / 2)]
-  const modelRatio = r.modelSeconds / k / r.cleanSeconds
-  console.log(
-    `| ${k} | ${r.cleanSeconds.toFixed(3)} | ${r.perturbedSeconds.toFixed(3)} | ${modelRatio.toFixed(2)}× | ${r.ratioPerPerturbation.toFixed(2)}× | ${fmt(r.modelCalls)} | ${fmt(r.rowsScored)} |`,
+  const clean = manifest(dir, 'clean', csv)
+  const cleanParquet = manifest(dir, 'clean-parquet', parquet)
+  const compared = manifest(
+    dir,
+    'compared',
+    csv,
+    `baseline: ${baseline}\ncomparison:\n  metrics: [accuracy, roc_auc, log_loss]\n  resamples: 1000\n  seed: 7\n`,
   )
+
+  const runs = { python: [], floor: [], csv: [], parquet: [], compared: [] }
+  for (let i = 0; i < REPEAT; i++) {
+    if (python) runs.python.push(child([PY_ROUTE, csv, model, features.join(','), 'target'], { command: python }))
+    runs.floor.push(child([CHILD, 'floor', csv, model, String(features.length)]))
+    runs.csv.push(child(validate(clean)))
+    runs.parquet.push(child(validate(cleanParquet)))
+    runs.compared.push(child(validate(compared)))
+  }
+  const [py, floor, mgCsv, mgParquet, mgCompared] = ['python', 'floor', 'csv', 'parquet', 'compared'].map(
+    (k) => runs[k].length && median(runs[k]),
+  )
+
+  console.log(
+    `\n${fmt(rows)} rows × ${features.length} features (CSV ${(statSync(csv).size / 1e6).toFixed(0)} MB, Parquet ${(statSync(parquet).size / 1e6).toFixed(0)} MB):`,
+  )
+  console.log('| run | seconds | rows/s | peak RSS (MB) | vs Python route | vs floor |')
+  console.log('|---|---:|---:|---:|---:|---:|')
+  const line = (name, r) =>
+    console.log(
+      `| ${name} | ${r.seconds.toFixed(2)} | ${fmt(rows / r.seconds)} | ${mb(r)} | ${py ? `${(py.seconds / r.seconds).toFixed(2)}× faster` : 'n/a'} | ${(r.seconds / floor.seconds).toFixed(2)}× |`,
+    )
+  if (py)
+    line(
+      `Python route: pandas read_csv + numpy + scikit-learn (imports ${py.importSeconds.toFixed(1)} s, read ${py.readSeconds.toFixed(1)} s)`,
+      py,
+    )
+  line(`floor: bare parse (${floor.parseSeconds.toFixed(2)} s) + bare inference (${floor.inferSeconds.toFixed(2)} s), one thread`, floor)
+  line('modelgate validate, CSV', mgCsv)
+  line('modelgate validate, Parquet', mgParquet)
+  line('modelgate validate, CSV, with the baseline comparison (1,000 resamples)', mgCompared)
+  console.log(
+    `targets: CSV ≥ 5× faster than Python: ${py ? (py.seconds / mgCsv.seconds).toFixed(2) + '×' : 'n/a'}; CSV ≤ 1.5× the floor: ${(mgCsv.seconds / floor.seconds).toFixed(2)}×; ` +
+      `Parquet ≤ CSV: ${(mgParquet.seconds / mgCsv.seconds).toFixed(2)}×; comparison ≤ 3× the clean run: ${(mgCompared.seconds / mgCsv.seconds).toFixed(2)}×; ` +
+      `peak RSS ≤ 300 MB: ${mb(mgCsv)} / ${mb(mgParquet)} / ${mb(mgCompared)} MB`,
+  )
+  if (py) console.log(`same numbers: accuracy ${py.metrics.accuracy.toFixed(6)} (scikit-learn); roc_auc ${py.metrics.roc_auc.toFixed(6)}`)
+
+  // Robustness once, on the first size: K gaussian-noise invariance tests on a seeded row sample.
+  if (rows !== SIZES[0]) continue
+  const sample = Math.min(ROB_ROWS, rows)
+  console.log(`\nmodelgate robustness, ${fmt(sample)} sampled rows, K gaussian-noise perturbations (median of ${REPEAT}):`)
+  console.log('| K | seconds | peak RSS (MB) | vs K = 0 | target: ≤ 1.2 × (K + 1) |')
+  console.log('|---:|---:|---:|---:|---:|')
+  const rob = {}
+  for (const k of [0, 5, 10]) {
+    const perturbations =
+      k === 0
+        ? '[]'
+        : `[{ kind: gaussian_noise, severity: [${Array.from({ length: k }, (_, i) => (0.05 * (i + 1)).toFixed(2)).join(', ')}] }]`
+    const config = manifest(
+      dir,
+      `robustness-${k}`,
+      csv,
+      `robustness:\n  rows: ${sample}\n  perturbations: ${perturbations}\n  sensitivity: false\n  stress: false\n  determinism: false\n  time-budget: 100000\n`,
+    )
+    const rs = []
+    for (let i = 0; i < REPEAT; i++)
+      rs.push(child([CHILD, 'cli', 'robustness', '--config', config, '--quiet', '--allow-outside-workspace']))
+    rob[k] = median(rs)
+    console.log(
+      `| ${k} | ${rob[k].seconds.toFixed(2)} | ${mb(rob[k])} | ${(rob[k].seconds / rob[0].seconds).toFixed(2)}× | ${(1.2 * (k + 1)).toFixed(1)}× |`,
+    )
+  }
 }
 
 // register-version to an OCI registry (Debian's docker-registry on loopback): uploads stream from disk in
@@ -210,7 +262,7 @@ try {
   console.log(`|---:|---:|---:|---:|---:|`)
   const peaks = []
   for (const mb of [64, 512]) {
-    const file = path.join(dir, `weights-${mb}.bin`)
+    const file = path.join(os.tmpdir(), `modelgate-bench-weights-${mb}.bin`)
     weights(file, mb)
     const hashes = []
     const pushes = []
