@@ -1,21 +1,62 @@
-import { isAscii } from 'node:buffer'
+import { isUtf8 } from 'node:buffer'
 import { open, type FileHandle } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { UserError } from '../errors.js'
 import { BatchBuilder, selectColumns } from './batching.js'
+import {
+  ERROR_AFTER_QUOTE,
+  ERROR_EMPTY,
+  ERROR_FIELD_COUNT,
+  ERROR_TOO_LONG,
+  ERROR_UNTERMINATED,
+  FIELD_CELL,
+  FIELD_SKIP,
+  FIELD_TEXT,
+  KIND_MISSING,
+  KIND_NUMBER,
+  STOP_CUT,
+  STOP_ERROR,
+  parseCsvChunk,
+  type CsvChunk,
+} from './csv-chunk.js'
+import { ParallelFallback, parallelChunks, workersUsable, type ChunkSpec, type ParallelSettings } from './csv-workers.js'
 import { MAX_RECORD_BYTES, SNIFF_BYTES, assertText, excerpt, fileError } from './files.js'
 import type { Batch, Cell, ReadOptions, TableSource } from './types.js'
+
+/**
+ * The CSV reader: RFC 4180 records (quoted fields may hold commas, doubled quotes and line breaks),
+ * a header row, LF, CRLF or CR line ends, blank lines skipped, a UTF-8 byte order mark dropped.
+ *
+ * Bytes are parsed as they are read (csv-chunk.ts): a numeric field becomes its double without a
+ * string, and only the requested columns are converted. A small file is read on the main thread in
+ * reads of `chunkBytes`; a large one is cut into chunks at line ends that worker threads parse while
+ * the batches of the chunks before are consumed (csv-workers.ts). Both give the same batches and the
+ * same errors: anything the parallel path cannot vouch for (a record near the bound on its bytes, a
+ * worker that fails) is read again by the main-thread path, which is exact by construction.
+ */
 
 /** Field texts read as a missing value (case-sensitive), besides the empty field. */
 export const CSV_MISSING_VALUES: readonly string[] = ['NA', 'NaN', 'nan', 'N/A', 'null']
 
 const MISSING = new Set(['', ...CSV_MISSING_VALUES])
 
-const COMMA = 44
-const QUOTE = 34
-const LF = 10
-const CR = 13
-
 const CHUNK_BYTES = 1 << 20
+
+/**
+ * Below this many bytes of records, a file is parsed on the main thread only: it takes ~2.5 ms a MiB
+ * there, and starting a worker (~35 ms, then a first chunk at cold-JIT speed) would not pay.
+ */
+const PARALLEL_MIN_BYTES = 16 << 20
+
+/** Bytes a worker parses at a time (1 MiB chunks measured slower, 2 MiB no faster). */
+const PARALLEL_CHUNK_BYTES = 4 << 20
+
+/**
+ * The most worker threads one file is parsed on. One worker already parses faster than `modelgate
+ * validate` consumes the batches (inference, metrics and building the batches' arrays take the main
+ * thread at least twice the parse time); on 2 cores a second worker measured no faster than one.
+ */
+const MAX_WORKERS = 2
 
 export { MAX_RECORD_BYTES }
 
@@ -26,6 +67,8 @@ export { MAX_RECORD_BYTES }
  * A decimal beyond the range of a double (`1e400`, which Number() makes Infinity) stays text too: the
  * reader cannot tell a feature from an id or a label column, where such text is no error. The ONNX
  * runner, which knows that the column feeds a number, says that it is out of range.
+ *
+ * The reader applies this rule on bytes (csv-chunk.ts) with the same outcome for every field.
  */
 export function csvCell(text: string): Cell {
   const n = text.length
@@ -44,9 +87,6 @@ export function csvCell(text: string): Cell {
   return MISSING.has(text) ? null : text
 }
 
-/** The powers of ten a double holds exactly. */
-const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k)
-
 function isDigit(code: number): boolean {
   return code >= 48 && code <= 57
 }
@@ -57,252 +97,42 @@ function isRadixLetter(code: number): boolean {
   return lower === 120 || lower === 111 || lower === 98
 }
 
-/**
- * An RFC 4180 record parser over text handed over piece by piece. A record cut by the end of the
- * text so far is left unconsumed (cells only reach the targets whole) and parsed again once the
- * reader has carried it over in front of the next piece.
- */
-class CsvParser {
-  /** 1-based line the next record starts on. */
-  line = 1
-  private text = ''
-  private pos = 0
-  private final = false
-  private fieldCount = 0
-  /** Field j is kept as its text (a string model input: "007" must not become 7); only the empty field is missing. */
-  textual: boolean[] = []
-
-  /** The line a quoted field cut by the end of the text so far opened on (the last cut record's, if any). */
-  private openQuoteLine: number | undefined
-
-  constructor(
-    private readonly path: string,
-    private readonly maxRecordBytes: number = MAX_RECORD_BYTES,
-  ) {}
-
-  /** Replaces the text with `text`, which starts with whatever `remaining()` returned. */
-  load(text: string, final: boolean): void {
-    this.openQuoteLine = undefined
-    this.text = text
-    this.pos = 0
-    this.final = final
-  }
-
-  /** The text not consumed yet: at most one partial record (and blank lines). */
-  remaining(): string {
-    return this.text.slice(this.pos)
-  }
-
-  /** All text consumed and no more to come. */
-  get done(): boolean {
-    return this.final && this.pos >= this.text.length
-  }
-
-  /** The header's names, or undefined when more text is needed first. */
-  header(): string[] | undefined {
-    this.skipBlankLines()
-    if (this.done) throw new UserError(`${this.path}: the file is empty; a header row is required`, { file: this.path })
-    const names: string[] = []
-    return this.record(names, []) ? names : undefined
-  }
-
-  /**
-   * Parses up to `limit` records, pushing field `j` into `targets[j]` when that is set.
-   * Returns how many records were added; fewer than `limit` means more text is needed (or the end).
-   */
-  rows(targets: (Cell[] | undefined)[], expected: number, limit: number): number {
-    let added = 0
-    while (added < limit) {
-      this.skipBlankLines()
-      if (this.pos >= this.text.length) break
-      const startLine = this.line
-      if (!this.record(undefined, targets)) break
-      if (this.fieldCount !== expected) {
-        throw new UserError(`${this.path}: line ${startLine}: expected ${expected} fields as in the header, found ${this.fieldCount}`, {
-          file: this.path,
-          field: `line ${startLine}`,
-        })
-      }
-      added++
-    }
-    return added
-  }
-
-  private skipBlankLines(): void {
-    const text = this.text
-    for (;;) {
-      const c = text.charCodeAt(this.pos)
-      if (c === LF) {
-        this.pos++
-      } else if (c === CR) {
-        if (this.pos + 1 >= text.length && !this.final) return
-        this.pos += text.charCodeAt(this.pos + 1) === LF ? 2 : 1
-      } else {
-        return
-      }
-      this.line++
-    }
-  }
-
-  /**
-   * Parses the record at `pos`. Field `j` goes to `raw` (as text) when given, else to `targets[j]`
-   * (as a cell) when that is set. Returns false, consuming nothing, when the text ends first.
-   */
-  private record(raw: string[] | undefined, targets: (Cell[] | undefined)[]): boolean {
-    const text = this.text
-    const n = text.length
-    const final = this.final
-    let i = this.pos
-    let line = this.line
-    let j = 0
-    /** Where the last field parsed ends: the record's end once the loop is left. */
-    let end: number
-    for (;;) {
-      const target = raw === undefined ? targets[j] : undefined
-      const asText = target !== undefined && this.textual[j] === true
-      const keep = raw !== undefined || target !== undefined
-      let value = ''
-      let number = NaN
-      if (i < n && text.charCodeAt(i) === QUOTE) {
-        const open = i + 1
-        let escaped = false
-        let q = text.indexOf('"', open)
-        // Doubled quotes are skipped while looking for the closing one and undone once, on the
-        // whole field: piecing a field together per quote makes huge fields slow.
-        while (q >= 0 && text.charCodeAt(q + 1) === QUOTE) {
-          escaped = true
-          q = text.indexOf('"', q + 2)
-        }
-        if (q < 0 || (q + 1 >= n && !final)) {
-          if (!final) {
-            if (q < 0) this.openQuoteLine = line
-            return undo(targets, j)
-          }
-          throw new UserError(`${this.path}: line ${line}: unterminated quoted field`, {
-            file: this.path,
-            field: `line ${line}`,
-          })
-        }
-        line += countNewlines(text, open, q)
-        if (keep) value = escaped ? text.slice(open, q).replaceAll('""', '"') : text.slice(open, q)
-        i = q + 1
-        if (i < n) {
-          const c = text.charCodeAt(i)
-          if (c !== COMMA && c !== LF && c !== CR) {
-            throw new UserError(`${this.path}: line ${line}: unexpected text after a closing quote`, {
-              file: this.path,
-              field: `line ${line}`,
-            })
-          }
-        }
-      } else if (target === undefined || asText) {
-        const start = i
-        i = fieldEnd(text, i, n)
-        if (keep) value = text.slice(start, i)
-      } else {
-        // Most cells are plain decimals: they are parsed while being scanned, with no substring.
-        const start = i
-        const sign = text.charCodeAt(i)
-        if (sign === 45 /* - */ || sign === 43 /* + */) i++
-        let mantissa = 0
-        let digits = 0
-        let dot = -1
-        for (; i < n; i++) {
-          const c = text.charCodeAt(i)
-          const digit = c - 48
-          if (digit >= 0 && digit <= 9) {
-            mantissa = mantissa * 10 + digit
-            digits++
-          } else if (c === 46 /* . */ && dot < 0) {
-            dot = i
-          } else {
-            break
-          }
-        }
-        if (i < n && !isFieldEnd(text.charCodeAt(i))) {
-          i = fieldEnd(text, i, n)
-          digits = 0
-        }
-        if (digits > 0 && digits <= 15) {
-          // Up to 15 digits fit a double exactly and 10^k (k ≤ 22) is exact, so one division
-          // gives the correctly rounded value: the very double Number() would give.
-          number = dot < 0 ? mantissa : mantissa / POW10[i - dot - 1]
-          if (sign === 45) number = -number
-        } else {
-          value = text.slice(start, i)
-        }
-      }
-      if (i >= n && !final) return undo(targets, j)
-      if (raw !== undefined) raw.push(value)
-      else if (target !== undefined) target.push(asText ? (value === '' ? null : value) : number === number ? number : csvCell(value))
-      j++
-      end = i
-      if (i >= n) break
-      const c = text.charCodeAt(i)
-      if (c === COMMA) {
-        i++
-        continue
-      }
-      if (c === CR) {
-        if (i + 1 >= n && !final) return undo(targets, j)
-        i += text.charCodeAt(i + 1) === LF ? 2 : 1
-      } else {
-        i++
-      }
-      line++
-      break
-    }
-    // The record's bytes, its line end aside. Bytes ≥ characters and ≤ 3 per character: only a record
-    // that may be too long is measured.
-    if (end - this.pos > this.maxRecordBytes / 3 && Buffer.byteLength(text.slice(this.pos, end)) > this.maxRecordBytes) {
-      throw this.tooLong(this.line, false)
-    }
-    this.pos = i
-    this.line = line
-    this.fieldCount = j
-    return true
-  }
-
-  /** The text carried over to the next read, `bytes` long, is a record cut short: refused past the bound. */
-  checkCarried(bytes: number): void {
-    if (bytes > this.maxRecordBytes) throw this.tooLong(this.line, this.openQuoteLine !== undefined)
-  }
-
-  private tooLong(line: number, inQuote: boolean): UserError {
-    const hint = inQuote ? `; the quote opened on line ${this.openQuoteLine} is not closed within it (a missing closing quote?)` : ''
-    return new UserError(
-      `${this.path}: line ${line}: the record starting on this line is longer than ${mib(this.maxRecordBytes)}, the most one record may take${hint}`,
-      { file: this.path, field: `line ${line}` },
-    )
-  }
-}
-
 /** `bytes` as the messages say it: `16 MiB`, or a byte count below 1 MiB (tests use small bounds). */
 function mib(bytes: number): string {
   return bytes >= 1 << 20 ? `${+(bytes / (1 << 20)).toFixed(1)} MiB` : `${bytes} bytes`
 }
 
-/** Takes back the cells a cut record pushed into fields `0..fields-1`; returns false for the caller to pass on. */
-function undo(targets: (Cell[] | undefined)[], fields: number): false {
-  for (let k = 0; k < fields && k < targets.length; k++) targets[k]?.pop()
-  return false
+function lineError(path: string, line: number, what: string): UserError {
+  return new UserError(`${path}: line ${line}: ${what}`, { file: path, field: `line ${line}` })
 }
 
-function isFieldEnd(code: number): boolean {
-  return code === COMMA || code === LF || code === CR
+function tooLong(path: string, line: number, maxRecordBytes: number, openQuoteLine?: number): UserError {
+  const hint =
+    openQuoteLine !== undefined ? `; the quote opened on line ${openQuoteLine} is not closed within it (a missing closing quote?)` : ''
+  return lineError(
+    path,
+    line,
+    `the record starting on this line is longer than ${mib(maxRecordBytes)}, the most one record may take${hint}`,
+  )
 }
 
-/** The index of the comma or line end closing the unquoted field at `from` (or `n`). */
-function fieldEnd(text: string, from: number, n: number): number {
-  let i = from
-  while (i < n && !isFieldEnd(text.charCodeAt(i))) i++
-  return i
-}
-
-function countNewlines(text: string, from: number, to: number): number {
-  let count = 0
-  for (let k = from; k < to; k++) if (text.charCodeAt(k) === LF) count++
-  return count
+/** The error a chunk stopped on; `line` is the line the chunk starts on. */
+function chunkError(path: string, chunk: CsvChunk, line: number, fields: number, maxRecordBytes: number): UserError {
+  const at = line + chunk.errorLine
+  switch (chunk.error) {
+    case ERROR_UNTERMINATED:
+      return lineError(path, at, 'unterminated quoted field')
+    case ERROR_AFTER_QUOTE:
+      return lineError(path, at, 'unexpected text after a closing quote')
+    case ERROR_FIELD_COUNT:
+      return lineError(path, at, `expected ${fields} fields as in the header, found ${chunk.found}`)
+    case ERROR_TOO_LONG:
+      return tooLong(path, at, maxRecordBytes)
+    case ERROR_EMPTY:
+      return new UserError(`${path}: the file is empty; a header row is required`, { file: path })
+    default:
+      throw new Error(`CSV chunk error ${chunk.error}`)
+  }
 }
 
 function validateHeader(path: string, names: string[]): void {
@@ -321,11 +151,47 @@ function validateHeader(path: string, names: string[]): void {
   })
 }
 
+/**
+ * Batches of up to this many rows get their column arrays at full length up front, filled in place:
+ * twice as fast as growing them (and push() is slower still). Past it V8 would give such an array
+ * slow dictionary storage, so longer batches grow theirs.
+ */
+const PREALLOCATE_ROWS = 1 << 15
+
+/** Writes records `[from, to)` of `chunk` as cells into the column arrays (`width` of them) from index `at` on. */
+function deliver(chunk: CsvChunk, from: number, to: number, arrays: Cell[][], width: number, at: number): void {
+  const { values, kinds, strings, capacity } = chunk
+  for (let c = 0; c < width; c++) {
+    const column = arrays[c]
+    let n = at
+    for (let k = c * capacity + from, end = c * capacity + to; k < end; k++) {
+      const kind = kinds[k]
+      column[n++] = kind === KIND_NUMBER ? values[k] : kind === KIND_MISSING ? null : strings[values[k]]
+    }
+  }
+}
+
 export interface CsvOptions {
-  /** Bytes read from the file at a time (1 MiB); small values exercise records split across reads. */
+  /** Bytes read from the file at a time on the main thread (1 MiB); small values exercise records split across reads. */
   chunkBytes?: number
   /** The most bytes one record may take (MAX_RECORD_BYTES); small values let tests cross it cheaply. */
   maxRecordBytes?: number
+  /**
+   * Worker threads that parse the records; 0: the main thread does. By default 0 below
+   * PARALLEL_MIN_BYTES of records, else one per core but the one that consumes the batches (none on
+   * one core, at most MAX_WORKERS).
+   */
+  workers?: number
+  /** Bytes a worker parses at a time (4 MiB); small values exercise records split across chunks. */
+  parallelChunkBytes?: number
+  /** For tests: cut chunks at any byte, not only after a line end, so that every chunk but the first starts mid-record. */
+  splitAnywhere?: boolean
+}
+
+/** How many worker threads parse `bytes` bytes of records. */
+function defaultWorkers(bytes: number): number {
+  if (bytes < PARALLEL_MIN_BYTES) return 0
+  return Math.max(0, Math.min(MAX_WORKERS, availableParallelism() - 1))
 }
 
 /** A CSV file with a header row, read in batches. */
@@ -336,7 +202,7 @@ export class CsvSource implements TableSource {
 
   constructor(
     readonly path: string,
-    options: CsvOptions = {},
+    private readonly options: CsvOptions = {},
   ) {
     this.chunkBytes = Math.max(4, options.chunkBytes ?? CHUNK_BYTES)
     this.maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_BYTES
@@ -357,27 +223,94 @@ export class CsvSource implements TableSource {
       const header = await reader.header()
       const names = selectColumns(this.path, header, opts.columns)
       const builder = new BatchBuilder(names, opts.batchSize)
-      const slots = names.map((name) => header.indexOf(name))
-      if (opts.text) reader.parser.textual = header.map((h) => opts.text!.includes(h))
-      const targets: (Cell[] | undefined)[] = new Array(header.length).fill(undefined)
-      const bind = (): void => {
-        slots.forEach((slot, c) => {
-          targets[slot] = builder.arrays[c]
-        })
+      const text = new Set(opts.text ?? [])
+      const modes = new Uint8Array(header.length).fill(FIELD_SKIP)
+      const slots = new Int32Array(header.length)
+      names.forEach((name, c) => {
+        const j = header.indexOf(name)
+        modes[j] = text.has(name) ? FIELD_TEXT : FIELD_CELL
+        slots[j] = c
+      })
+      const spec: ChunkSpec = { fields: header.length, modes, slots, width: names.length, maxRecordBytes: this.maxRecordBytes }
+      /** Rows handed out in batches so far. */
+      let yielded = 0
+      /** Tells opts.onBytesRead how far the file has been read, never less than before (a fall-back reads it again). */
+      let reported = 0
+      const report = (bytes: number): void => {
+        if (bytes <= reported) return
+        reported = bytes
+        opts.onBytesRead?.(bytes)
       }
-      bind()
-      for (;;) {
-        builder.length += reader.parser.rows(targets, header.length, builder.room)
-        if (builder.full) {
-          yield builder.take()
-          bind()
-        } else if (reader.parser.done) {
-          break
-        } else {
-          await reader.more()
+      const preallocate = opts.batchSize <= PREALLOCATE_ROWS
+      /** The batches that the records of `chunk` fill. */
+      function* fill(chunk: CsvChunk): Generator<Batch> {
+        for (let r = 0; r < chunk.rows;) {
+          if (preallocate && builder.length === 0) builder.arrays = builder.arrays.map(() => new Array<Cell>(opts.batchSize))
+          const n = Math.min(builder.room, chunk.rows - r)
+          deliver(chunk, r, r + n, builder.arrays, spec.width, builder.length)
+          builder.length += n
+          r += n
+          if (builder.full) {
+            yielded += builder.length
+            yield builder.take()
+          }
         }
       }
-      if (builder.length > 0) yield builder.take()
+      /** The last batch, shorter than the others. */
+      const last = (): Batch => {
+        for (const column of builder.arrays) column.length = builder.length
+        return builder.take()
+      }
+      const parallel = await reader.parallelStart(this.options)
+      if (parallel !== undefined) {
+        let line = reader.line
+        let fallBack = false
+        // Each chunk starts where the one before stopped, so the bytes whose records are handed out add up.
+        let through = parallel.from
+        try {
+          for await (const chunk of parallelChunks(reader.fileHandle(), parallel.from, spec, parallel)) {
+            yield* fill(chunk)
+            through += chunk.next
+            report(through)
+            if (chunk.stop === STOP_ERROR) {
+              // An error well inside the bound on a record's bytes is the same however the file was
+              // cut; near the bound it may not be, and the main-thread path, which reads the file as
+              // it always has, says what it is.
+              if (chunk.error !== ERROR_TOO_LONG && chunk.extent * 3 + 2 < this.maxRecordBytes) {
+                throw chunkError(this.path, chunk, line, spec.fields, this.maxRecordBytes)
+              }
+              fallBack = true
+              break
+            }
+            line += chunk.lines
+          }
+        } catch (e) {
+          if (!(e instanceof ParallelFallback)) throw e
+          fallBack = true
+        }
+        if (!fallBack) {
+          if (builder.length > 0) yield last()
+          return
+        }
+        // Again from the start on the main thread, past the rows already handed out.
+        await reader.close()
+        reader.restart()
+        await reader.header()
+        builder.arrays = builder.arrays.map(() => [])
+        builder.length = 0
+        await reader.skipRows(spec, yielded)
+      }
+      for (;;) {
+        const line = reader.line
+        const chunk = reader.parse(spec, Infinity)
+        yield* fill(chunk)
+        if (chunk.stop === STOP_ERROR) throw chunkError(this.path, chunk, line, spec.fields, this.maxRecordBytes)
+        reader.consumed(chunk, line)
+        report(reader.bytesRead)
+        if (reader.done) break
+        await reader.more(chunk, line)
+      }
+      if (builder.length > 0) yield last()
     } finally {
       await reader.close()
     }
@@ -389,48 +322,145 @@ export class CsvSource implements TableSource {
 }
 
 /**
- * Feeds the parser from the file through one reusable buffer. Text is decoded straight from that
- * buffer, so each piece is a flat string (a concatenated one makes every character access slow)
- * and pure-ASCII pieces take the much faster latin1 decoder.
+ * Reads the file on the main thread through one buffer, in reads of `chunkBytes`, and parses what is
+ * in it. A record cut by the end of a read stays in the buffer and is parsed again with the next read;
+ * the buffer doubles when such a record takes more than half of it, so re-parsing a huge field stays
+ * linear. The buffer holds the file's bytes but for a cut record that is not valid UTF-8, which is
+ * carried over re-encoded (U+FFFD for each bad sequence) as its text would be: the bound on a record's
+ * bytes applies to its text.
  */
 class CsvReader {
-  readonly parser: CsvParser
   private handle: FileHandle | undefined
+  /** `size` bytes and one more, which the parser may overwrite while it runs (a stop byte). */
   private buffer: Buffer
-  /** Bytes of a UTF-8 character split by the end of the last read. */
-  private split = Buffer.alloc(0)
+  private size: number
+  /** Where the unparsed bytes start. */
+  private start = 0
+  /** Bytes in the buffer. */
+  private filled = 0
+  /** The end of the bytes parsed: `filled` less a UTF-8 character cut by the end of the read. */
+  private visible = 0
   private eof = false
-  /** No text decoded yet, so a byte order mark may still come. */
+  /** Nothing read yet, so a byte order mark may still come. */
   private first = true
   /** Bytes read from the file so far. */
   private offset = 0
+  /** 1-based line `start` is on. */
+  line = 1
+  /** Records per byte so far, to size the parser's arrays. */
+  private rowBytes = 0
 
   constructor(
     private readonly path: string,
-    chunkBytes: number,
-    maxRecordBytes: number,
+    private readonly chunkBytes: number,
+    private readonly maxRecordBytes: number,
   ) {
-    this.parser = new CsvParser(path, maxRecordBytes)
-    this.buffer = Buffer.allocUnsafe(chunkBytes)
+    this.size = chunkBytes
+    this.buffer = Buffer.allocUnsafe(chunkBytes + 1)
   }
 
-  /** Hands the parser its unconsumed text plus the next piece of the file; false once at the end. */
-  async more(): Promise<boolean> {
-    if (this.eof) return false
+  /** Back to the start of the file, as if just opened. */
+  restart(): void {
+    this.size = this.chunkBytes
+    this.buffer = Buffer.allocUnsafe(this.chunkBytes + 1)
+    this.start = this.filled = this.visible = this.offset = 0
+    this.eof = false
+    this.first = true
+    this.line = 1
+  }
+
+  /** Bytes read from the file so far. */
+  get bytesRead(): number {
+    return this.offset
+  }
+
+  /** All bytes parsed and no more to come. */
+  get done(): boolean {
+    return this.eof && this.start >= this.visible
+  }
+
+  fileHandle(): FileHandle {
+    return this.handle!
+  }
+
+  /** Parses from `start` on; `limit` records at most. */
+  parse(spec: ChunkSpec, limit: number): CsvChunk {
+    const length = this.visible - this.start
+    const capacity = this.rowBytes > 0 ? Math.ceil(length / this.rowBytes) + 16 : Math.ceil(length / (4 * spec.fields + 4)) + 16
+    const chunk = parseCsvChunk(
+      this.buffer,
+      this.start,
+      this.visible,
+      this.eof,
+      spec.fields,
+      spec.modes,
+      spec.slots,
+      spec.width,
+      this.maxRecordBytes,
+      Math.min(capacity, limit),
+      limit,
+    )
+    if (chunk.rows > 16) this.rowBytes = (chunk.next - this.start) / chunk.rows
+    return chunk
+  }
+
+  /** Moves past what `chunk`, parsed from line `line`, consumed. */
+  consumed(chunk: CsvChunk, line: number): void {
+    this.start = chunk.next
+    this.line = line + chunk.lines
+  }
+
+  /** Parses and drops `rows` records. */
+  async skipRows(spec: ChunkSpec, rows: number): Promise<void> {
+    const skip: ChunkSpec = { ...spec, modes: new Uint8Array(spec.fields), width: 0 }
+    let left = rows
+    while (left > 0) {
+      const line = this.line
+      const chunk = this.parse(skip, left)
+      if (chunk.stop === STOP_ERROR) throw chunkError(this.path, chunk, line, spec.fields, this.maxRecordBytes)
+      this.consumed(chunk, line)
+      left -= chunk.rows
+      if (left > 0) {
+        if (this.done) throw new Error(`CSV: ${rows} rows to skip, the file has fewer`)
+        await this.more(chunk, line)
+      }
+    }
+  }
+
+  /**
+   * Keeps the bytes not consumed (at most one cut record, which `chunk`, parsed from line `line`,
+   * stopped on) and reads more after them.
+   */
+  async more(chunk?: CsvChunk, line = this.line): Promise<void> {
     try {
       this.handle ??= await open(this.path, 'r')
-      const rest = this.parser.remaining()
-      const carried = Buffer.byteLength(rest) + this.split.length
+      const view = this.buffer.subarray(this.start, this.visible)
+      const rest = isUtf8(view) ? view : Buffer.from(view.toString('utf8'))
+      const split = this.filled - this.visible
+      const carried = rest.length + split
       // Refused before the buffer grows for it: a record without end would otherwise take all memory.
-      this.parser.checkCarried(carried)
+      if (carried > this.maxRecordBytes) {
+        const quote = chunk !== undefined && chunk.stop === STOP_CUT && chunk.openQuoteLine >= 0 ? line + chunk.openQuoteLine : undefined
+        throw tooLong(this.path, this.line, this.maxRecordBytes, quote)
+      }
+      let buffer = this.buffer
       // A record longer than half the buffer doubles it, so re-parsing a huge field stays linear.
-      if (carried * 2 > this.buffer.length) this.buffer = Buffer.allocUnsafe(Math.max(this.buffer.length, carried) * 2)
-      const buffer = this.buffer
-      let filled = buffer.write(rest, 0, 'utf8')
-      filled += this.split.copy(buffer, filled)
+      if (carried * 2 > this.size) {
+        this.size = Math.max(this.size, carried) * 2
+        buffer = Buffer.allocUnsafe(this.size + 1)
+      }
+      if (buffer === this.buffer && rest === view) {
+        buffer.copyWithin(0, this.start, this.filled)
+      } else {
+        const cut = Buffer.from(this.buffer.subarray(this.visible, this.filled))
+        buffer.set(rest, 0)
+        buffer.set(cut, rest.length)
+      }
+      this.buffer = buffer
+      let filled = carried
       const fresh = filled
-      while (filled < buffer.length) {
-        const { bytesRead } = await this.handle.read(buffer, filled, buffer.length - filled, null)
+      while (filled < this.size) {
+        const { bytesRead } = await this.handle.read(buffer, filled, this.size - filled, null)
         if (bytesRead === 0) {
           this.eof = true
           break
@@ -439,30 +469,65 @@ class CsvReader {
       }
       if (this.offset < SNIFF_BYTES) assertText(this.path, buffer.subarray(fresh, filled), this.offset)
       this.offset += filled - fresh
-      const end = this.eof ? filled : utf8Boundary(buffer, filled)
-      this.split = Buffer.from(buffer.subarray(end, filled))
-      const bytes = buffer.subarray(0, end)
-      let text = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8')
-      if (this.first && text.length > 0) {
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
+      this.start = 0
+      this.filled = filled
+      this.visible = this.eof ? filled : utf8Boundary(buffer, filled)
+      if (this.first && this.visible > 0) {
+        if (buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf && this.visible >= 3) this.start = 3
         this.first = false
       }
-      this.parser.load(text, this.eof)
-      return true
     } catch (e) {
       throw fileError(this.path, e)
     }
   }
 
   async header(): Promise<string[]> {
+    const spec: ChunkSpec = {
+      fields: -1,
+      modes: new Uint8Array(0),
+      slots: new Int32Array(0),
+      width: 0,
+      maxRecordBytes: this.maxRecordBytes,
+    }
+    await this.more()
     for (;;) {
-      const names = this.parser.header()
-      if (names !== undefined) {
-        validateHeader(this.path, names)
-        return names
+      const line = this.line
+      const chunk = this.parse(spec, 1)
+      if (chunk.stop === STOP_ERROR) throw chunkError(this.path, chunk, line, 0, this.maxRecordBytes)
+      this.consumed(chunk, line)
+      if (chunk.rows === 1) {
+        validateHeader(this.path, chunk.strings)
+        return chunk.strings
       }
       // At the end of the file the parser either completes the header or reports it missing.
-      await this.more()
+      await this.more(chunk, line)
+    }
+  }
+
+  /**
+   * Whether to parse the records after the header on worker threads, and from which file offset. Not
+   * when the file is small, nor when its first bytes are not text (the main-thread path says so where
+   * it always has).
+   */
+  async parallelStart(options: CsvOptions): Promise<({ from: number } & ParallelSettings) | undefined> {
+    if (this.done) return undefined
+    const handle = this.handle!
+    const from = this.offset - this.filled + this.start
+    const size = (await handle.stat()).size
+    const workers = options.workers ?? defaultWorkers(size - from)
+    if (workers < 1 || size <= from || !workersUsable()) return undefined
+    const head = Buffer.alloc(Math.min(size, SNIFF_BYTES))
+    await handle.read(head, 0, head.length, 0)
+    try {
+      assertText(this.path, head)
+    } catch {
+      return undefined
+    }
+    return {
+      from,
+      workers,
+      chunkBytes: Math.max(1, options.parallelChunkBytes ?? PARALLEL_CHUNK_BYTES),
+      splitAnywhere: options.splitAnywhere === true,
     }
   }
 

@@ -24,6 +24,11 @@ export interface ReadOptions {
    * "NA" are categories of a string model input). Only CSV guesses types; JSONL and Parquet say them.
    */
   text?: string[]
+  /**
+   * Told, as the file is read, how many of its bytes have been read so far (a running total): progress on
+   * long runs gives a percent and an ETA against the file's size (core/progress.ts). Optional for a reader.
+   */
+  onBytesRead?: (bytes: number) => void
 }
 
 /** A tabular file read as a stream of batches, so that memory does not grow with the row count. */
