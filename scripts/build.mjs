@@ -64,12 +64,17 @@ const stub = (dir, body, shebang = false) => {
   )
   if (shebang) chmodSync(file, 0o755)
 }
-stub('validate-model', "import { runValidateModel } from '../lib/index.js'\nawait runValidateModel()")
-stub('test-robustness', "import { runTestRobustness } from '../lib/index.js'\nawait runTestRobustness()")
-stub('register-version', "import { runRegisterVersion } from '../lib/index.js'\nawait runRegisterVersion()")
-stub('deploy-model', "import { runDeployModel } from '../lib/index.js'\nawait runDeployModel()")
-stub('pipeline', "import { runPipeline } from '../lib/index.js'\nawait runPipeline()")
-stub('cli', "import { runModelgateCli } from '../lib/index.js'\nawait runModelgateCli()", true)
+// Each stub turns on V8's on-disk code cache before it loads the 1.4 MB bundle (with import(), so that the
+// bundle loads after): Node >= 22.1 then skips most of its compilation on later runs. Node 20 has no
+// module.enableCompileCache, and the stub does nothing more there.
+const entry = (name) =>
+  `import module from 'node:module'\nmodule.enableCompileCache?.()\nconst { ${name} } = await import('../lib/index.js')\nawait ${name}()`
+stub('validate-model', entry('runValidateModel'))
+stub('test-robustness', entry('runTestRobustness'))
+stub('register-version', entry('runRegisterVersion'))
+stub('deploy-model', entry('runDeployModel'))
+stub('pipeline', entry('runPipeline'))
+stub('cli', entry('runModelgateCli'), true)
 
 const size = (dir) =>
   readdirSync(dir).reduce((n, f) => {

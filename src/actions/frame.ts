@@ -32,6 +32,8 @@ export interface ActionDeps {
   deployments?: (token: string) => DeploymentLedger
   /** argv of the bundled CLI, for the processes deploy-model's local target starts. */
   cliCommand?: string[]
+  /** The clock of the progress lines on long runs, in milliseconds (default performance.now; tests pass a fake one). */
+  now?: () => number
 }
 
 /** What every action's inputs carry for the frame. */

@@ -1,13 +1,12 @@
-import { createGitHubIO } from '../adapters/github/io.js'
-import { gitHubRunContext } from '../adapters/github/context.js'
-import { createGitHubCommentPort } from '../adapters/github/comment.js'
 import { createGitHubArtifactPort } from '../adapters/github/artifact.js'
 import { bundledCliCommand, bundledWasmDir } from '../adapters/wasm.js'
-import { createGitHubDeploymentLedger } from '../adapters/github/deployments.js'
 import type { ActionDeps } from './frame.js'
 
 /** Runs an action's logic on a GitHub runner: wires the GitHub adapters in and sets the exit code. */
 export async function runOnGitHub(action: (deps: ActionDeps) => Promise<number>): Promise<void> {
+  // Imported here, not at the top: the CLI shares the bundle and never needs @actions/* (see adapters/github/index.ts).
+  const { createGitHubIO, gitHubRunContext, createGitHubCommentPort, createGitHubDeploymentLedger } =
+    await import('../adapters/github/index.js')
   const { owner, repo, ...context } = gitHubRunContext()
   const code = await action({
     io: createGitHubIO(),

@@ -12,6 +12,7 @@ import { exitCodeFor } from '../core/gates/evaluate.js'
 import type { RunnerEnvironment } from '../core/runners/index.js'
 import type { ValidationResult } from '../core/result/types.js'
 import { renderSummary } from '../core/report/markdown.js'
+import { createProgress, runWithProgress } from '../core/progress.js'
 import { renderComment, commentMarker } from '../core/report/comment.js'
 import { annotationsFor } from '../core/report/annotations.js'
 import type { ActionIO } from '../ports/io.js'
@@ -124,13 +125,34 @@ export function validationSpec<I extends ValidationInputs>(action: ValidationAct
       )
       checkOutputPaths({ reportPath, junitPath }, { report: 'input report-path', junit: 'input junit-path' })
       for (const p of predictionFiles) checkOutputPath(p, 'input predictions-path')
-      const result = await action.run(settings, {
-        context: deps.context,
-        runnerEnv: { ...deps.runnerEnv, mask: (s) => io.setSecret(s) },
-        log: step.log,
-        predictionsPath,
-        staged: step.staged,
-      })
+      // Long work says how far it is, every few seconds, in a group of the log of its own (core/progress.ts).
+      const progress = createProgress(
+        {
+          tty: false,
+          write: (line) => io.info(line),
+          startGroup: io.startGroup && ((title) => io.startGroup?.(title)),
+          endGroup: io.endGroup && (() => io.endGroup?.()),
+        },
+        { now: deps.now },
+      )
+      let result: ValidationResult
+      try {
+        result = await runWithProgress(progress, () =>
+          action.run(settings, {
+            context: deps.context,
+            runnerEnv: { ...deps.runnerEnv, mask: (s) => io.setSecret(s) },
+            // Other lines are not hidden in a group of progress lines: it closes first.
+            log: (line) => {
+              progress.clear()
+              step.log(line)
+            },
+            predictionsPath,
+            staged: step.staged,
+          }),
+        )
+      } finally {
+        progress.close()
+      }
       writeReportFiles(result, { reportPath, junitPath }, { action: name, staged: step.staged })
       return { result, settings, reportPath, predictionFiles }
     },

@@ -28,6 +28,7 @@ import { scrub, scrubError, secrets } from '../core/secrets.js'
 import { runRegister, runRegistry } from './registry.js'
 import { runServe } from './serve.js'
 import { runDeploy } from './deploy.js'
+import { NO_PROGRESS, createProgress, runWithProgress, type Progress } from '../core/progress.js'
 
 /** The flags every command shares, in two runs around each command's own. */
 const MODEL_FLAGS = `  --config <file>                 manifest (default: modelgate.yml in the working directory, if present)
@@ -106,9 +107,23 @@ Commands:
 
 Run modelgate <command> --help for its options. Exit codes: 0 passed, 1 a check failed, 2 invalid input.`
 
+/** stderr as a stream, for progress on long runs (src/core/progress.ts); without it, no progress is shown. */
+export interface ProgressStream {
+  /** A terminal, where one line can be rewritten in place (and not a CI log). */
+  isTTY: boolean
+  /** Writes raw text: no line end is added. */
+  write: (text: string) => void
+  /** The terminal's width. */
+  columns?: number
+  /** The progress lines' clock, in milliseconds (default performance.now; tests pass a fake one). */
+  now?: () => number
+}
+
 export interface CliIO {
   stdout: (text: string) => void
   stderr: (text: string) => void
+  /** Progress of long runs: on a terminal, one line updated in place; otherwise a line every few seconds on stderr. */
+  progress?: ProgressStream
   cwd: string
   runnerEnv?: RunnerEnvironment
   context?: Partial<Omit<RunContext, 'startedAt' | 'durationSeconds'>>
@@ -236,6 +251,24 @@ function registryCredentials(o: Overrides): Overrides {
   }
 }
 
+/** Progress on the CLI's stderr: in place on a terminal, else plain lines (scrubbed as every line is). */
+function cliProgress(io: CliIO): Progress {
+  const stream = io.progress
+  if (!stream) return NO_PROGRESS
+  return stream.isTTY
+    ? createProgress(
+        {
+          tty: true,
+          write: (text) => stream.write(text),
+          get columns() {
+            return stream.columns
+          },
+        },
+        { now: stream.now },
+      )
+    : createProgress({ tty: false, write: (line) => io.stderr(line) }, { now: stream.now })
+}
+
 async function runCommand(name: string, spec: Command, args: string[], io: CliIO, setDebug: (d: boolean) => void): Promise<number> {
   const { values } = parseCommand(name, args, { ...COMMON_OPTIONS, ...spec.options })
   if (answeredHelp(values, spec.usage, io, setDebug)) return 0
@@ -268,14 +301,29 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
     )
     checkOutputPaths(outputs, { report: '--report', junit: '--junit', summary: '--summary' })
     for (const p of predictionFiles) checkOutputPath(p, '--predictions')
-    const log = values.quiet || values.json ? undefined : (line: string) => io.stderr(line)
-    const result = await spec.run(settings, {
-      context: { tool: TOOL, version: VERSION, ...io.context },
-      runnerEnv: io.runnerEnv,
-      log,
-      predictionsPath: predictionsPath && path.resolve(io.cwd, predictionsPath),
-      staged,
-    })
+    const progress = values.quiet || values.json ? NO_PROGRESS : cliProgress(io)
+    // A log line goes on a line of its own: the progress line is cleared first.
+    const log =
+      values.quiet || values.json
+        ? undefined
+        : (line: string) => {
+            progress.clear()
+            io.stderr(line)
+          }
+    let result: ValidationResult
+    try {
+      result = await runWithProgress(progress, () =>
+        spec.run(settings, {
+          context: { tool: TOOL, version: VERSION, ...io.context },
+          runnerEnv: io.runnerEnv,
+          log,
+          predictionsPath: predictionsPath && path.resolve(io.cwd, predictionsPath),
+          staged,
+        }),
+      )
+    } finally {
+      progress.close()
+    }
     writeReportFiles(result, outputs, { action: spec.action, staged })
     if (outputs.summaryPath) staged.write(outputs.summaryPath, renderSummary(result, { title: `modelgate ${name}: ${result.model.name}` }))
     staged.commit()

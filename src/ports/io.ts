@@ -12,6 +12,10 @@ export interface ActionIO {
   setSecret(secret: string): void
   info(message: string): void
   warning(message: string): void
+  /** Opens a collapsible group of log lines (the runner's `::group::`); optional: without it, lines stay ungrouped. */
+  startGroup?(title: string): void
+  /** Closes the group startGroup opened. */
+  endGroup?(): void
   /** Marks the step failed with one message; the adapter sets the exit code. */
   setFailed(message: string, exitCode: number): void
 }

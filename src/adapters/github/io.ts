@@ -33,6 +33,9 @@ export function createGitHubIO(): ActionIO {
     // A log line is printed as it is, so a line of it that starts with `::` would be obeyed: sanitised.
     info: (message) => core.info(sanitizeLogText(scrub(message))),
     warning: (message) => core.warning(stripTerminalControls(scrub(message))),
+    // A title is one line of the log, like an info line: sanitised the same way.
+    startGroup: (title) => core.startGroup(sanitizeLogText(scrub(title))),
+    endGroup: () => core.endGroup(),
     setFailed: (message, exitCode) => {
       core.setFailed(stripTerminalControls(scrub(message)))
       process.exitCode = exitCode

@@ -8,6 +8,7 @@ import { sortedLabels, type Label } from '../metrics/labels.js'
 import { latencyStats } from '../metrics/performance.js'
 import { createRunner, type RunnerEnvironment } from '../runners/index.js'
 import type { ModelRunner } from '../runners/types.js'
+import { currentProgress, type ProgressPhase } from '../progress.js'
 import { plural } from '../report/common.js'
 import { robustnessComparisonText } from '../report/robustness.js'
 import { completeFeatures } from '../evaluation/features.js'
@@ -68,7 +69,7 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
   const features = settings.model.features
   const pick = plan.model && baselineColumns(plan.model.features, features, plan.source)
   const [sample, digest] = await Promise.all([
-    readSample(data.path, data.format, features, settings.label, config.rows, config.seed, settings.batchSize),
+    readSample(data.path, data.format, features, settings.label, config.rows, config.seed, settings.batchSize, data.name),
     digestFile(data.path),
   ])
   log(`${data.name}: ${describeSample(sample, config)}`)
@@ -77,8 +78,11 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
 
   const runners: ModelRunner[] = []
   const hints = { task: settings.task, classes: settings.classes }
+  // Every row any model scores, clean or perturbed, is progress: the phase counts them.
+  const progress = currentProgress().phase('robustness')
+  let scored = 0
   const open = async () => {
-    const r = await createRunner(settings.model, opts.runnerEnv, hints)
+    const r = counting(await createRunner(settings.model, opts.runnerEnv, hints), progress, (n) => (scored += n))
     runners.push(r)
     return r
   }
@@ -118,7 +122,7 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
     if (plan.model && pick) {
       const model = plan.model
       const openBaseline = async () => {
-        const r = await createRunner(model, opts.runnerEnv, hints)
+        const r = counting(await createRunner(model, opts.runnerEnv, hints), progress, (n) => (scored += n))
         runners.push(r)
         return r
       }
@@ -160,6 +164,7 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
       ...(baseline ? { baseline } : {}),
       ...(plan.skipped ? { noBaseline: plan.skipped } : {}),
     })
+    progress.end()
     // Messages name files as the user wrote them: relative to the workspace, not /home/runner/work/….
     const strip = (text: string) => stripWorkspace(text, settings.workspace)
     const compared: RobustnessBaseline | undefined = baseline && {
@@ -254,6 +259,17 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
   }
 }
 
+/** The runner, its rows scored told to the progress phase (a running total, over every runner of the run). */
+function counting(runner: ModelRunner, progress: ProgressPhase, add: (rows: number) => number): ModelRunner {
+  const predict = runner.predict.bind(runner)
+  runner.predict = async (batch) => {
+    const out = await predict(batch)
+    progress.rows(add(batch.length))
+    return out
+  }
+  return runner
+}
+
 /** The sample the tests run on: feature columns in the model's order, labels, and each row's 0-based index in the file. */
 export interface Sample {
   columns: Columns
@@ -278,14 +294,17 @@ export async function readSample(
   budget: number,
   seed: number,
   batchSize = 1024,
+  name = file,
 ): Promise<Sample> {
   const source = openTable(file, format)
+  const progress = currentProgress().phase(name, { verb: 'read', file })
+  const onBytesRead = (bytes: number) => progress.bytes(bytes)
   const rng = createRng(seed)
   const kept: { row: number; cells: Cell[]; label: Cell }[] = []
   let seen = 0
   let unlabelled = 0
   const columns = [...new Set([...features, label])]
-  for await (const batch of source.batches({ batchSize, columns })) {
+  for await (const batch of source.batches({ batchSize, columns, onBytesRead })) {
     const labels = batch.columns[label]
     for (let i = 0; i < batch.length; i++) {
       const y = labels[i]
@@ -297,7 +316,9 @@ export async function readSample(
       seen++
       if (slot < budget) kept[slot] = { row: batch.offset + i, cells: features.map((f) => batch.columns[f][i]), label: y }
     }
+    progress.rows(batch.offset + batch.length)
   }
+  progress.end()
   if (seen === 0) throw new UserError(`${file}: no labelled data rows to test (column "${label}")`, { file, field: label })
   kept.sort((a, b) => a.row - b.row)
   return {

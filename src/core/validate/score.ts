@@ -11,6 +11,7 @@ import { digestFile, openTable } from '../data/open.js'
 import type { Batch, Cell } from '../data/types.js'
 import { CellError, UserError } from '../errors.js'
 import { decideTask } from '../evaluation/task.js'
+import { currentProgress } from '../progress.js'
 import { plural } from '../report/common.js'
 import { createPredictionsRunner } from '../runners/predictions.js'
 import type { FeatureBatch, ModelInfo, ModelRunner, PredictionBatch } from '../runners/types.js'
@@ -102,7 +103,9 @@ async function scoreDataset(
   const checkSeconds = { contract: 0, parity: 0 }
   const present = new PresenceCounter(settings.model.features)
   let rows = 0
-  for await (const batch of source.batches({ batchSize: settings.batchSize, columns: readColumns, text })) {
+  const progress = currentProgress().phase(data.name, { file: data.path })
+  const onBytesRead = (bytes: number) => progress.bytes(bytes)
+  for await (const batch of source.batches({ batchSize: settings.batchSize, columns: readColumns, text, onBytesRead })) {
     const labels = batch.columns[settings.label]
     present.count(batch)
     const pred = await timed(cand.latenciesMs, data, () => candidate.predict(featureBatch(batch, settings.model)))
@@ -131,7 +134,9 @@ async function scoreDataset(
     }
     keepLabelledRows(kept, batch, labels)
     rows += batch.length
+    progress.rows(rows)
   }
+  progress.end()
   const seconds = (performance.now() - started) / 1000
   if (rows === 0) throw new UserError(`${data.path}: no data rows (the file has a header or schema but no rows)`, { file: data.path })
   if (cand.acc.yTrue.length === 0)
