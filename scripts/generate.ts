@@ -144,7 +144,7 @@ export function distSize(): string {
   const lib = path.join(ROOT, 'dist/lib')
   const wasm = statSync(path.join(lib, 'ort-wasm-simd-threaded.wasm')).size
   const main = statSync(path.join(lib, 'index.js')).size
-  return `\`dist/\` is ${mb(folderBytes(path.join(ROOT, 'dist')))} in all: onnxruntime-web's WASM ${mb(wasm)}, shipped once; the shared bundle \`dist/lib/index.js\` ${mb(main)}; \`@actions/artifact\` in a chunk loaded only when uploading; a two-line stub per action and for the CLI.`
+  return `\`dist/\` is ${mb(folderBytes(path.join(ROOT, 'dist')))} in all: onnxruntime-web's WASM ${mb(wasm)}, shipped once; the shared bundle \`dist/lib/index.js\` ${mb(main)}; \`@actions/artifact\` in a chunk loaded only when uploading, and the GitHub adapters (\`@actions/core\`, \`@actions/github\`) in chunks only the actions load; a stub per action and for the CLI that turns on Node's compile cache (Node 22.1 and later) and imports the bundle.`
 }
 
 /** README sections between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`. */
