@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from '@jest/globals'
 import { UserError } from '../../src/core/errors.js'
-import type { Batch, Cell, ReadOptions, TableSource } from '../../src/core/data/types.js'
+import { columnCells, type Batch, type Cell, type ReadOptions, type TableSource } from '../../src/core/data/types.js'
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/data/', import.meta.url))
 
@@ -12,17 +12,30 @@ export function fixture(name: string): string {
   return join(FIXTURES, name)
 }
 
-export async function readBatches(source: TableSource, opts: ReadOptions): Promise<Batch[]> {
+/** The batches as the reader gives them: number columns as Float64Arrays (NaN missing), others as cells. */
+export async function readTypedBatches(source: TableSource, opts: ReadOptions): Promise<Batch[]> {
   const batches: Batch[] = []
   for await (const batch of source.batches(opts)) batches.push(batch)
   return batches
+}
+
+/** A batch with every column as cells (`null` missing), as consumers read them through `cellAt`. */
+export function plainBatch(batch: Batch): Batch {
+  const columns: Batch['columns'] = Object.create(null) as Batch['columns']
+  for (const [name, column] of Object.entries(batch.columns)) columns[name] = columnCells(column)
+  return { ...batch, columns }
+}
+
+/** The batches with every column as cells: what the readers' tests compare. */
+export async function readBatches(source: TableSource, opts: ReadOptions): Promise<Batch[]> {
+  return (await readTypedBatches(source, opts)).map(plainBatch)
 }
 
 /** All rows of all batches, column by column. */
 export async function readColumns(source: TableSource, opts: ReadOptions): Promise<Record<string, Cell[]>> {
   const out: Record<string, Cell[]> = {}
   for (const batch of await readBatches(source, opts)) {
-    for (const [name, cells] of Object.entries(batch.columns)) (out[name] ??= []).push(...cells)
+    for (const [name, cells] of Object.entries(batch.columns)) (out[name] ??= []).push(...(cells as Cell[]))
   }
   return out
 }

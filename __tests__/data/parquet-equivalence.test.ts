@@ -7,7 +7,7 @@ import { excerpt } from '../../src/core/data/files.js'
 import { ParquetSource, parquetCell } from '../../src/core/data/parquet.js'
 import type { Batch, Cell, ReadOptions } from '../../src/core/data/types.js'
 import { UserError, errorText } from '../../src/core/errors.js'
-import { fixture, tempDir } from './helpers.js'
+import { fixture, plainBatch, tempDir } from './helpers.js'
 
 /*
  * The reader decodes flat columns page by page itself (src/core/data/parquet-pages.ts). Here its batches
@@ -74,7 +74,8 @@ async function referenceBatches(path: string, opts: ReadOptions): Promise<Batch[
     }
     for (let start = 0; start < groupRows;) {
       const end = Math.min(groupRows, start + builder.room)
-      builder.appendSlice(data, start, end)
+      for (let c = 0; c < data.length; c++) for (let i = start; i < end; i++) builder.arrays[c].push(data[c][i])
+      builder.length += end - start
       start = end
       if (builder.full) batches.push(builder.take())
     }
@@ -89,7 +90,7 @@ type Outcome = { batches: Batch[] } | { error: string; file: string | undefined 
 async function outcome(read: () => AsyncIterable<Batch> | Promise<Batch[]>): Promise<Outcome> {
   try {
     const batches: Batch[] = []
-    for await (const batch of await read()) batches.push(batch)
+    for await (const batch of await read()) batches.push(plainBatch(batch))
     return { batches }
   } catch (e) {
     if (!(e instanceof UserError)) throw e

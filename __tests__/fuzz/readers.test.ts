@@ -19,7 +19,7 @@ import { extname } from 'node:path'
 import { CsvSource, csvCell } from '../../src/core/data/csv.js'
 import { JsonlSource } from '../../src/core/data/jsonl.js'
 import { inferFormat, openTable } from '../../src/core/data/open.js'
-import type { Cell, ReadOptions, TableSource } from '../../src/core/data/types.js'
+import { columnCells, type Cell, type ReadOptions, type TableSource } from '../../src/core/data/types.js'
 import { fixture } from '../data/helpers.js'
 import { expectUserError, fuzzParams, mutated, nastyText, scratchDir, succeedsOrRejects } from './fuzz.js'
 
@@ -59,7 +59,7 @@ async function readColumns(source: TableSource, opts: ReadOptions, names: readon
     expect(Object.keys(batch.columns).sort()).toEqual([...names].sort())
     for (const [name, cells] of out) {
       expect(batch.columns[name]).toHaveLength(batch.length)
-      cells.push(...batch.columns[name])
+      cells.push(...columnCells(batch.columns[name]))
     }
   }
   return out

@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js'
 import { EXCERPT_CHARS, excerpt } from './files.js'
-import type { Batch, Cell } from './types.js'
+import type { Batch, Cell, Column } from './types.js'
 
 /** The most column names a message lists; a file may have thousands. */
 const LISTED_NAMES = 100
@@ -34,10 +34,13 @@ export function selectColumns(path: string, available: readonly string[], reques
   return wanted
 }
 
-/** Collects rows column by column and hands out batches of exactly `batchSize` rows (the last may be shorter). */
-export class BatchBuilder {
-  /** The column arrays of the batch being filled, in the order of `names`; readers push into them directly. */
-  arrays: Cell[][] = []
+/**
+ * Collects rows column by column and hands out batches of exactly `batchSize` rows (the last may be shorter).
+ * `C` is the kind of column the reader fills: cells (JSON Lines), or typed numbers where it knows them (CSV, Parquet).
+ */
+export class BatchBuilder<C extends Column = Cell[]> {
+  /** The column arrays of the batch being filled, in the order of `names`; readers write into them directly. */
+  arrays: C[] = []
   length = 0
   private offset = 0
 
@@ -61,19 +64,10 @@ export class BatchBuilder {
   }
 
   /** Appends rows `[start, end)` of column-major data (one array per name, same order). */
-  appendSlice(data: readonly ArrayLike<Cell>[], start: number, end: number): void {
-    for (let c = 0; c < data.length; c++) {
-      const src = data[c]
-      const dst = this.arrays[c]
-      for (let i = start; i < end; i++) dst.push(src[i])
-    }
-    this.length += end - start
-  }
-
   /** Returns the batch filled so far and starts the next one. */
   take(): Batch {
     // No prototype: a column named `__proto__` (or `toString`) is a column like any other, not a property of Object.
-    const columns: Record<string, Cell[]> = Object.create(null) as Record<string, Cell[]>
+    const columns: Record<string, Column> = Object.create(null) as Record<string, Column>
     this.names.forEach((name, c) => {
       columns[name] = this.arrays[c]
     })
@@ -84,7 +78,7 @@ export class BatchBuilder {
   }
 
   private reset(): void {
-    this.arrays = this.names.map(() => [])
+    this.arrays = this.names.map(() => [] as Cell[] as C)
     this.length = 0
   }
 }

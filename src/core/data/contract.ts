@@ -6,7 +6,7 @@ import formatsModule from 'ajv-formats'
 import { UserError, errorText } from '../errors.js'
 import { parseJsonFile } from '../files.js'
 import { fileProblem } from './files.js'
-import type { Batch } from './types.js'
+import { cellAt, type Batch } from './types.js'
 
 /** Violating rows quoted in a summary. */
 export const CONTRACT_EXAMPLES = 5
@@ -57,7 +57,7 @@ export function createContractChecker(schemaPath: string): ContractChecker {
       const entries = Object.entries(batch.columns)
       for (let i = 0; i < batch.length; i++) {
         const row: Record<string, unknown> = {}
-        for (const [name, cells] of entries) row[name] = cells[i]
+        for (const [name, cells] of entries) row[name] = cellAt(cells, i)
         rowsChecked++
         if (validate(row)) continue
         violations++

@@ -21,7 +21,7 @@ import {
 } from './csv-chunk.js'
 import { ParallelFallback, parallelChunks, workersUsable, type ChunkSpec, type ParallelSettings } from './csv-workers.js'
 import { MAX_RECORD_BYTES, SNIFF_BYTES, assertText, excerpt, fileError } from './files.js'
-import type { Batch, Cell, ReadOptions, TableSource } from './types.js'
+import type { Batch, Cell, Column, ReadOptions, TableSource } from './types.js'
 
 /**
  * The CSV reader: RFC 4180 records (quoted fields may hold commas, doubled quotes and line breaks),
@@ -152,23 +152,51 @@ function validateHeader(path: string, names: string[]): void {
 }
 
 /**
- * Batches of up to this many rows get their column arrays at full length up front, filled in place:
+ * Batches of up to this many rows get their cell arrays at full length up front, filled in place:
  * twice as fast as growing them (and push() is slower still). Past it V8 would give such an array
- * slow dictionary storage, so longer batches grow theirs.
+ * slow dictionary storage, so longer batches grow theirs. Number columns are typed arrays, always
+ * made at full length.
  */
 const PREALLOCATE_ROWS = 1 << 15
 
-/** Writes records `[from, to)` of `chunk` as cells into the column arrays (`width` of them) from index `at` on. */
-function deliver(chunk: CsvChunk, from: number, to: number, arrays: Cell[][], width: number, at: number): void {
+/**
+ * Writes records `[from, to)` of `chunk` into the batch's columns (`width` of them) from index `at` on.
+ * A column of numbers and missing values stays a Float64Array (NaN for missing); at its first text cell
+ * in the batch it becomes an array of cells, the numbers written so far carried over.
+ */
+function deliver(chunk: CsvChunk, from: number, to: number, arrays: Column[], width: number, at: number): void {
   const { values, kinds, strings, capacity } = chunk
   for (let c = 0; c < width; c++) {
-    const column = arrays[c]
     let n = at
-    for (let k = c * capacity + from, end = c * capacity + to; k < end; k++) {
+    let k = c * capacity + from
+    const end = c * capacity + to
+    const typed = arrays[c]
+    if (typed instanceof Float64Array) {
+      for (; k < end; k++) {
+        const kind = kinds[k]
+        if (kind === KIND_NUMBER) typed[n++] = values[k]
+        else if (kind === KIND_MISSING) typed[n++] = NaN
+        else break
+      }
+      if (k === end) continue
+      arrays[c] = cellsOf(typed, n)
+    }
+    const column = arrays[c] as Cell[]
+    for (; k < end; k++) {
       const kind = kinds[k]
       column[n++] = kind === KIND_NUMBER ? values[k] : kind === KIND_MISSING ? null : strings[values[k]]
     }
   }
+}
+
+/** The first `n` numbers of a typed column as cells (NaN: missing), in an array as long as the column. */
+function cellsOf(typed: Float64Array, n: number): Cell[] {
+  const cells = new Array<Cell>(typed.length)
+  for (let i = 0; i < n; i++) {
+    const v = typed[i]
+    cells[i] = v === v ? v : null
+  }
+  return cells
 }
 
 export interface CsvOptions {
@@ -222,7 +250,7 @@ export class CsvSource implements TableSource {
     try {
       const header = await reader.header()
       const names = selectColumns(this.path, header, opts.columns)
-      const builder = new BatchBuilder(names, opts.batchSize)
+      const builder = new BatchBuilder<Column>(names, opts.batchSize)
       const text = new Set(opts.text ?? [])
       const modes = new Uint8Array(header.length).fill(FIELD_SKIP)
       const slots = new Int32Array(header.length)
@@ -242,10 +270,14 @@ export class CsvSource implements TableSource {
         opts.onBytesRead?.(bytes)
       }
       const preallocate = opts.batchSize <= PREALLOCATE_ROWS
+      // Columns read as text are cells from the start; the others start as numbers (see deliver).
+      const textColumn = names.map((name) => text.has(name))
+      const fresh = (): Column[] =>
+        textColumn.map((isText) => (isText ? (preallocate ? new Array<Cell>(opts.batchSize) : []) : new Float64Array(opts.batchSize)))
       /** The batches that the records of `chunk` fill. */
       function* fill(chunk: CsvChunk): Generator<Batch> {
         for (let r = 0; r < chunk.rows;) {
-          if (preallocate && builder.length === 0) builder.arrays = builder.arrays.map(() => new Array<Cell>(opts.batchSize))
+          if (builder.length === 0) builder.arrays = fresh()
           const n = Math.min(builder.room, chunk.rows - r)
           deliver(chunk, r, r + n, builder.arrays, spec.width, builder.length)
           builder.length += n
@@ -258,7 +290,11 @@ export class CsvSource implements TableSource {
       }
       /** The last batch, shorter than the others. */
       const last = (): Batch => {
-        for (const column of builder.arrays) column.length = builder.length
+        builder.arrays = builder.arrays.map((column) => {
+          if (column instanceof Float64Array) return column.subarray(0, builder.length)
+          column.length = builder.length
+          return column
+        })
         return builder.take()
       }
       const parallel = await reader.parallelStart(this.options)

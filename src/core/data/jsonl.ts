@@ -50,7 +50,7 @@ export class JsonlSource implements TableSource {
 
   async *batches(opts: ReadOptions): AsyncGenerator<Batch> {
     let builder: BatchBuilder | undefined
-    for await (const { texts, first } of this.lines()) {
+    for await (const { texts, first, bytes } of this.lines()) {
       for (let k = 0; k < texts.length; k++) {
         const text = texts[k]
         if (text.trim() === '') continue
@@ -66,6 +66,7 @@ export class JsonlSource implements TableSource {
         builder.length++
         if (builder.full) yield builder.take()
       }
+      opts.onBytesRead?.(bytes)
     }
     if (builder !== undefined && builder.length > 0) yield builder.take()
   }
@@ -76,7 +77,8 @@ export class JsonlSource implements TableSource {
    * of the first. A line is decoded whole, so a UTF-8 character split by a read is intact; one longer
    * than the bound is refused before it is held.
    */
-  private async *lines(): AsyncGenerator<{ texts: string[]; first: number }> {
+  /** Lines read so far in groups, with the bytes of the file read through the last of them. */
+  private async *lines(): AsyncGenerator<{ texts: string[]; first: number; bytes: number }> {
     let handle: FileHandle
     try {
       handle = await open(this.path, 'r')
@@ -134,9 +136,9 @@ export class JsonlSource implements TableSource {
           pending.push(Buffer.from(chunk.subarray(start)))
           pendingBytes += read - start
         }
-        if (texts.length > 0) yield { texts, first }
+        if (texts.length > 0) yield { texts, first, bytes: offset }
       }
-      if (pendingBytes > 0) yield { texts: [take(Buffer.alloc(0))], first: line }
+      if (pendingBytes > 0) yield { texts: [take(Buffer.alloc(0))], first: line, bytes: offset }
     } finally {
       await handle.close()
     }

@@ -3,7 +3,7 @@ import { parquetHeader, readPage } from 'hyparquet/src/column.js'
 import { DEFAULT_PARSERS, convert, convertWithDictionary } from 'hyparquet/src/convert.js'
 import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js'
 import { getMaxDefinitionLevel } from 'hyparquet/src/schema.js'
-import type { Cell } from './types.js'
+import type { Cell, Column } from './types.js'
 
 /*
  * A flat column (a top-level primitive, not repeated) decoded page by page straight into cells.
@@ -82,7 +82,7 @@ export class FlatColumnCursor {
    * Writes the next `count` cells to `out[at]`, `out[at + 1]`, …. Returns how many it could: fewer
    * only when the chunk ends before the row group does (the caller reports that).
    */
-  take(out: Cell[], at: number, count: number): number {
+  take(out: Column, at: number, count: number): number {
     let done = 0
     while (done < count) {
       const page = this.page
@@ -99,7 +99,11 @@ export class FlatColumnCursor {
   }
 
   /** Writes `n` cells of `page` from the next entry on to `out[at…]`. */
-  private copy(page: Page, out: Cell[], at: number, n: number): void {
+  private copy(page: Page, out: Column, at: number, n: number): void {
+    if (out instanceof Float64Array) {
+      this.copyNumbers(page, out, at, n)
+      return
+    }
     const { values, defs } = page
     const start = this.entry
     const shift = at - start
@@ -131,6 +135,31 @@ export class FlatColumnCursor {
       }
       this.value = v
     }
+    this.entry = end
+  }
+
+  /** `copy` into a typed column (a double or float column without a logical type): NaN where missing. */
+  private copyNumbers(page: Page, out: Float64Array, at: number, n: number): void {
+    const { values, defs } = page
+    const start = this.entry
+    const shift = at - start
+    const end = start + n
+    const number = (value: unknown): number => {
+      const cell = parquetCell(value)
+      if (cell === null) return NaN
+      if (typeof cell !== 'number') throw new Error(`parquet: a ${typeof cell} in a column of numbers`)
+      return cell
+    }
+    let v = this.value
+    if (defs === undefined) {
+      if (page.numeric) out.set((values as Float64Array).subarray(start, end), at)
+      else for (let i = start; i < end; i++) out[i + shift] = number(values[i])
+      v = end
+    } else {
+      const maxDef = this.maxDef
+      for (let i = start; i < end; i++) out[i + shift] = defs[i] === maxDef ? number(values[v++]) : NaN
+    }
+    this.value = v
     this.entry = end
   }
 

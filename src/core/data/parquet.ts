@@ -16,7 +16,7 @@ import { BatchBuilder, selectColumns } from './batching.js'
 import { excerpt, fileError } from './files.js'
 import { FlatColumnCursor, parquetCell } from './parquet-pages.js'
 import { snappyUncompress } from './parquet-snappy.js'
-import type { Batch, Cell, ReadOptions, TableSource } from './types.js'
+import type { Batch, Cell, Column, ReadOptions, TableSource } from './types.js'
 
 export { parquetCell } from './parquet-pages.js'
 
@@ -44,7 +44,7 @@ interface GroupFailure {
 /** One requested column of one row group: hands out its cells in row order. */
 interface GroupColumn {
   /** Writes the next `count` cells to `out[at…]`; fewer only when the column ends before the row group. */
-  take(out: Cell[], at: number, count: number): number
+  take(out: Column, at: number, count: number): number
   /** Reads the rest of the column, handing out nothing: how many rows it has in all (at most the group's). */
   drain(): number
 }
@@ -72,14 +72,16 @@ export class ParquetSource implements TableSource {
       const file = await fileBuffer(this.path, handle)
       const metadata = await this.metadata(file)
       const names = selectColumns(this.path, topLevelColumns(metadata), opts.columns)
-      const builder = new BatchBuilder(names, opts.batchSize)
+      const builder = new BatchBuilder<Column>(names, opts.batchSize)
       const flat = flatColumns(parquetSchema(metadata), names)
+      const numeric = names.map((name) => isNumberColumn(flat.get(name)))
       const order = new Map<string, number>()
       for (const [i, name] of topLevelColumns(metadata).entries()) if (!order.has(name)) order.set(name, i)
       const groups = metadata.row_groups
       const totalRows = groups.reduce((sum, group) => sum + Number(group.num_rows), 0)
       const fetch = (g: number, groupStart: number): Promise<FetchedGroup> => this.fetchGroup(file, groups[g], names, flat, groupStart)
       let groupStart = 0
+      let reached = 0
       for (let g = 0; g < groups.length; g++) {
         const groupRows = Number(groups[g].num_rows)
         const fetched = await (fetching ?? fetch(g, groupStart))
@@ -91,11 +93,14 @@ export class ParquetSource implements TableSource {
           fetching.catch(() => undefined)
         }
         const columns = await this.groupColumns(file, metadata, fetched, names, flat)
+        // How far into the file this group reaches (the whole file after the last): progress's percent.
+        reached = Math.max(reached, g + 1 === groups.length ? file.byteLength : groupEnd(groups[g]))
+        opts.onBytesRead?.(reached)
         for (let start = 0; start < groupRows;) {
           // Each batch's arrays are made at their final size and written in place, which is faster than pushing.
           if (builder.length === 0) {
             const size = Math.max(0, Math.min(opts.batchSize, totalRows - (groupStart + start)))
-            builder.arrays = names.map(() => new Array<Cell>(size))
+            builder.arrays = numeric.map((typed) => (typed ? new Float64Array(size) : new Array<Cell>(size)))
           }
           const count = Math.min(groupRows - start, builder.room)
           this.fill(columns, builder.arrays, builder.length, count, { names, order, groupRows })
@@ -172,7 +177,7 @@ export class ParquetSource implements TableSource {
    * groups before handing out a row, reported it: the first column (in file order) that does not
    * decode, else the first requested one that is short, with all the rows it has.
    */
-  private fill(columns: readonly GroupColumn[], arrays: Cell[][], at: number, count: number, failure: GroupFailure): void {
+  private fill(columns: readonly GroupColumn[], arrays: Column[], at: number, count: number, failure: GroupFailure): void {
     for (let c = 0; c < columns.length; c++) {
       let got: number
       try {
@@ -285,13 +290,29 @@ class CellColumn implements GroupColumn {
     return this.cells.length
   }
 
-  take(out: Cell[], at: number, count: number): number {
+  take(out: Column, at: number, count: number): number {
     const end = Math.min(this.cells.length, this.taken + count)
-    for (let i = this.taken; i < end; i++) out[at + i - this.taken] = this.cells[i]
+    if (out instanceof Float64Array) {
+      for (let i = this.taken; i < end; i++) {
+        const cell = this.cells[i]
+        out[at + i - this.taken] = typeof cell === 'number' ? cell : NaN
+      }
+    } else for (let i = this.taken; i < end; i++) out[at + i - this.taken] = this.cells[i]
     const got = end - this.taken
     this.taken = end
     return got
   }
+}
+
+/**
+ * A flat double or float column with no logical type: its values are numbers or missing, so the batch
+ * holds it as a typed column (data/types.ts Column). Integers, decimals, dates and text stay cells: their
+ * conversions (a 64-bit integer beyond 2⁵³ as text, a date as ISO text) are parquetCell's.
+ */
+function isNumberColumn(path: SchemaTree[] | undefined): boolean {
+  const leaf = path?.[path.length - 1]?.element
+  if (!leaf) return false
+  return (leaf.type === 'DOUBLE' || leaf.type === 'FLOAT') && leaf.converted_type === undefined && leaf.logical_type === undefined
 }
 
 function topLevelColumns(metadata: FileMetaData): string[] {
@@ -306,6 +327,20 @@ function flatColumns(schema: SchemaTree, names: readonly string[]): Map<string, 
     if (children.length === 1 && isFlatColumn([schema, children[0]])) flat.set(name, [schema, children[0]])
   }
   return flat
+}
+
+/** The file offset where a row group's last column chunk ends. */
+function groupEnd(group: RowGroup): number {
+  let end = 0
+  for (const chunk of group.columns) {
+    const meta = chunk.meta_data
+    if (!meta) continue
+    const data = Number(meta.data_page_offset)
+    const dictionary = Number(meta.dictionary_page_offset ?? 0)
+    const first = dictionary > 0 ? Math.min(dictionary, data) : data
+    end = Math.max(end, first + Number(meta.total_compressed_size))
+  }
+  return end
 }
 
 /** The compressed bytes of the chunks of `names` in a row group. */

@@ -2,7 +2,7 @@ import { completeFeatures } from '../evaluation/features.js'
 import type { WorkspacePolicy } from '../workspace.js'
 import { UserError } from '../errors.js'
 import { digestFile, openTable } from '../data/open.js'
-import type { Cell } from '../data/types.js'
+import { cellAt, type Cell } from '../data/types.js'
 import { createRunner, type RunnerEnvironment } from '../runners/index.js'
 import { type Settings } from '../settings/index.js'
 import { displayPath } from '../workspace.js'
@@ -60,8 +60,8 @@ export async function makeGoldenRequests(
   const columns: Cell[][] = features.map(() => [])
   for await (const batch of table.batches({ batchSize: count, columns: features })) {
     for (let i = 0; i < batch.length && rows.length < count; i++) {
-      rows.push(features.map((f) => batch.columns[f]![i]!))
-      features.forEach((f, j) => columns[j]!.push(batch.columns[f]![i]!))
+      rows.push(features.map((f) => cellAt(batch.columns[f]!, i)))
+      features.forEach((f, j) => columns[j]!.push(cellAt(batch.columns[f]!, i)))
     }
     if (rows.length >= count) break
   }

@@ -3,7 +3,7 @@
  * Open Inference Protocol V2 (KServe, Triton, Seldon, `modelgate serve`), TF Serving's v1, MLflow's
  * /invocations. A batch larger than the server takes is sent in parts and put back together.
  */
-import type { Cell } from '../data/types.js'
+import type { Cell, Column } from '../data/types.js'
 import { UserError, errorText } from '../errors.js'
 import { scrub, scrubError, secrets } from '../secrets.js'
 import { HttpClient } from './http-client.js'
@@ -178,7 +178,7 @@ function sliceBatch(batch: FeatureBatch, start: number, length: number): Feature
     offset: batch.offset + start,
     length,
     features: batch.features,
-    columns: batch.columns.map((c) => c.slice(start, start + length)),
+    columns: batch.columns.map((c) => c.slice(start, start + length) as Column),
   }
 }
 

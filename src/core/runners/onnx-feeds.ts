@@ -6,7 +6,7 @@
  */
 import * as ort from 'onnxruntime-web'
 import { EXCERPT_CHARS, excerpt } from '../data/files.js'
-import type { Cell } from '../data/types.js'
+import { columnCells, type Cell, type Column } from '../data/types.js'
 import { CellError, UserError } from '../errors.js'
 import type { ValueSignature } from '../onnx/proto.js'
 import type { FeatureBatch } from './types.js'
@@ -71,17 +71,29 @@ function textCellProblem(c: string, kind: FeedKind): string {
   return `text value ${excerpt(c)} where the model expects ${kind} numbers`
 }
 
-/** Writes one column's cells into `out` at `start`, `stride` apart. */
+type NumericOut = Float32Array | Float64Array | Int32Array | BigInt64Array
+
+/** Writes one column into `out` at `start`, `stride` apart. */
 function fillNumeric(
   path: string,
-  out: Float32Array | Float64Array | Int32Array | BigInt64Array,
+  out: NumericOut,
   kind: FeedKind,
-  cells: Cell[],
+  column: Column,
   feature: string,
   offset: number,
   start: number,
   stride: number,
 ): void {
+  if (column instanceof Float64Array) {
+    if (out instanceof Float32Array || out instanceof Float64Array) {
+      // The typed columns' point: one strided copy, no cell looked at (NaN, missing, is what a float input takes).
+      for (let i = 0, at = start; i < column.length; i++, at += stride) out[at] = column[i]
+      return
+    }
+    fillIntegers(path, out, kind, column, feature, offset, start, stride)
+    return
+  }
+  const cells = column
   const isFloat = kind === 'float' || kind === 'double'
   for (let i = 0; i < cells.length; i++) {
     const c = cells[i] ?? null
@@ -105,6 +117,26 @@ function fillNumeric(
   }
 }
 
+/** A numeric column into an integer input: every value must be a whole number, none missing. */
+function fillIntegers(
+  path: string,
+  out: Int32Array | BigInt64Array,
+  kind: FeedKind,
+  column: Float64Array,
+  feature: string,
+  offset: number,
+  start: number,
+  stride: number,
+): void {
+  for (let i = 0, at = start; i < column.length; i++, at += stride) {
+    const v = column[i]
+    if (v !== v) throw cellError(path, feature, offset + i, `missing value, but the model's input is ${kind}`)
+    if (!Number.isInteger(v)) throw cellError(path, feature, offset + i, `${v} is not an integer, but the model's input is ${kind}`)
+    if (out instanceof BigInt64Array) out[at] = BigInt(v)
+    else out[at] = v
+  }
+}
+
 /** onnxruntime-common's tensor type names. */
 const ortTypes = { float: 'float32', double: 'float64', int32: 'int32', int64: 'int64' } as const
 
@@ -117,8 +149,8 @@ function allocate(kind: Exclude<FeedKind, 'string'>, n: number): Float32Array | 
 
 const nestedKind = (c: object) => (Array.isArray(c) ? 'a list' : 'an object')
 
-function stringColumn(path: string, cells: Cell[], feature: string, offset: number): string[] {
-  return cells.map((c, i) => {
+function stringColumn(path: string, column: Column, feature: string, offset: number): string[] {
+  return columnCells(column).map((c, i) => {
     if (c === null) throw cellError(path, feature, offset + i, "missing value, but the model's input is string")
     if (typeof c === 'object') throw cellError(path, feature, offset + i, `${nestedKind(c)} where the model expects strings`)
     return String(c)
@@ -129,7 +161,7 @@ function columnTensor(
   path: string,
   kind: FeedKind,
   shape: (number | string)[],
-  cells: Cell[],
+  cells: Column,
   feature: string,
   offset: number,
 ): ort.Tensor {

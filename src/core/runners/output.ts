@@ -1,4 +1,4 @@
-import type { Cell } from '../data/types.js'
+import { cellAt, type Cell } from '../data/types.js'
 import { UserError } from '../errors.js'
 import type { FeatureBatch, PredictionBatch } from './types.js'
 
@@ -23,7 +23,7 @@ export type PredictionSources = PredictionBatch['sources']
 /** The batch as rows, features in the model's order: what wire protocols send. */
 export function featureRows(batch: FeatureBatch): Cell[][] {
   const rows: Cell[][] = []
-  for (let i = 0; i < batch.length; i++) rows.push(batch.columns.map((column) => column[i] ?? null))
+  for (let i = 0; i < batch.length; i++) rows.push(batch.columns.map((column) => cellAt(column, i)))
   return rows
 }
 

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { digestFile, openTable } from '../data/open.js'
 import { fileError } from '../data/files.js'
-import type { Batch, Cell, TableFormat } from '../data/types.js'
+import { cellAt, type Batch, type Cell, type TableFormat } from '../data/types.js'
 import { UserError } from '../errors.js'
 import { chooseColumns, columnSources, fromColumns, toPredictionBatch, type ColumnChoice, type Label, type Task } from './output.js'
 import type { FeatureBatch, ModelInfo, ModelRunner, PredictionBatch } from './types.js'
@@ -142,8 +142,10 @@ class FilePredictionsRunner implements PredictionsRunner {
         }
       }
       const count = Math.min(missing, this.current.length - this.position)
-      for (const [name, column] of Object.entries(out))
-        for (const cell of this.current.columns[name]!.slice(this.position, this.position + count)) column.push(cell)
+      for (const [name, column] of Object.entries(out)) {
+        const cells = this.current.columns[name]!
+        for (let i = this.position; i < this.position + count; i++) column.push(cellAt(cells, i))
+      }
       this.position += count
       missing -= count
     }

@@ -1,4 +1,4 @@
-import type { Cell } from '../data/types.js'
+import type { Column } from '../data/types.js'
 
 export type RunnerKind = 'onnx' | 'command' | 'http' | 'predictions'
 
@@ -31,8 +31,8 @@ export interface FeatureBatch {
   length: number
   /** Feature names in the model's order. */
   features: string[]
-  /** One array per feature, same order as `features`. */
-  columns: Cell[][]
+  /** One column per feature, same order as `features` (a Float64Array with NaN for missing, or cells: see data/types.ts). */
+  columns: Column[]
 }
 
 /**

@@ -97,13 +97,17 @@ export class PredictionAccumulator {
   private compareOutputs(labelColumn: Cell[], pred: PredictionBatch, k: number, offset: number): void {
     const t = performance.now()
     const p = pred.probabilities!
-    const classes = pred.classes!.map(String)
+    const raw = pred.classes!
+    const classes = raw.map(String)
+    const labels = pred.labels!
     for (let i = 0; i < pred.length; i++) {
       const y = labelColumn[i]
       if (y === null || y === undefined) continue
       let best = 0
       for (let j = 1; j < k; j++) if (p[i * k + j] > p[i * k + best]) best = j
-      if (String(pred.labels![i]) !== classes[best]) {
+      // Equal values need no text (String() of every row's label was most of this loop's time).
+      const label = labels[i]
+      if (label !== raw[best] && String(label) !== classes[best]) {
         this.disagreements.count++
         if (this.disagreements.rows.length < MAX_EXAMPLE_ROWS) this.disagreements.rows.push(offset + i + 1)
       }

@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks'
 import { createContractChecker, contractColumns } from '../data/contract.js'
 import { digestFile, openTable } from '../data/open.js'
-import type { Batch, Cell } from '../data/types.js'
+import { cellAt, columnCells, isBlankAt, type Batch, type Cell } from '../data/types.js'
 import { CellError, UserError } from '../errors.js'
 import { decideTask } from '../evaluation/task.js'
 import { currentProgress } from '../progress.js'
@@ -106,7 +106,8 @@ async function scoreDataset(
   const progress = currentProgress().phase(data.name, { file: data.path })
   const onBytesRead = (bytes: number) => progress.bytes(bytes)
   for await (const batch of source.batches({ batchSize: settings.batchSize, columns: readColumns, text, onBytesRead })) {
-    const labels = batch.columns[settings.label]
+    // Labels as cells: the metrics take classes as numbers or text alike (one column of the batch: cheap).
+    const labels = columnCells(batch.columns[settings.label])
     present.count(batch)
     const pred = await timed(cand.latenciesMs, data, () => candidate.predict(featureBatch(batch, settings.model)))
     checkLength(pred, batch, candidate, settings.model)
@@ -115,7 +116,7 @@ async function scoreDataset(
     } catch (e) {
       throw explainNaN(e, batch, settings.model.features, present, data.path)
     }
-    await sink?.write(batch.offset, pred, labels, settings.idColumn ? batch.columns[settings.idColumn] : undefined)
+    await sink?.write(batch.offset, pred, labels, settings.idColumn ? columnCells(batch.columns[settings.idColumn]) : undefined)
     if (baseline && base && baselineModel) {
       const bp = await timed(base.latenciesMs, data, () => baseline.predict(featureBatch(batch, baselineModel)))
       checkLength(bp, batch, baseline, baselineModel)
@@ -170,7 +171,7 @@ function explainNaN(e: unknown, batch: Batch, features: string[], present: Prese
   if (!(e instanceof UserError)) return e
   const row = Number(/: data row (\d+):/.exec(e.message)?.[1])
   const i = row - 1 - batch.offset
-  let blank = Number.isInteger(i) && i >= 0 && i < batch.length ? features.filter((f) => isBlank(batch.columns[f]?.[i])) : []
+  let blank = Number.isInteger(i) && i >= 0 && i < batch.length ? features.filter((f) => isBlankAt(batch.columns[f], i)) : []
   const empty = present.empty()
   // A feature empty in every row so far is said once, as such.
   blank = blank.filter((f) => !empty.includes(f))
@@ -188,7 +189,7 @@ function explainNaN(e: unknown, batch: Batch, features: string[], present: Prese
 function keepLabelledRows(kept: Record<string, Cell[]>, batch: Batch, labels: Cell[]): void {
   for (const [name, out] of Object.entries(kept)) {
     const cells = batch.columns[name]
-    for (let i = 0; i < batch.length; i++) if (labels[i] !== null && labels[i] !== undefined) out.push(cells[i])
+    for (let i = 0; i < batch.length; i++) if (labels[i] !== null && labels[i] !== undefined) out.push(cellAt(cells, i))
   }
 }
 
@@ -218,8 +219,6 @@ function checkLength(pred: PredictionBatch, batch: Batch, runner: ModelRunner, m
 }
 
 /** Counts, per feature, the rows that have a value (neither missing nor NaN). */
-const isBlank = (c: Cell | undefined) => c === null || c === undefined || (typeof c === 'number' && Number.isNaN(c))
-
 class PresenceCounter {
   private readonly seen: number[]
   constructor(private readonly features: string[]) {
@@ -228,8 +227,14 @@ class PresenceCounter {
   count(batch: Batch): void {
     this.features.forEach((f, j) => {
       if (this.seen[j] > 0) return
-      const cells = batch.columns[f] ?? []
-      if (cells.some((c) => !isBlank(c))) this.seen[j]++
+      const cells = batch.columns[f]
+      if (cells === undefined) return
+      for (let i = 0; i < cells.length; i++) {
+        if (!isBlankAt(cells, i)) {
+          this.seen[j]++
+          return
+        }
+      }
     })
   }
   empty(): string[] {
