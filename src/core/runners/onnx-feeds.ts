@@ -6,7 +6,7 @@
  */
 import * as ort from 'onnxruntime-web'
 import { EXCERPT_CHARS, excerpt } from '../data/files.js'
-import { columnCells, type Cell, type Column } from '../data/types.js'
+import { columnCells, type Column } from '../data/types.js'
 import { CellError, UserError } from '../errors.js'
 import type { ValueSignature } from '../onnx/proto.js'
 import type { FeatureBatch } from './types.js'
