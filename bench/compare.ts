@@ -45,15 +45,18 @@ export function syntheticBinaryRows(n: number, seed = 7): ScoredRows {
   }
 }
 
-/** Seconds to build the comparison of `BENCH_METRICS` on n synthetic rows (data generation excluded). */
-export function benchmarkCompare(n: number, resamples: number): number {
+/**
+ * Seconds to build the comparison of `BENCH_METRICS` on n synthetic rows (data generation excluded), on
+ * `threads` threads (default: the machine's).
+ */
+export function benchmarkCompare(n: number, resamples: number, threads?: number): number {
   const rows = syntheticBinaryRows(n)
   const start = performance.now()
   compareModels(
     rows,
     'bench',
     BENCH_METRICS.map((metric) => ({ metric })),
-    { resamples, confidence: 0.95, method: 'bca', seed: 1 },
+    { resamples, confidence: 0.95, method: 'bca', seed: 1, ...(threads !== undefined && { threads }) },
   )
   return (performance.now() - start) / 1000
 }

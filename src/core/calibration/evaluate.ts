@@ -4,12 +4,11 @@
  * src/core/metrics/binary.ts), so a gate on ece/mce/brier and this report always agree; the bins follow the
  * same numpy histogram rule (`histogramBin`).
  */
-import type { ScoredRows, Weights } from '../evaluation/types.js'
+import type { ScoredRows } from '../evaluation/types.js'
 import { brier, calibrationBins, ece } from '../metrics/binary.js'
 import type { CalibrationResult } from '../result/types.js'
-import { bootstrapMany } from '../stats/bootstrap.js'
+import { bootstrapMany, metricStatistic } from '../stats/bootstrap.js'
 import type { BootstrapOptions } from '../stats/types.js'
-import { weightedMetric } from '../stats/weighted.js'
 
 export type ReliabilityBin = CalibrationResult['bins'][number]
 
@@ -51,7 +50,7 @@ export function evaluateCalibration(rows: ScoredRows, dataset: string, opts: Boo
   const errors = ece(positive, score, bins)
   const [eceBoot, mceBoot, brierBoot] = bootstrapMany(
     rows.n,
-    (['ece', 'mce', 'brier'] as const).map((name) => (w: Weights) => weightedMetric(name, rows, 'candidate', w)),
+    (['ece', 'mce', 'brier'] as const).map((name) => metricStatistic(name, rows, 'candidate')),
     opts,
   )
   return {

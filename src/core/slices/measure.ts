@@ -1,7 +1,7 @@
 import type { ModelRows, ScoredRows, Side } from '../evaluation/types.js'
-import { bootstrapMany } from '../stats/bootstrap.js'
+import { bootstrapMany, metricStatistic } from '../stats/bootstrap.js'
 import type { BootstrapOptions, Interval } from '../stats/types.js'
-import { hasWeightedMetric, metricKernel, weightedMetric } from '../stats/weighted.js'
+import { hasWeightedMetric, weightedMetric } from '../stats/weighted.js'
 
 /*
  * A slice is measured on its own rows: they are copied into a ScoredRows of their own and the bootstrap
@@ -76,7 +76,7 @@ export function measure(sub: ScoredRows, metrics: string[], opts: BootstrapOptio
   if (available.length === 0) return out
   const results = bootstrapMany(
     sub.n,
-    available.map((m) => metricKernel(m, sub, 'candidate')),
+    available.map((m) => metricStatistic(m, sub, 'candidate')),
     opts,
   )
   available.forEach((m, k) => {

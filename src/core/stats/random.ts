@@ -1,7 +1,9 @@
 /**
- * Seeded randomness for the bootstrap, identical on every platform and Node version: xoshiro128** 1.1
- * (Blackman & Vigna 2018), state seeded by SplitMix32 from the 32-bit seed. Only 32-bit integer
- * operations (`imul`, shifts), so nothing depends on the host's floating point or on `Math.random`.
+ * Seeded randomness, identical on every platform and Node version: xoshiro128** 1.1 (Blackman & Vigna
+ * 2018), state seeded by SplitMix32 from the 32-bit seed (`createRng`: perturbations, synthetic data, the
+ * multinomial `resampleCounts`); and the bootstrap's counter-based Poisson(1) weights (`poissonWeight`,
+ * below). Only 32-bit integer operations (`imul`, shifts), so nothing depends on the host's floating point
+ * or on `Math.random`.
  */
 
 // Module-level bindings: inside a vm context (jest) each global `Math` lookup in a hot loop costs ~100×.
@@ -92,4 +94,67 @@ function lemireCounts(n: number, uint32: () => number, counts: Int32Array): void
     }
     counts[index]++
   }
+}
+
+/*
+ * Counter-based Poisson(1) weights for the Poisson bootstrap (Hanley & MacGibbon 2006, "Creating
+ * non-parametric bootstrap samples using Poisson frequencies"; Chamandy, Muralidharan, Najmi & Naidu 2012,
+ * "Estimating uncertainty for massive data streams"): each row of a resample gets an independent Poisson(1)
+ * count instead of a share of one multinomial draw. Its weight is a pure function of (seed, resample b,
+ * row i), so a resample is the same whatever the rows' split across threads or runners, and the states of
+ * two halves of the rows add up to the state of all of them.
+ *
+ * The function: Wellons' lowbias32 (the "hash prospector" 32-bit integer hash, 2018, bias ≈ 0.17: two
+ * xor-shift-multiply rounds with full avalanche), applied as
+ *   key = lowbias32(seed ^ 0x2c1b3c6d),  key_b = lowbias32(key + (b + 1)·0x9e3779b9),
+ *   u(b, i) = lowbias32(lowbias32(i ^ key) + key_b),
+ * and u mapped to Poisson(1) by inverse CDF: w = #{k : u ≥ T_k}, T_k = ⌊2³²·P(X ≤ k)⌋ for k = 0..11 (so
+ * w ≤ 12; P(X > 12) < 1e-10). Only 32-bit integer operations: the same weights on every platform.
+ */
+
+/** ⌊2³²·P(X ≤ k)⌋ for X ~ Poisson(1), k = 0..11 (50-digit decimal arithmetic). */
+export const POISSON1_THRESHOLDS: readonly number[] = [
+  1580030168, 3160060337, 3950075421, 4213413783, 4279248373, 4292415291, 4294609777, 4294923276, 4294962463, 4294966817, 4294967252,
+  4294967292,
+]
+
+/** Wellons' lowbias32, as an int32 (use `>>> 0` for the unsigned value). */
+export function lowbias32(x: number): number {
+  x ^= x >>> 16
+  x = imul(x, 0x7feb352d)
+  x ^= x >>> 15
+  x = imul(x, 0x846ca68b)
+  return x ^ (x >>> 16)
+}
+
+/** The seed's key (any finite number; its integer part modulo 2³² is used). */
+export function weightKey(seed: number): number {
+  if (!Number.isFinite(seed)) throw new Error(`seed = ${String(seed)} must be a finite number`)
+  return lowbias32((Math.trunc(seed) | 0) ^ 0x2c1b3c6d)
+}
+
+/** Resample b's key, from the seed's. */
+export function resampleKey(key: number, b: number): number {
+  return lowbias32((key + imul(b + 1, 0x9e3779b9)) | 0)
+}
+
+/** The Poisson(1) count of uniform uint32 `u`. */
+export function poisson1(u: number): number {
+  const t = POISSON1_THRESHOLDS
+  let w = 0
+  while (w < 12 && u >= t[w]) w++
+  return w
+}
+
+/** The weight of row i in resample b of `seed`: a pure function of the three. */
+export function poissonWeight(seed: number, b: number, i: number): number {
+  const key = weightKey(seed)
+  return poisson1(lowbias32((lowbias32(i ^ key) + resampleKey(key, b)) | 0) >>> 0)
+}
+
+/** Weights of rows [start, end) of resample b into out[0 .. end − start). */
+export function poissonWeights(seed: number, b: number, start: number, end: number, out: Int32Array | Uint8Array): void {
+  const key = weightKey(seed)
+  const kb = resampleKey(key, b)
+  for (let i = start; i < end; i++) out[i - start] = poisson1(lowbias32((lowbias32(i ^ key) + kb) | 0) >>> 0)
 }

@@ -18,6 +18,11 @@ export interface BootstrapOptions {
   confidence: number
   method: 'bca' | 'percentile'
   seed: number
+  /**
+   * Threads the resamples may be split across (default: the machine's, `os.availableParallelism()`; 1: this
+   * thread only). The replicates are the same for any number.
+   */
+  threads?: number
 }
 
 export const DEFAULT_BOOTSTRAP: BootstrapOptions = { resamples: 1000, confidence: 0.95, method: 'bca', seed: 20261126 }
