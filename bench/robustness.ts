@@ -34,14 +34,18 @@ export async function benchmarkRobustness(
   rowsScored: number
 }> {
   const batchSize = 1024
-  const config = robustnessDefaults({
+  const defaults = robustnessDefaults({
     rows,
-    perturbations: [{ kind: 'gaussian_noise', severity: Array.from({ length: k }, (_, i) => 0.05 * (i + 1)) }],
+    ...(k > 0
+      ? { perturbations: [{ kind: 'gaussian_noise' as const, severity: Array.from({ length: k }, (_, i) => 0.05 * (i + 1)) }] }
+      : {}),
     sensitivity: false,
     stress: false,
     determinism: false,
     'time-budget': 1e9,
   })
+  // K = 0: no invariance test at all (the manifest's schema wants at least one perturbation when it lists them).
+  const config = k > 0 ? defaults : { ...defaults, perturbations: [] }
   const sample = await readSample(csvPath, 'csv', features, label, rows, config.seed, batchSize)
   const runner = await createOnnxRunner({ path: modelPath, ...(wasmDir ? { wasmDir } : {}) })
   try {
@@ -87,7 +91,7 @@ export async function benchmarkRobustness(
     return {
       cleanSeconds: clean.seconds,
       perturbedSeconds,
-      ratioPerPerturbation: perturbedSeconds / (k * clean.seconds),
+      ratioPerPerturbation: k === 0 ? 0 : perturbedSeconds / (k * clean.seconds),
       modelSeconds,
       modelCalls: session.modelCalls - before.calls,
       rowsScored: session.rowsScored - before.rows,

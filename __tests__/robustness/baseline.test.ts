@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import type { Cell } from '../../src/core/data/types.js'
 import { createOnnxRunner } from '../../src/core/runners/onnx.js'
 import type { FeatureBatch, ModelRunner } from '../../src/core/runners/types.js'
-import { buildJudge, ModelSession, runEngine, scoreClean, type EngineOutput } from '../../src/core/robustness/engine.js'
+import { buildJudge, ModelSession, runEngine, scoreClean, type Columns, type EngineOutput } from '../../src/core/robustness/engine.js'
 import { profileFeatures } from '../../src/core/robustness/profile.js'
 import { readSample, runRobustness } from '../../src/core/robustness/run.js'
 import { parseDegradationGate, robustnessDefaults, type RobustnessInput } from '../../src/core/robustness/schema.js'
@@ -98,7 +98,7 @@ async function engine(input: RobustnessInput, model = MODEL, baseline?: string, 
     clean,
     cleanMetrics: judge.metrics(clean.outputs).metrics,
     ...(baseSession && baseClean
-      ? { baseline: { session: baseSession, pick: (c: Cell[][]) => c, clean: baseClean, against: 'production' } }
+      ? { baseline: { session: baseSession, pick: (c: Columns) => c, clean: baseClean, against: 'production' } }
       : {}),
   })
   return { out, runner, baseRunner, baseSession }

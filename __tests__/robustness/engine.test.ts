@@ -5,7 +5,7 @@ import type { Cell } from '../../src/core/data/types.js'
 import { decodeModel, findAttribute } from '../../src/core/onnx/proto.js'
 import { createOnnxRunner } from '../../src/core/runners/onnx.js'
 import type { ModelRunner } from '../../src/core/runners/types.js'
-import { buildJudge, ModelSession, runEngine, scoreClean, type EngineOutput } from '../../src/core/robustness/engine.js'
+import { buildJudge, ModelSession, runEngine, scoreClean, type Columns, type EngineOutput } from '../../src/core/robustness/engine.js'
 import { profileFeatures } from '../../src/core/robustness/profile.js'
 import { readSample, type Sample } from '../../src/core/robustness/run.js'
 import { robustnessDefaults, type RobustnessInput } from '../../src/core/robustness/schema.js'
@@ -66,7 +66,7 @@ async function breastCancer(input: RobustnessInput, batchSize = 1024, now?: () =
 async function engine(
   runner: ModelRunner,
   features: string[],
-  columns: Cell[][],
+  columns: Columns,
   labels: Cell[],
   task: Task,
   input: RobustnessInput,

@@ -19,6 +19,7 @@ import {
   rowCount,
   skippedTest,
   sliceColumns,
+  typedColumns,
   type Columns,
   type TestContext,
 } from './tests/common.js'
@@ -106,7 +107,9 @@ export async function runEngine(input: EngineInput): Promise<EngineOutput> {
   const { config, profiles } = input
   const now = input.now ?? (() => performance.now())
   const startedAt = input.startedAt ?? now()
-  const n = rowCount(input.columns)
+  // Numeric features typed (a no-op for a sample from readSample): perturbed copies are written into typed arrays.
+  const columns = typedColumns(input.columns)
+  const n = rowCount(columns)
   const notes: string[] = []
   const specs = resolvePerturbations(config, profiles, input.manifestPath)
   checkDirectional(config, profiles, input.manifestPath)
@@ -122,7 +125,7 @@ export async function runEngine(input: EngineInput): Promise<EngineOutput> {
   const ctx: TestContext = {
     session: input.session,
     judge,
-    columns: input.columns,
+    columns,
     profiles,
     rowNumbers: input.rowNumbers,
     clean: input.clean.outputs,
@@ -130,7 +133,7 @@ export async function runEngine(input: EngineInput): Promise<EngineOutput> {
     cleanMetrics: input.cleanMetrics,
     batchSize: input.batchSize,
     seed: config.seed,
-    probe: sliceColumns(input.columns, 0, Math.min(STRESS_ROWS, n)),
+    probe: sliceColumns(columns, 0, Math.min(STRESS_ROWS, n)),
     ...(input.baseline
       ? {
           baseline: {

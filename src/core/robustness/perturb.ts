@@ -1,4 +1,6 @@
-import type { Cell } from '../data/types.js'
+import { columnCells, type Cell, type Column } from '../data/types.js'
+import { isOpenRng } from './stream.js'
+import { typedColumn, type CopyTarget } from './tests/common.js'
 import { groupBounds, groupsOf, listNames } from './profile.js'
 import { CASE_MODES, dropPunctuation, jitterWhitespace, recase, stripAccents, typo } from './text.js'
 import type { FeatureProfile, PerturbationKind, PerturbationSpec, PerturbFn, Rng } from './types.js'
@@ -11,7 +13,7 @@ import type { FeatureProfile, PerturbationKind, PerturbationSpec, PerturbFn, Rng
  */
 
 // Module-level bindings: inside a vm context (jest) each global `Math` lookup in a hot loop is slow.
-const { abs, ceil, cos, floor, log, PI, round, sqrt } = Math
+const { abs, ceil, cos, floor, imul, log, PI, round, sqrt } = Math
 
 const NUMERIC_KINDS = new Set<PerturbationKind>(['gaussian_noise', 'shift', 'drift', 'quantize'])
 const TEXT_ONLY_KINDS = new Set<PerturbationKind>(['typo', 'punctuation'])
@@ -25,21 +27,182 @@ export const UNSEEN_CATEGORY = '__unseen__'
 /**
  * Perturbs a batch (see PerturbFn). Features not named in `spec.features`, immutable ones and those of
  * a kind the perturbation does not apply to come back as the same array; the others as new arrays.
- * A severity of 0 returns the input columns themselves, bit for bit.
+ * A numeric feature held as a Float64Array is written into `target(j)` when given (else a new one), in
+ * one pass with the very draws and arithmetic of the cell path, so both give the same values (a missing
+ * value is NaN there, null here). A severity of 0 returns the input columns themselves, bit for bit.
  */
-export const perturb: PerturbFn = (columns, profiles, spec, rng) => {
+export const perturb: PerturbFn = <C extends Column>(
+  columns: C[],
+  profiles: FeatureProfile[],
+  spec: PerturbationSpec,
+  rng: Rng,
+  target?: CopyTarget,
+): C[] => perturbColumns(columns, profiles, spec, rng, target) as C[]
+
+function perturbColumns(columns: Column[], profiles: FeatureProfile[], spec: PerturbationSpec, rng: Rng, target?: CopyTarget): Column[] {
   if (columns.length !== profiles.length) {
     throw new Error(`perturb: ${columns.length} columns for ${profiles.length} feature profiles`)
   }
   if (!Number.isFinite(spec.severity)) throw new Error(`perturb ${spec.kind}: severity ${spec.severity} is not a finite number`)
   if (spec.severity === 0) return columns.slice()
-  if (TENSOR_KINDS.has(spec.kind)) return perturbGroup(columns, profiles, spec, rng)
+  if (TENSOR_KINDS.has(spec.kind)) return perturbGroup(columns, profiles, spec, rng, target)
   const chosen = new Set(spec.features)
   return columns.map((cells, j) => {
     const p = profiles[j]
     if (!chosen.has(p.name) || p.immutable || !applies(spec.kind, p)) return cells
-    return perturbColumn(cells, p, spec, rng)
+    if (!(cells instanceof Float64Array)) return perturbColumn(cells, p, spec, rng)
+    if (NUMERIC_KINDS.has(spec.kind) || spec.kind === 'missing') return perturbTyped(cells, p, spec, rng, target?.(j))
+    // A category coded as numbers: the cell path, its numbers (a code, or missing) held typed again.
+    return typedColumn(perturbColumn(columnCells(cells), p, spec, rng))
   })
+}
+
+/** A typed numeric column, perturbed into `out` (a new array when not given): see perturbColumn for each kind. */
+function perturbTyped(cells: Float64Array, p: FeatureProfile, spec: PerturbationSpec, rng: Rng, out?: Float64Array): Float64Array {
+  const s = spec.severity
+  switch (spec.kind) {
+    case 'gaussian_noise':
+      return noiseInto(cells, p, s * (p.std ?? 0), rng, out)
+    case 'shift':
+      return affineInto(cells, p, 0, 1 + s, out)
+    case 'drift':
+      return affineInto(cells, p, p.mean ?? 0, 1 + s, out)
+    case 'quantize': {
+      const step = abs(s) * (p.std ?? 0)
+      if (step === 0) return cells
+      const into = out ?? new Float64Array(cells.length)
+      const { lo, hi } = boundsOf(p)
+      for (let i = 0; i < cells.length; i++) {
+        const x = cells[i]
+        into[i] = x - x === 0 ? finish(tidy(round(x / step) * step), p.integer, lo, hi) : x
+      }
+      return into
+    }
+    case 'missing': {
+      const into = out ?? new Float64Array(cells.length)
+      for (let i = 0; i < cells.length; i++) into[i] = rng() < s ? NaN : cells[i]
+      return into
+    }
+    default:
+      throw new Error(`perturb: ${spec.kind} is not a numeric perturbation`)
+  }
+}
+
+/** x + sigma·N(0, 1) for each finite x, drawn row by row (Box–Muller as `normal`, inlined), then clipped and rounded. */
+function noiseInto(cells: Float64Array, p: FeatureProfile, sigma: number, rng: Rng, out?: Float64Array): Float64Array {
+  const into = out ?? new Float64Array(cells.length)
+  const { lo, hi } = boundsOf(p)
+  if (isOpenRng(rng)) {
+    noiseOpen(cells, into, p.integer, lo, hi, sigma, rng.state)
+    return into
+  }
+  const integer = p.integer
+  const n = cells.length
+  for (let i = 0; i < n; i++) {
+    const x = cells[i]
+    // Non-finite (NaN: missing, or ±Infinity) passes through with no draw, as in mapNumbers.
+    if (x - x !== 0) {
+      into[i] = x
+      continue
+    }
+    const u = 1 - rng()
+    const v = rng()
+    let y = x + sigma * (sqrt(-2 * log(u)) * cos(2 * PI * v))
+    if (integer) y = round(y)
+    if (y < lo) y = lo
+    if (y > hi) y = hi
+    into[i] = y === 0 ? 0 : y
+  }
+  return into
+}
+
+/**
+ * noiseInto's loop with the stream's state in local variables: each uniform is createRng's (two
+ * xoshiro128** outputs, 53 bits), the state stored back at the end. Same draws, same arithmetic.
+ */
+function noiseOpen(
+  cells: Float64Array,
+  into: Float64Array,
+  integer: boolean,
+  lo: number,
+  hi: number,
+  sigma: number,
+  state: Int32Array,
+): void {
+  let s0 = state[0]
+  let s1 = state[1]
+  let s2 = state[2]
+  let s3 = state[3]
+  const n = cells.length
+  for (let i = 0; i < n; i++) {
+    const x = cells[i]
+    if (x - x !== 0) {
+      into[i] = x
+      continue
+    }
+    let u = 0
+    let v = 0
+    for (let h = 0; h < 2; h++) {
+      let m = imul(s1, 5)
+      const a = imul((m << 7) | (m >>> 25), 9) >>> 0
+      let t = s1 << 9
+      s2 ^= s0
+      s3 ^= s1
+      s1 ^= s2
+      s0 ^= s3
+      s2 ^= t
+      s3 = (s3 << 11) | (s3 >>> 21)
+      m = imul(s1, 5)
+      const b = imul((m << 7) | (m >>> 25), 9) >>> 0
+      t = s1 << 9
+      s2 ^= s0
+      s3 ^= s1
+      s1 ^= s2
+      s0 ^= s3
+      s2 ^= t
+      s3 = (s3 << 11) | (s3 >>> 21)
+      const w = ((a >>> 5) * 67108864 + (b >>> 6)) / 9007199254740992
+      if (h === 0) u = 1 - w
+      else v = w
+    }
+    let y = x + sigma * (sqrt(-2 * log(u)) * cos(2 * PI * v))
+    if (integer) y = round(y)
+    if (y < lo) y = lo
+    if (y > hi) y = hi
+    into[i] = y === 0 ? 0 : y
+  }
+  state[0] = s0
+  state[1] = s1
+  state[2] = s2
+  state[3] = s3
+}
+
+/** centre + (x − centre)·factor for each finite x (shift: centre 0, which is x·factor exactly), then clipped and rounded. */
+function affineInto(cells: Float64Array, p: FeatureProfile, centre: number, factor: number, out?: Float64Array): Float64Array {
+  const into = out ?? new Float64Array(cells.length)
+  const { lo, hi } = boundsOf(p)
+  const n = cells.length
+  for (let i = 0; i < n; i++) {
+    const x = cells[i]
+    if (x - x !== 0) into[i] = x
+    else into[i] = finish(centre === 0 ? x * factor : centre + (x - centre) * factor, p.integer, lo, hi)
+  }
+  return into
+}
+
+/** The bounds mapNumbers clips to, with ±Infinity for none (a comparison with them never clips). */
+function boundsOf(p: FeatureProfile): { lo: number; hi: number } {
+  const lo = p.integer && p.min !== undefined ? ceil(p.min) : p.min
+  const hi = p.integer && p.max !== undefined ? floor(p.max) : p.max
+  return { lo: lo ?? -Infinity, hi: hi ?? Infinity }
+}
+
+/** Rounded when integer, clipped, and never −0: mapNumbers' last steps. */
+function finish(x: number, integer: boolean, lo: number, hi: number): number {
+  if (integer) x = round(x)
+  if (x < lo) x = lo
+  if (x > hi) x = hi
+  return x === 0 ? 0 : x
 }
 
 /** Whether a perturbation kind acts on a feature of this profile. */
@@ -113,7 +276,7 @@ function perturbColumn(cells: Cell[], p: FeatureProfile, spec: PerturbationSpec,
  * - contrast: each element scaled by (1 + s) around its row's mean over the whole group.
  * Then clipped to the group's bounds; integer members (pixels 0–255) stay integers.
  */
-function perturbGroup(columns: Cell[][], profiles: FeatureProfile[], spec: PerturbationSpec, rng: Rng): Cell[][] {
+function perturbGroup(columns: Column[], profiles: FeatureProfile[], spec: PerturbationSpec, rng: Rng, target?: CopyTarget): Column[] {
   if (spec.group === undefined) throw new Error(`perturb ${spec.kind}: the spec names no tensor group`)
   const members = groupsOf(profiles).get(spec.group) ?? []
   const indices = profiles.map((p, j) => (p.group === spec.group ? j : -1)).filter((j) => j >= 0)
@@ -127,6 +290,7 @@ function perturbGroup(columns: Cell[][], profiles: FeatureProfile[], spec: Pertu
   return columns.map((cells, j) => {
     const p = profiles[j]
     if (p.group !== spec.group || !chosen.has(p.name) || p.immutable || !applies(spec.kind, p)) return cells
+    if (cells instanceof Float64Array) return groupTyped(cells, bounded(p), spec.kind, s, range, rng, rowMeans, target?.(j))
     if (spec.kind === 'tensor_noise') return mapNumbers(cells, bounded(p), (x) => x + s * range * normal(rng))
     if (spec.kind === 'brightness') return mapNumbers(cells, bounded(p), (x) => x + s * range)
     return mapNumbers(cells, bounded(p), (x, i) => {
@@ -136,8 +300,40 @@ function perturbGroup(columns: Cell[][], profiles: FeatureProfile[], spec: Pertu
   })
 }
 
+/** perturbGroup on a typed column, with the same arithmetic. */
+function groupTyped(
+  cells: Float64Array,
+  p: FeatureProfile,
+  kind: PerturbationKind,
+  s: number,
+  range: number,
+  rng: Rng,
+  rowMeans: Float64Array | undefined,
+  out?: Float64Array,
+): Float64Array {
+  if (kind === 'tensor_noise') return noiseInto(cells, p, s * range, rng, out)
+  const into = out ?? new Float64Array(cells.length)
+  const { lo, hi } = boundsOf(p)
+  const step = s * range
+  for (let i = 0; i < cells.length; i++) {
+    const x = cells[i]
+    if (x - x !== 0) {
+      into[i] = x
+      continue
+    }
+    let y: number
+    if (kind === 'brightness') y = x + step
+    else {
+      const m = rowMeans![i]
+      y = Number.isNaN(m) ? x : m + (x - m) * (1 + s)
+    }
+    into[i] = finish(y, p.integer, lo, hi)
+  }
+  return into
+}
+
 /** Per row, the mean of the group's numeric cells (NaN when it has none). */
-function groupRowMeans(columns: Cell[][], indices: number[]): Float64Array {
+function groupRowMeans(columns: Column[], indices: number[]): Float64Array {
   const rows = columns[indices[0]]?.length ?? 0
   const means = new Float64Array(rows)
   for (let i = 0; i < rows; i++) {

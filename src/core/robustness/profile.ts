@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { UserError } from '../errors.js'
-import type { Cell } from '../data/types.js'
+import type { Cell, Column } from '../data/types.js'
 import { plural } from '../report/common.js'
 import type { FeatureProfile } from './types.js'
 
@@ -57,7 +57,7 @@ interface Moments {
  * Numeric when every non-missing cell is a number; text when the strings are long or are varied phrases;
  * otherwise categorical. Throws a UserError when an override names a feature that is not there.
  */
-export function profileFeatures(columns: Cell[][], names: string[], overrides: Record<string, FeatureOverride> = {}): FeatureProfile[] {
+export function profileFeatures(columns: Column[], names: string[], overrides: Record<string, FeatureOverride> = {}): FeatureProfile[] {
   if (columns.length !== names.length) {
     throw new Error(`profileFeatures: ${columns.length} columns for ${names.length} feature names`)
   }
@@ -75,13 +75,36 @@ export function profileFeatures(columns: Cell[][], names: string[], overrides: R
 }
 
 /** The profile of one feature as the data shows it, as `kind` when the manifest declares the kind. */
-function inferProfile(name: string, cells: Cell[], kind?: FeatureProfile['kind']): FeatureProfile {
-  const present = cells.filter((c) => !isMissing(c))
+function inferProfile(name: string, cells: Column, kind?: FeatureProfile['kind']): FeatureProfile {
+  if (cells instanceof Float64Array && (kind === undefined || kind === 'numeric')) return typedProfile(name, cells)
+  const present = Array.from(cells as ArrayLike<Cell>).filter((c) => !isMissing(c))
   const base = { name, missingAllowed: present.length < cells.length, immutable: false }
   const resolved = kind ?? inferKind(present)
   if (resolved === 'text') return { ...base, kind: 'text', integer: false }
   if (resolved === 'categorical') return { ...base, kind: 'categorical', integer: false, vocabulary: vocabularyOf(present) }
   const m = moments(present.filter((c): c is number => typeof c === 'number'))
+  if (m.n === 0) return { ...base, kind: 'numeric', integer: false }
+  return { ...base, kind: 'numeric', integer: m.integer, min: m.min, max: m.max, mean: m.mean, std: Math.sqrt(m.m2 / m.n) }
+}
+
+/** A typed column's numeric profile in one pass: what inferProfile gives for the same numbers as cells. */
+function typedProfile(name: string, cells: Float64Array): FeatureProfile {
+  const m: Moments = { n: 0, mean: 0, m2: 0, min: Infinity, max: -Infinity, integer: true }
+  let present = 0
+  for (let i = 0; i < cells.length; i++) {
+    const x = cells[i]
+    if (x !== x) continue
+    present++
+    if (x - x !== 0) continue
+    m.n++
+    const delta = x - m.mean
+    m.mean += delta / m.n
+    m.m2 += delta * (x - m.mean)
+    if (x < m.min) m.min = x
+    if (x > m.max) m.max = x
+    if (m.integer && !Number.isInteger(x)) m.integer = false
+  }
+  const base = { name, missingAllowed: present < cells.length, immutable: false }
   if (m.n === 0) return { ...base, kind: 'numeric', integer: false }
   return { ...base, kind: 'numeric', integer: m.integer, min: m.min, max: m.max, mean: m.mean, std: Math.sqrt(m.m2 / m.n) }
 }

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { CellError, UserError } from '../errors.js'
 import { digestFile, inferFormat, openTable } from '../data/open.js'
-import type { Cell, TableFormat } from '../data/types.js'
+import { cellAt, columnCells, type Cell, type TableFormat } from '../data/types.js'
 import { overallStatus } from '../gates/evaluate.js'
 import type { MetricsResult } from '../metrics/index.js'
 import { sortedLabels, type Label } from '../metrics/labels.js'
@@ -21,6 +21,7 @@ import { resolveRegistryBaseline } from '../registry/baseline.js'
 import { decideTask } from '../evaluation/task.js'
 import { createRng } from '../stats/random.js'
 import { buildJudge, ModelSession, runEngine, scoreClean, type CleanPass, type Columns, type EngineBaseline } from './engine.js'
+import { typedColumn } from './tests/common.js'
 import { profileFeatures, profileNotes, type FeatureOverride } from './profile.js'
 import { robustnessDefaults, type RobustnessConfig } from './schema.js'
 import type { RobustnessBaseline, RobustnessTest } from './types.js'
@@ -305,7 +306,7 @@ export async function readSample(
   let unlabelled = 0
   const columns = [...new Set([...features, label])]
   for await (const batch of source.batches({ batchSize, columns, onBytesRead })) {
-    const labels = batch.columns[label]
+    const labels = columnCells(batch.columns[label])
     for (let i = 0; i < batch.length; i++) {
       const y = labels[i]
       if (y === null || y === undefined) {
@@ -314,7 +315,7 @@ export async function readSample(
       }
       const slot = seen < budget ? seen : Math.floor(rng() * (seen + 1))
       seen++
-      if (slot < budget) kept[slot] = { row: batch.offset + i, cells: features.map((f) => batch.columns[f][i]), label: y }
+      if (slot < budget) kept[slot] = { row: batch.offset + i, cells: features.map((f) => cellAt(batch.columns[f], i)), label: y }
     }
     progress.rows(batch.offset + batch.length)
   }
@@ -322,7 +323,8 @@ export async function readSample(
   if (seen === 0) throw new UserError(`${file}: no labelled data rows to test (column "${label}")`, { file, field: label })
   kept.sort((a, b) => a.row - b.row)
   return {
-    columns: features.map((_, j) => kept.map((k) => k.cells[j])),
+    // Numeric features as Float64Arrays (missing: NaN), the engine's representation; others as cells.
+    columns: features.map((_, j) => typedColumn(kept.map((k) => k.cells[j]))),
     labels: kept.map((k) => k.label),
     rows: kept.map((k) => k.row),
     available: seen,

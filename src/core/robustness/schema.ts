@@ -163,9 +163,8 @@ export const robustnessSchema = z
       .describe('What the data cannot tell about features, by name or glob (`pixel_*`); exact names win over globs.'),
     perturbations: z
       .array(perturbationEntry)
-      .min(1)
       .optional()
-      .describe('Invariance tests: each perturbation at each severity. Default: chosen from the feature profiles.'),
+      .describe('Invariance tests: each perturbation at each severity. Default: chosen from the feature profiles; [] runs none.'),
     directional: z.array(directionalEntry).default([]).describe('Monotonicity expectations, checked on every row of the sample.'),
     sensitivity: z
       .union([z.boolean(), sensitivitySpec])

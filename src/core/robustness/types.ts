@@ -1,4 +1,4 @@
-import type { Cell } from '../data/types.js'
+import type { Column } from '../data/types.js'
 import type { CheckStatus, Comparator } from '../result/types.js'
 import type { Interval } from '../stats/types.js'
 
@@ -67,7 +67,14 @@ export type Rng = () => number
  * Perturbs a batch of rows: `columns[j][i]` is feature `features[j].name` of row i (the model's order).
  * Returns new columns (never mutates its input). Deterministic for a given rng state.
  */
-export type PerturbFn = (columns: Cell[][], features: FeatureProfile[], spec: PerturbationSpec, rng: Rng) => Cell[][]
+/** `target(j)`, when given, is where a typed numeric feature j's perturbed values go (see CopyTarget in tests/common.ts). */
+export type PerturbFn = <C extends Column>(
+  columns: C[],
+  features: FeatureProfile[],
+  spec: PerturbationSpec,
+  rng: Rng,
+  target?: (j: number) => Float64Array,
+) => C[]
 
 export type RobustnessTestKind =
   'invariance' | 'degradation' | 'directional' | 'sensitivity' | 'stress' | 'determinism' | 'batch-consistency'

@@ -1,11 +1,11 @@
 import { CellError, UserError, errorText } from '../../errors.js'
-import type { Cell } from '../../data/types.js'
+import { columnCells, type Cell, type Column } from '../../data/types.js'
 import { clipRounding, probabilityTolerance } from '../../validate/probabilities.js'
 import { computeMetrics, type MetricsResult } from '../../metrics/index.js'
 import { describeLabel, type Label } from '../../metrics/labels.js'
 import type { Task } from '../../result/types.js'
 import type { ModelRunner, PredictionBatch } from '../../runners/types.js'
-import { createRng } from '../../stats/random.js'
+import { openRng } from '../stream.js'
 import type { Interval } from '../../stats/types.js'
 import type { FeatureProfile, RobustnessTest, Rng } from '../types.js'
 
@@ -14,24 +14,88 @@ import type { FeatureProfile, RobustnessTest, Rng } from '../types.js'
  * model, and a judge that reads outputs the same way for every test (decisions, flips, scores, metrics).
  */
 
-/** Columns in the model's order: `columns[j][i]` is feature j of row i. */
-export type Columns = Cell[][]
+/**
+ * Columns in the model's order: `columns[j][i]` is feature j of row i. A numeric feature is a
+ * Float64Array (NaN where a value is missing, as the data layer holds it: data/types.ts), so that
+ * perturbed copies are written into typed arrays and go to the model without a cell looked at; any
+ * other feature is an array of cells. Read a cell of either kind with `cellAt`.
+ */
+export type Columns = Column[]
 
 export function rowCount(columns: Columns): number {
   return columns[0]?.length ?? 0
 }
 
+/**
+ * The column as a Float64Array when every cell is a number or missing (null, NaN): the engine's
+ * representation of a numeric feature. Other columns come back as they are.
+ */
+export function typedColumn(column: Column): Column {
+  if (column instanceof Float64Array) return column
+  const n = column.length
+  for (let i = 0; i < n; i++) {
+    const c = column[i]
+    if (c !== null && typeof c !== 'number') return column
+  }
+  const out = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    const c = column[i]
+    out[i] = c === null ? NaN : (c as number)
+  }
+  return out
+}
+
+/** Every all-numeric column as a Float64Array (see typedColumn); the same columns when they already are. */
+export function typedColumns(columns: Columns): Columns {
+  return columns.every((c) => c instanceof Float64Array) ? columns : columns.map(typedColumn)
+}
+
+/** Rows [start, end): views of typed columns (no copy: columns are never written in place), copies of cells. */
 export function sliceColumns(columns: Columns, start: number, end: number): Columns {
-  return columns.map((c) => c.slice(start, end))
+  return columns.map((c) => (c instanceof Float64Array ? c.subarray(start, end) : c.slice(start, end)))
 }
 
 export function pickRows(columns: Columns, rows: readonly number[]): Columns {
-  return columns.map((c) => rows.map((i) => c[i]))
+  return columns.map((c) => {
+    if (!(c instanceof Float64Array)) return rows.map((i) => c[i])
+    const out = new Float64Array(rows.length)
+    for (let m = 0; m < rows.length; m++) out[m] = c[rows[m]]
+    return out
+  })
 }
 
-/** Native concat: flatMap over long columns is several times slower, and this runs on every perturbed cell. */
+/**
+ * The parts one after the other. A feature typed in every part is one Float64Array, with no copy when the
+ * parts are already consecutive views of one buffer (perturbed copies written in place: scorePairedCopies);
+ * otherwise cells (a missing number becomes null). Native concat for cells: flatMap over long columns is
+ * several times slower.
+ */
 export function concatColumns(parts: Columns[]): Columns {
-  return parts[0].map((_, j) => ([] as Cell[]).concat(...parts.map((p) => p[j])))
+  if (parts.length === 1) return parts[0]
+  return parts[0].map((_, j) => {
+    const columns = parts.map((p) => p[j])
+    if (!columns.every((c): c is Float64Array => c instanceof Float64Array)) {
+      return ([] as Cell[]).concat(...columns.map(columnCells))
+    }
+    const first = columns[0]
+    let contiguous = true
+    let end = first.byteOffset + first.byteLength
+    let length = first.length
+    for (let m = 1; m < columns.length; m++) {
+      const c = columns[m]
+      if (c.buffer !== first.buffer || c.byteOffset !== end) contiguous = false
+      end = c.byteOffset + c.byteLength
+      length += c.length
+    }
+    if (contiguous) return new Float64Array(first.buffer, first.byteOffset, length)
+    const out = new Float64Array(length)
+    let at = 0
+    for (const c of columns) {
+      out.set(c, at)
+      at += c.length
+    }
+    return out
+  })
 }
 
 /** Rows [start, end) of a prediction batch. */
@@ -81,7 +145,8 @@ function fnv1a(text: string): number {
 
 /** The random stream of one test: adding or removing other tests does not change it. */
 export function rngFor(seed: number, id: string): Rng {
-  return createRng((seed ^ fnv1a(id)) >>> 0)
+  // createRng's stream, its state open to the noise loop (stream.ts).
+  return openRng((seed ^ fnv1a(id)) >>> 0)
 }
 
 /** A failed model call: `refused` when the runner named a value its input cannot take (a CellError). */
@@ -218,6 +283,9 @@ export interface JudgeOptions {
   eceBins?: number
 }
 
+/** Distinct labels align remembers (a regression's values are not labels worth keeping). */
+const ALIGN_MEMO = 1024
+
 /**
  * Reads a model's outputs for every test alike. A decision is the predicted label (the model's own when it
  * gives labels, else the thresholded or most probable class), or the value for regression; a flip is a
@@ -232,6 +300,7 @@ export class Judge {
   readonly tolerance: number
   private readonly eceBins?: number
   private readonly byText?: Map<string, Label>
+  private readonly aligned = new Map<Label, Label>()
 
   constructor(o: JudgeOptions) {
     this.task = o.task
@@ -246,7 +315,14 @@ export class Judge {
 
   /** A label read from a file may be `1` where the model says `"1"`: labels are matched to the classes by text. */
   align(label: Label): Label {
-    return this.byText?.get(String(label)) ?? label
+    if (this.byText === undefined) return label
+    // Memoised by the label itself: String() of every row's label cost more than the flips' count.
+    let aligned = this.aligned.get(label)
+    if (aligned === undefined) {
+      aligned = this.byText.get(String(label)) ?? label
+      if (this.aligned.size < ALIGN_MEMO) this.aligned.set(label, aligned)
+    }
+    return aligned
   }
 
   /** One decision per row. */
@@ -388,8 +464,15 @@ export interface BaselineContext {
   against: string
 }
 
+/**
+ * Where a copy writes a numeric feature it changes: `target(j)` is a Float64Array of the chunk's length,
+ * the copy's part of one buffer that holds feature j of every copy of the chunk, so that the copies go
+ * to the model in one call without being concatenated. Written once per chunk and copy, never kept.
+ */
+export type CopyTarget = (j: number) => Float64Array
+
 /** Makes a perturbed copy of a chunk of rows; `start` is the chunk's first row in the sample. */
-export type Transform = (chunk: Columns, start: number) => Columns
+export type Transform = (chunk: Columns, start: number, target?: CopyTarget) => Columns
 
 export type CopyResult = { ok: true; out: PredictionBatch } | { ok: false; failure: CallFailure }
 
@@ -422,7 +505,11 @@ export async function scorePairedCopies(
     const chunk = sliceColumns(ctx.columns, start, end)
     const live = transforms.flatMap((_, k) => (candidate.failed(k) ? [] : [k]))
     if (live.length === 0) break
-    const copies = live.map((k) => transforms[k](chunk, start))
+    const copies = makeCopies(
+      chunk,
+      start,
+      live.map((k) => transforms[k]),
+    )
     await candidate.score(live, copies, end - start)
     if (!base || !baseline) continue
     const paired = live.flatMap((k, m) => (candidate.failed(k) || base.failed(k) ? [] : [m]))
@@ -433,6 +520,33 @@ export async function scorePairedCopies(
     )
   }
   return { candidate: candidate.results(), ...(base ? { baseline: base.results() } : {}) }
+}
+
+/**
+ * Copy m of a chunk by transforms[m], numeric features written into consecutive parts of one buffer a
+ * feature (allocated when a copy first writes it); a copy that leaves such a feature as it was gets it
+ * copied into its part, so that concatColumns finds every typed feature contiguous and copies nothing.
+ */
+function makeCopies(chunk: Columns, start: number, transforms: Transform[]): Columns[] {
+  const length = rowCount(chunk)
+  const count = transforms.length
+  const buffers = new Array<Float64Array | undefined>(chunk.length)
+  const part = (j: number, m: number) => {
+    const buffer = (buffers[j] ??= new Float64Array(count * length))
+    return buffer.subarray(m * length, (m + 1) * length)
+  }
+  const copies = transforms.map((transform, m) => transform(chunk, start, (j) => part(j, m)))
+  if (count === 1) return copies
+  return copies.map((copy, m) =>
+    copy.map((column, j) => {
+      const buffer = buffers[j]
+      if (buffer === undefined || !(column instanceof Float64Array)) return column
+      if (column.buffer === buffer.buffer && column.byteOffset === m * length * 8) return column
+      const into = part(j, m)
+      into.set(column)
+      return into
+    }),
+  )
 }
 
 /** One model's outputs of the copies, chunk after chunk, and the copies it failed on. */

@@ -1,4 +1,4 @@
-import type { Cell } from '../../data/types.js'
+import { cellAt, type Cell, type Column } from '../../data/types.js'
 import { plural } from '../../report/common.js'
 import type { DirectionalEntry } from '../schema.js'
 import type { FeatureProfile, RobustnessTest } from '../types.js'
@@ -21,6 +21,12 @@ export function moveValue(x: Cell, p: FeatureProfile, delta: number): Cell {
   return y
 }
 
+/** moveValue on every cell; a typed column stays typed (a missing value, NaN, is not moved). */
+function moveColumn(cells: Column, p: FeatureProfile, delta: number): Column {
+  if (cells instanceof Float64Array) return cells.map((x) => moveValue(x, p, delta) as number)
+  return cells.map((x) => moveValue(x, p, delta))
+}
+
 /** The feature's sd, or 1 when the sample gives none (constant or empty): the step is then in its own units. */
 export function unitOf(p: FeatureProfile): number {
   return p.std !== undefined && p.std > 0 ? p.std : 1
@@ -37,8 +43,7 @@ export async function runDirectional(ctx: TestContext, entries: DirectionalEntry
   const results = await scoreCopies(
     ctx,
     entries.map(
-      (_, k) => (chunk: Columns) =>
-        chunk.map((cells, j) => (j === index[k] ? cells.map((x) => moveValue(x, ctx.profiles[j], deltas[k])) : cells)),
+      (_, k) => (chunk: Columns) => chunk.map((cells, j) => (j === index[k] ? moveColumn(cells, ctx.profiles[j], deltas[k]) : cells)),
     ),
   )
   return entries.map((e, k) => {
@@ -68,7 +73,7 @@ function judgeDirection(
   let rows = 0
   let violations = 0
   for (let i = 0; i < out.length; i++) {
-    const x = ctx.columns[j][i]
+    const x = cellAt(ctx.columns[j], i)
     const y = moveValue(x, p, delta)
     if (typeof x !== 'number' || typeof y !== 'number' || y === x) continue
     rows++

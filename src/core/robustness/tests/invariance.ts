@@ -56,7 +56,7 @@ export async function runInvariance(ctx: TestContext, cases: InvarianceCase[], f
   const streams = cases.map((c) => rngFor(ctx.seed, c.id))
   const scored = await scorePairedCopies(
     ctx,
-    cases.map((c, k) => (chunk) => perturb(chunk, ctx.profiles, c.spec, streams[k])),
+    cases.map((c, k) => (chunk, _start, target) => perturb(chunk, ctx.profiles, c.spec, streams[k], target)),
   )
   const results = scored.candidate
   return cases.map((c, k) => {

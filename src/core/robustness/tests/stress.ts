@@ -63,7 +63,7 @@ export async function runStress(ctx: TestContext, hasTime: () => boolean): Promi
         tally.spared.push(profile.name)
         continue
       }
-      const columns = base.map((cells, k) => (k === j ? cells.map(() => value) : cells))
+      const columns = base.map((cells, k) => (k === j ? new Array<Cell>(cells.length).fill(value) : cells))
       const restarts = ctx.session.restarts
       const r = await ctx.session.tryPredict(columns, ctx.probe)
       if (ctx.session.restarts > restarts || ctx.session.dead !== undefined) tally.crashes++
