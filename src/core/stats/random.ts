@@ -18,8 +18,12 @@ function splitMix32(state: { x: number }): number {
   return (z ^ (z >>> 16)) >>> 0
 }
 
-/** Doubles uniform on [0, 1); `uint32` draws the underlying 32-bit outputs (one per call). */
-export type Rng = (() => number) & { uint32: () => number }
+/**
+ * Doubles uniform on [0, 1); `uint32` draws the underlying 32-bit outputs (one per call). `state` is the
+ * xoshiro128** state (s0..s3), in the open so that a hot loop can draw with it in local variables and
+ * store it back (robustness/perturb.ts noiseOpen): the same numbers as calling the generator.
+ */
+export type Rng = (() => number) & { uint32: () => number; readonly state: Int32Array }
 
 /**
  * A generator of doubles uniform on [0, 1) with 53 random bits each (two xoshiro128** outputs), from
@@ -28,9 +32,29 @@ export type Rng = (() => number) & { uint32: () => number }
 export function createRng(seed: number): Rng {
   if (!Number.isFinite(seed)) throw new Error(`seed = ${String(seed)} must be a finite number`)
   const init = { x: Math.trunc(seed) | 0 }
-  const next = xoshiro128StarStar([splitMix32(init), splitMix32(init), splitMix32(init), splitMix32(init)])
+  const state = Int32Array.of(splitMix32(init), splitMix32(init), splitMix32(init), splitMix32(init))
+  if ((state[0] | state[1] | state[2] | state[3]) === 0) state[0] = 1
+  const next = () => {
+    let s0 = state[0]
+    let s1 = state[1]
+    let s2 = state[2]
+    let s3 = state[3]
+    const result = imul(rotl(imul(s1, 5), 7), 9) >>> 0
+    const t = s1 << 9
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = rotl(s3, 11)
+    state[0] = s0
+    state[1] = s1
+    state[2] = s2
+    state[3] = s3
+    return result
+  }
   const rng = () => ((next() >>> 5) * 67108864 + (next() >>> 6)) / 9007199254740992
-  return Object.assign(rng, { uint32: next })
+  return Object.assign(rng, { uint32: next, state })
 }
 
 /** The raw xoshiro128** 1.1 stream (unsigned 32-bit outputs) from a 128-bit state (all-zero is replaced). */
