@@ -68,6 +68,8 @@ function child(args, opts = {}) {
   const r = spawnSync(opts.command ?? process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 })
   if (r.status !== 0 && r.status !== 1) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`)
   const line = r.stdout.trim().split('\n').pop()
+  // A child that printed no result (killed, out of memory, a traceback) says why instead of a JSON error.
+  if (!line?.startsWith('{')) throw new Error(`${args.join(' ')} exited ${r.status ?? r.signal} without a result: ${r.stderr.slice(-2000)}`)
   return JSON.parse(line)
 }
 const CHILD = path.join(root, 'scripts/bench-child.mjs')

@@ -122,11 +122,14 @@ describe('predictions runner', () => {
     await runner.checkRowCount(n)
   })
 
-  it('refuses batches out of order', async () => {
+  it('reads past rows it is not asked for (a shard scores some blocks only), and refuses going back', async () => {
     const path = `${FIXTURES}predictions_labels.csv`
+    const whole = await (await start({ path })).predict(rows(0, 4))
     const runner = await start({ path })
-    const e = await rejection(runner.predict(rows(2, 2)))
-    expect(e.message).toBe(`${path}: predictions are read in order; asked for row 2 but the next row is 0`)
+    const out = await runner.predict(rows(2, 2))
+    expect(out.labels).toEqual(whole.labels!.slice(2, 4))
+    const e = await rejection(runner.predict(rows(0, 2)))
+    expect(e.message).toBe(`${path}: predictions are read in order; asked for row 0 but the next row is 4`)
   })
 
   it('names the file and the columns when none hold predictions', async () => {

@@ -1,7 +1,9 @@
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { DEFAULT_MANIFEST } from '../core/manifest/load.js'
-import { errorText } from '../core/errors.js'
+import { UserError, errorText } from '../core/errors.js'
+import type { ShardState } from '../core/shard/state.js'
 import { secrets } from '../core/secrets.js'
 import { parseBoolean, readOverrides, resolveSettings, type Overrides, type Settings } from '../core/settings/index.js'
 import { confinementFor } from '../core/workspace.js'
@@ -17,7 +19,7 @@ import { renderComment, commentMarker } from '../core/report/comment.js'
 import { annotationsFor } from '../core/report/annotations.js'
 import type { ActionIO } from '../ports/io.js'
 import type { CommentPort } from '../ports/sinks.js'
-import { inputSource, readAllowOutside, type ActionDeps, type ActionSpec, type FrameInputs } from './frame.js'
+import { inputSource, readAllowOutside, type ActionDeps, type ActionSpec, type FrameInputs, type Step } from './frame.js'
 
 /*
  * The two actions whose result is a ValidationResult (validate-model, test-robustness) share their
@@ -35,6 +37,12 @@ export interface ValidationInputs extends FrameInputs {
   artifactName?: string
   /** validate-model: where to write the per-row predictions (.csv or .parquet). */
   predictionsPath?: string
+  /** A shard's state file (input shard-state); default modelgate-shard-<i>-of-<n>.json. */
+  shardState?: string
+  /** The shards' artifacts are named `<shardArtifact>-<i>-of-<n>`. */
+  shardArtifact: string
+  /** Give the verdict of a sharded run from its shards' artifacts. */
+  merge: boolean
 }
 
 /**
@@ -62,6 +70,9 @@ export function readValidationInputs(io: ActionIO): ValidationInputs {
     githubToken: token,
     artifactName: src.value('artifact-name'),
     predictionsPath: src.value('predictions-path'),
+    shardState: src.value('shard-state'),
+    shardArtifact: src.value('shard-artifact') ?? 'modelgate-shard',
+    merge: parseBoolean(src.value('merge'), 'input merge') ?? false,
     allowOutsideWorkspace: readAllowOutside(src),
     secrets: [token, overrides.registryToken, ...parts].filter((s): s is string => !!s),
   }
@@ -83,6 +94,23 @@ export interface ValidationAction<I extends ValidationInputs> {
       staged?: StagedFiles
     },
   ): Promise<ValidationResult>
+  /** The verdict of a sharded run, from its shards' state files (input merge); absent: the action cannot merge. */
+  merge?(
+    settings: Settings,
+    files: string[],
+    opts: { context: ActionDeps['context']; log: (line: string) => void },
+  ): Promise<ValidationResult>
+  /** One shard's state (input shard); absent: the action cannot be sharded. */
+  shard?(
+    settings: Settings,
+    opts: {
+      context: ActionDeps['context']
+      runnerEnv: RunnerEnvironment
+      log: (line: string) => void
+      predictionsPath?: string
+      staged?: StagedFiles
+    },
+  ): Promise<ShardState>
   /** validate-model writes the per-row predictions (input predictions-path); the others ignore the input. */
   writesPredictions?: boolean
   /** Outputs beyond `status`, `passed` and `report-path`. */
@@ -136,22 +164,27 @@ export function validationSpec<I extends ValidationInputs>(action: ValidationAct
         { now: deps.now },
       )
       let result: ValidationResult
+      const shards = inputs.merge ? await downloadShards(action, inputs, settings, step) : undefined
       try {
+        // Other lines are not hidden in a group of progress lines: it closes first.
+        const log = (line: string) => {
+          progress.clear()
+          step.log(line)
+        }
         result = await runWithProgress(progress, () =>
-          action.run(settings, {
-            context: deps.context,
-            runnerEnv: { ...deps.runnerEnv, mask: (s) => io.setSecret(s) },
-            // Other lines are not hidden in a group of progress lines: it closes first.
-            log: (line) => {
-              progress.clear()
-              step.log(line)
-            },
-            predictionsPath,
-            staged: step.staged,
-          }),
+          shards
+            ? action.merge!(settings, shards.files, { context: deps.context, log })
+            : action.run(settings, {
+                context: deps.context,
+                runnerEnv: { ...deps.runnerEnv, mask: (s) => io.setSecret(s) },
+                log,
+                predictionsPath,
+                staged: step.staged,
+              }),
         )
       } finally {
         progress.close()
+        shards?.cleanup()
       }
       writeReportFiles(result, { reportPath, junitPath }, { action: name, staged: step.staged })
       return { result, settings, reportPath, predictionFiles }
@@ -213,6 +246,47 @@ export function validationSpec<I extends ValidationInputs>(action: ValidationAct
         confinement: confinementFor(policy),
       })
     },
+  }
+}
+
+/**
+ * The state files of the shards of this workflow run: every artifact named `<shard-artifact>-<i>-of-<n>`,
+ * downloaded into a temporary folder the merge removes. Which shards must be there, and that they agree,
+ * the merge itself checks (core/shard/state.ts).
+ */
+async function downloadShards<I extends ValidationInputs>(
+  action: ValidationAction<I>,
+  inputs: I,
+  settings: Settings,
+  step: Step,
+): Promise<{ files: string[]; cleanup: () => void }> {
+  const { deps } = step
+  if (!action.merge) throw new UserError(`input merge: ${action.name} cannot merge shards`, { field: 'input merge' })
+  if (settings.shard)
+    throw new UserError('input shard and input merge: a step is either one shard or the merge of them all; give one', {
+      field: 'input merge',
+    })
+  if (!deps.artifacts)
+    throw new UserError(
+      "input merge: this run has no Actions artifact service (ACTIONS_RUNTIME_TOKEN), so the shards' artifacts cannot be downloaded",
+      { field: 'input merge' },
+    )
+  const prefix = inputs.shardArtifact
+  const dir = mkdtempSync(path.join(deps.env?.RUNNER_TEMP || tmpdir(), 'modelgate-shards-'))
+  const cleanup = () => rmSync(dir, { recursive: true, force: true })
+  try {
+    const exact = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d+-of-\\d+$`)
+    const found = (await deps.artifacts.download(`${prefix}-*`, dir)).filter((a) => exact.test(a.name))
+    if (found.length === 0)
+      throw new UserError(
+        `input merge: no artifact named ${prefix}-<i>-of-<n> in this workflow run; the shard jobs upload them (input shard), and the merge job must run after them (needs:)`,
+        { field: 'input merge' },
+      )
+    step.log(`merging ${found.length} shard artifact(s): ${found.map((a) => a.name).join(', ')}`)
+    return { files: found.flatMap((a) => a.files.filter((f) => f.endsWith('.json'))), cleanup }
+  } catch (e) {
+    cleanup()
+    throw e
   }
 }
 

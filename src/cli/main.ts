@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { answeredHelp, cliWorkspace, flagSource, parseCommand } from './args.js'
-import { ALLOW_OUTSIDE_WORKSPACE, confinementFor } from '../core/workspace.js'
+import { ALLOW_OUTSIDE_WORKSPACE, confine, confinementFor, type WorkspacePolicy } from '../core/workspace.js'
 import { UserError, errorText, isUserError, EXIT_INVALID_INPUT } from '../core/errors.js'
 import {
   readOverrides,
@@ -11,7 +11,8 @@ import {
   type Overrides,
   type Settings,
 } from '../core/settings/index.js'
-import { validate } from '../core/validate/run.js'
+import { mergeValidation, validate, validateShard } from '../core/validate/run.js'
+import { expandShardFiles, shardFileName, type ShardState } from '../core/shard/state.js'
 import { runRobustness } from '../core/robustness/run.js'
 import { checkOutputPaths, checkOutputsAgainstInputs, writeErrorJUnitFile, writeReportFiles } from '../core/validate/outputs.js'
 import { predictionsPathFor } from '../core/validate/run.js'
@@ -71,9 +72,29 @@ ${MODEL_FLAGS}
   --predictions <file.csv|.parquet>
                                   write the model's per-row predictions (row_index, id, label, probability_<class>
                                   or value); the predictions runner reads the file back as a model or a baseline
+  --shard <i/n>                   score only shard i of n (blocks of --batch-size rows dealt in turn) and write
+                                  its state for modelgate merge instead of a verdict
+  --shard-state <file.json>       where the shard's state goes (default: modelgate-shard-<i>-of-<n>.json)
 ${OUTPUT_FLAGS}
 
 Exit codes: 0 passed (warnings allowed), 1 a gate failed, 2 invalid input.`
+
+export const MERGE_USAGE = `Usage: modelgate merge [options] <shard state files or folders…>
+
+Merges the states of a sharded validate (modelgate validate --shard i/n, one per job of a matrix) into the
+verdict one unsharded run gives: the same metrics, intervals, slices and gates. Every shard 1..n must be
+given once, made with the same settings, model and data; a folder stands for every .json beneath it.
+Give the same manifest and options as the shards; the models and data files are not read again.
+
+${MODEL_FLAGS}
+  --threshold <gate>              repeatable, e.g. --threshold "accuracy >= 0.9"
+  --baseline <what>               as the shards were given it
+  --registry <uri>                as the shards were given it
+  --reference-predictions <file>  as the shards were given it
+${OUTPUT_FLAGS}
+
+Exit codes: 0 passed (warnings allowed), 1 a gate failed, 2 invalid input (a shard missing, given twice,
+or made with other settings, model or data).`
 
 export const ROBUSTNESS_USAGE = `Usage: modelgate robustness [options]
 
@@ -99,6 +120,7 @@ export const USAGE = `Usage: modelgate <command> [options]
 Commands:
   init         write a first modelgate.yml for a model and its data (features, task, classes, starter gates)
   validate     metrics, gates and a report for a model on evaluation data
+  merge        the verdict of a sharded validate, from its shards' states
   robustness   perturbation, invariance, sensitivity and stress tests of a model
   register     record a version of a model, with its evidence, in a registry
   registry     list, show, promote or deprecate registered versions
@@ -131,6 +153,8 @@ export interface CliIO {
 
 type RunOptions = {
   context: Omit<RunContext, 'startedAt' | 'durationSeconds'>
+  /** merge: the shards' state files. */
+  files: string[]
   runnerEnv?: RunnerEnvironment
   log?: (line: string) => void
   predictionsPath?: string
@@ -147,6 +171,10 @@ interface Command {
   flags: Record<string, string>
   settings?(settings: Settings, src: OptionSource): Settings
   run(settings: Settings, opts: RunOptions): Promise<ValidationResult>
+  /** With --shard: one shard's state instead of a verdict; commands without it refuse --shard. */
+  shard?(settings: Settings, opts: RunOptions): Promise<ShardState>
+  /** Takes the shards' state files as arguments (merge). */
+  positionals?: boolean
 }
 
 const COMMON_OPTIONS = {
@@ -180,9 +208,24 @@ const COMMANDS: Record<string, Command> = {
       baseline: { type: 'string' },
       'reference-predictions': { type: 'string' },
       predictions: { type: 'string' },
+      shard: { type: 'string' },
+      'shard-state': { type: 'string' },
     },
     flags: { thresholds: 'threshold', 'http-headers': 'header' },
     run: (settings, opts) => validate(settings, opts),
+    shard: (settings, opts) => validateShard(settings, { ...opts, tool: { name: TOOL, version: VERSION } }),
+  },
+  merge: {
+    usage: MERGE_USAGE,
+    action: 'validate-model',
+    options: {
+      threshold: { type: 'string', multiple: true },
+      baseline: { type: 'string' },
+      'reference-predictions': { type: 'string' },
+    },
+    flags: { thresholds: 'threshold', 'http-headers': 'header' },
+    positionals: true,
+    run: (settings, opts) => mergeValidation(settings, opts.files, opts),
   },
   robustness: {
     usage: ROBUSTNESS_USAGE,
@@ -270,7 +313,7 @@ function cliProgress(io: CliIO): Progress {
 }
 
 async function runCommand(name: string, spec: Command, args: string[], io: CliIO, setDebug: (d: boolean) => void): Promise<number> {
-  const { values } = parseCommand(name, args, { ...COMMON_OPTIONS, ...spec.options })
+  const { values, positionals } = parseCommand(name, args, { ...COMMON_OPTIONS, ...spec.options }, { positionals: spec.positionals })
   if (answeredHelp(values, spec.usage, io, setDebug)) return 0
   const str = (k: string) => values[k] as string | undefined
   // Flags carry the action's input names, but for the repeatable ones.
@@ -286,6 +329,8 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
   try {
     const resolved = resolveSettings({ ...registryCredentials(readOverrides(src)), workspace, env: process.env }, io.cwd)
     const settings = spec.settings ? spec.settings(resolved, src) : resolved
+    if (settings.shard) return await runShard(name, spec, settings, { values, io, staged, predictionsPath, workspace })
+    const files = spec.positionals ? shardFiles(positionals, io.cwd, workspace) : []
     const predictionFiles = predictionsPath
       ? settings.data.map((d) => predictionsPathFor(path.resolve(io.cwd, predictionsPath), d.name, settings.data.length))
       : []
@@ -319,6 +364,7 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
           log,
           predictionsPath: predictionsPath && path.resolve(io.cwd, predictionsPath),
           staged,
+          files,
         }),
       )
     } finally {
@@ -344,5 +390,77 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
         confinement: confinementFor(workspace, str('config') && path.resolve(io.cwd, str('config')!)),
       })
     throw e
+  }
+}
+
+/** merge's arguments: at least one, each a file or folder inside the workspace (unless opted out). */
+function shardFiles(positionals: string[], cwd: string, workspace: WorkspacePolicy): string[] {
+  if (positionals.length === 0)
+    throw new UserError("merge: give the shards' state files (or the folder they were downloaded to), e.g. modelgate merge shards/")
+  const files = expandShardFiles(positionals, cwd)
+  const rule = confinementFor(workspace)
+  for (const f of files) confine(f, rule, { field: 'merge' })
+  if (files.length === 0) throw new UserError(`merge: no .json files in ${positionals.join(', ')}`)
+  return files
+}
+
+/** One shard of a sharded run: its state file, written atomically; a verdict is the merge's to give. */
+async function runShard(
+  name: string,
+  spec: Command,
+  settings: Settings,
+  ctx: { values: Record<string, unknown>; io: CliIO; staged: StagedFiles; predictionsPath?: string; workspace: WorkspacePolicy },
+): Promise<number> {
+  const { values, io, staged } = ctx
+  if (!spec.shard) throw new UserError(`--shard: modelgate ${name} cannot be sharded; modelgate validate can`, { field: '--shard' })
+  for (const flag of ['report', 'junit', 'summary'])
+    if (values[flag] !== undefined)
+      throw new UserError(`--${flag}: a shard writes its state (--shard-state), not a report; give --${flag} to modelgate merge`, {
+        field: `--${flag}`,
+      })
+  const shard = settings.shard!
+  const statePath = path.resolve(io.cwd, (values['shard-state'] as string | undefined) ?? shardFileName(shard))
+  const predictionFiles = ctx.predictionsPath
+    ? settings.data.map((d) => predictionsPathFor(path.resolve(io.cwd, ctx.predictionsPath!), d.name, settings.data.length))
+    : []
+  checkOutputsAgainstInputs(
+    [{ path: statePath, label: '--shard-state' }, ...predictionFiles.map((p) => ({ path: p, label: '--predictions' }))],
+    settings,
+  )
+  checkOutputPath(statePath, '--shard-state')
+  const progress = values.quiet || values.json ? NO_PROGRESS : cliProgress(io)
+  const log =
+    values.quiet || values.json
+      ? undefined
+      : (line: string) => {
+          progress.clear()
+          io.stderr(line)
+        }
+  try {
+    const state = await runWithProgress(progress, () =>
+      spec.shard!(settings, {
+        context: { tool: TOOL, version: VERSION, ...io.context },
+        runnerEnv: io.runnerEnv,
+        log,
+        predictionsPath: ctx.predictionsPath && path.resolve(io.cwd, ctx.predictionsPath),
+        staged,
+        files: [],
+      }),
+    )
+    staged.write(statePath, JSON.stringify(state))
+    staged.commit()
+    const shown = path.relative(io.cwd, statePath) || statePath
+    const scored = state.data
+      .map((d) => `${d.name}: ${d.scored.toLocaleString('en-US')} of ${d.rows.toLocaleString('en-US')} rows`)
+      .join('; ')
+    if (values.json) io.stdout(JSON.stringify({ shard: `${shard.index}/${shard.count}`, state: shown, data: state.data }, null, 2))
+    else if (!values.quiet)
+      io.stdout(`shard ${shard.index}/${shard.count}: ${scored}; state written to ${shown} (merge the shards with modelgate merge)`)
+    return 0
+  } catch (e) {
+    staged.abort()
+    throw e
+  } finally {
+    progress.close()
   }
 }

@@ -118,3 +118,14 @@ function describe(errors: ErrorObject[] | null | undefined): string {
   if (first === undefined) return 'does not match the data contract'
   return first.instancePath === '' ? `${first.message}` : `${first.instancePath} ${first.message}`
 }
+
+/** Shards' summaries of one data set as one pass over all its rows gives it: counts add, the first violating rows kept. */
+export function mergeContractSummaries(parts: ContractSummary[]): ContractSummary {
+  const examples = parts.flatMap((p) => p.examples).sort((a, b) => a.row - b.row)
+  return {
+    schema: parts[0].schema,
+    violations: parts.reduce((n, p) => n + p.violations, 0),
+    rowsChecked: parts.reduce((n, p) => n + p.rowsChecked, 0),
+    examples: examples.slice(0, CONTRACT_EXAMPLES),
+  }
+}

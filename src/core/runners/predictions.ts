@@ -96,11 +96,13 @@ class FilePredictionsRunner implements PredictionsRunner {
 
   predict(batch: FeatureBatch): Promise<PredictionBatch> {
     return this.serially(async () => {
-      if (batch.offset !== this.consumed)
+      if (batch.offset < this.consumed)
         throw new UserError(
           `${this.path}: predictions are read in order; asked for row ${batch.offset} but the next row is ${this.consumed}`,
           { file: this.path },
         )
+      // A shard scores some blocks of rows and not others: the rows between are read past.
+      if (batch.offset > this.consumed) await this.take(batch.offset - this.consumed)
       const columns = await this.take(batch.length)
       const raw = fromColumns(this.choice, (name) => columns[name]!)
       return toPredictionBatch(this.path, batch, raw, columnSources(this.choice))

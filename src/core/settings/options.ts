@@ -108,6 +108,7 @@ export function readOverrides(src: OptionSource): Overrides {
     referencePredictions: src.value('reference-predictions'),
     failOn: parseEnum(src.value('fail-on'), FAIL_ON, src.label('fail-on')),
     batchSize: parsePositiveInt(src.value('batch-size'), src.label('batch-size')),
+    shard: src.value('shard'),
     headers: parseHeaders(src.lines('http-headers'), src.label('http-headers')),
     origin: (name) => src.label(name),
   }

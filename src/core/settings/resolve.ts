@@ -3,6 +3,7 @@
  * each part resolved by its own file, every path checked against the workspace before any is opened.
  * Nothing after this reads the environment or the manifest again.
  */
+import { parseShard } from '../shard/spec.js'
 import nodePath from 'node:path'
 import { UserError } from '../errors.js'
 import { DEFAULT_MANIFEST } from '../manifest/load.js'
@@ -112,6 +113,9 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
     fairness: manifest?.fairness,
     calibration: manifest?.calibration ?? false,
     robustness: manifest?.robustness,
+    ...(overrides.shard !== undefined && overrides.shard.trim() !== ''
+      ? { shard: parseShard(overrides.shard, { field: origin('shard') }) }
+      : {}),
   }
 }
 

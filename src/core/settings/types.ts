@@ -12,6 +12,7 @@ import type { RobustnessConfig } from '../robustness/schema.js'
 import type { Confinement, WorkspacePolicy } from '../workspace.js'
 import type { VersionRef } from '../registry/resolve.js'
 import type { RegistryLocation } from '../registry/location.js'
+import type { ShardSpec } from '../shard/spec.js'
 
 /** The environment a run resolves `${VAR}` references against: passed in by each face, never read here. */
 export type Environment = Readonly<Record<string, string | undefined>>
@@ -39,6 +40,8 @@ export interface Overrides {
   referencePredictions?: string
   failOn?: FailOn
   batchSize?: number
+  /** `i/n`: score only shard i of n of each data set's rows, and write its state for the merge (core/shard). */
+  shard?: string
   /** HTTP headers for an http model (e.g. Authorization), laid over the manifest's. */
   headers?: Record<string, string>
   /** Read no manifest even if modelgate.yml exists (modelgate init). */
@@ -120,6 +123,8 @@ export interface Settings {
   calibration: boolean
   /** test-robustness's configuration (the manifest's `robustness:` key); undefined: all defaults. */
   robustness?: RobustnessConfig
+  /** This job's part of the rows in a sharded run (shard/spec.ts); undefined: all of them. */
+  shard?: ShardSpec
 }
 
 export interface RegistryBaselineSpec {

@@ -12,7 +12,7 @@ import { METRIC_DIRECTIONS } from '../metrics/index.js'
 import { checkSliceColumns, checkSliceMetrics, discoveryFeatures, sliceColumns } from '../slices/schema.js'
 import { evaluateSlices } from '../slices/evaluate.js'
 import { discoverWeakSlices } from '../slices/discover.js'
-import type { AnalysedDataset, Analysis, DatasetMetrics, Scoring, ValidationPlan } from './stages.js'
+import type { AnalysedDataset, Analysis, DatasetMetrics, Scoring, DescribedModel, ValidationPlan } from './stages.js'
 
 /*
  * The statistics on top of the metrics (issue 3): champion vs challenger, slices, fairness, calibration.
@@ -65,7 +65,7 @@ export function wantsAnalysis(settings: Settings, hasBaselineRows: boolean): boo
 }
 
 /** The statistics of one data set, on the rows and matched labels its metrics were computed from. */
-export function analyseDataset(plan: ValidationPlan, scoring: Scoring, measured: DatasetMetrics): AnalysedDataset {
+export function analyseDataset(plan: ValidationPlan<DescribedModel>, scoring: Scoring, measured: DatasetMetrics): AnalysedDataset {
   const { settings } = plan
   const { run, candidate: m, baseline: baselineOut } = measured
   if (!wantsAnalysis(settings, baselineOut !== undefined)) return measured

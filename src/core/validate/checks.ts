@@ -13,9 +13,9 @@ import type { Settings } from '../settings/index.js'
 import { describeAdjustment } from './probabilities.js'
 import { reproducibilityChecks } from './reproducible.js'
 import { describeEmpty } from './score.js'
-import type { AnalysedDataset, Analysis, Checked, DatasetRun, ValidationPlan } from './stages.js'
+import type { AnalysedDataset, Analysis, Checked, DatasetRun, DescribedModel, ValidationPlan } from './stages.js'
 
-export function checkRun(plan: ValidationPlan, datasets: AnalysedDataset[]): Checked {
+export function checkRun(plan: ValidationPlan<DescribedModel>, datasets: AnalysedDataset[]): Checked {
   const { settings } = plan
   const data: DatasetResult[] = []
   const analyses: Analysis[] = []

@@ -12,12 +12,12 @@ import { latencyStats } from '../metrics/performance.js'
 import type { Task } from '../result/types.js'
 import type { ResolvedData, Settings } from '../settings/index.js'
 import type { PredictionAccumulator } from './accumulate.js'
-import type { DatasetMetrics, DatasetRun, MetricsOut, Scored, Scoring, ValidationPlan } from './stages.js'
+import type { DatasetMetrics, DatasetRun, MetricsOut, Scored, Scoring, DescribedModel, ValidationPlan } from './stages.js'
 
 /** Every metric that needs the model's probabilities, in the report's order (the catalogue's). */
 const PROBABILITY_METRICS = Object.keys(METRIC_DIRECTIONS).filter((m) => METRIC_CATALOGUE[m]!.needs === 'probabilities')
 
-export function accumulateDataset(plan: ValidationPlan, scoring: Scoring, run: DatasetRun): DatasetMetrics {
+export function accumulateDataset(plan: ValidationPlan<DescribedModel>, scoring: Scoring, run: DatasetRun): DatasetMetrics {
   const { settings, baselineReport } = plan
   const { runs, task } = scoring
   const tm = performance.now()

@@ -3,6 +3,9 @@ import type { DatasetResult } from '../result/types.js'
 
 type Parity = NonNullable<DatasetResult['parity']>
 
+/** What a shard's counter carries to the merge: its result and the rows that disagreed in any way. */
+export type ParityState = Parity & { disagreeingRows: number }
+
 /**
  * Conversion parity: rows where the model under test disagrees with the source framework's own
  * predictions (e.g. the scikit-learn model an ONNX file was exported from). Labels must be equal;
@@ -54,6 +57,18 @@ export class ParityCounter {
     this.rows += model.length
   }
 
+  /** Adds a shard's counts; examples are kept in row order, the first five, as one pass over every row keeps them. */
+  absorb(p: ParityState): void {
+    this.rows += p.rows
+    this.labelMismatches += p.labelMismatches
+    this.probabilityMismatches += p.probabilityMismatches
+    this.maxAbsDiff = Math.max(this.maxAbsDiff, p.maxAbsDiff)
+    this.disagreeingRows += p.disagreeingRows
+    this.examples.push(...p.examples)
+    this.examples.sort((a, b) => a.row - b.row)
+    this.examples.length = Math.min(this.examples.length, 5)
+  }
+
   private example(row: number, message: string): void {
     // Rows are numbered from 1, as the contract's examples are.
     if (this.examples.length < 5) this.examples.push({ row: row + 1, message: `row ${row + 1}: ${message}` })
@@ -62,6 +77,10 @@ export class ParityCounter {
   /** Rows that disagree on the label, beyond the tolerance, or both (each row once). */
   get mismatches(): number {
     return this.disagreeingRows
+  }
+
+  state(): ParityState {
+    return { ...this.result(), examples: this.examples.map((e) => ({ ...e })), disagreeingRows: this.disagreeingRows }
   }
 
   result(): Parity {

@@ -93,6 +93,16 @@ export class ProbabilityGuard {
     }
   }
 
+  /** Adds another guard's counts (a shard's, when shards are merged): counts add, maxima take the larger. */
+  absorb(a: ProbabilityAdjustment | undefined): void {
+    if (!a) return
+    this.clippedValues += a.clippedValues
+    this.clippedRows += a.clippedRows
+    this.maxExcess = Math.max(this.maxExcess, a.maxExcess)
+    this.offSumRows += a.offSumRows
+    this.maxSumError = Math.max(this.maxSumError, a.maxSumError)
+  }
+
   summary(): ProbabilityAdjustment | undefined {
     if (this.clippedValues === 0 && this.offSumRows === 0) return undefined
     return {

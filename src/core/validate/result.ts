@@ -6,10 +6,10 @@
 import { overallStatus } from '../gates/evaluate.js'
 import { RESULT_SCHEMA_VERSION, type ValidationResult } from '../result/types.js'
 import { runContext, type CiContext } from './context.js'
-import type { Checked, Scoring, ValidationPlan } from './stages.js'
+import type { Checked, Scoring, DescribedModel, ValidationPlan } from './stages.js'
 
 export function buildResult(
-  plan: ValidationPlan,
+  plan: ValidationPlan<DescribedModel>,
   scoring: Scoring,
   checked: Checked,
   run: { context: CiContext; started: Date; t0: number },

@@ -22,8 +22,10 @@ import type { CiContext } from './context.js'
 import { accumulateDataset } from './metrics.js'
 import { planValidation } from './plan.js'
 import { buildResult } from './result.js'
-import { scoreDatasets } from './score.js'
-import type { Opened } from './stages.js'
+import { scoreDatasets, taskOf } from './score.js'
+import { loadValidationShards, mergedScoring, shardState } from './shard.js'
+import type { Checked, DescribedModel, Opened, Scoring, ValidationPlan } from './stages.js'
+import type { ShardState } from '../shard/state.js'
 
 export { predictionsPathFor } from './predictions-file.js'
 export { textColumns } from './score.js'
@@ -47,14 +49,7 @@ export interface ValidateOptions {
  * predictions on the same rows, so that memory holds predictions, not rows.
  */
 export async function validate(settings: Settings, opts: ValidateOptions): Promise<ValidationResult> {
-  try {
-    return relativePaths(await validateRaw(settings, opts), settings.workspace)
-  } catch (e) {
-    // Messages name files as the user wrote them: relative to the workspace, not /home/runner/work/….
-    if (e instanceof UserError)
-      throw new UserError(stripWorkspace(e.message, settings.workspace), { file: e.file, field: e.field, cause: e.cause })
-    throw e
-  }
+  return withWorkspaceMessages(settings.workspace, async () => relativePaths(await validateRaw(settings, opts), settings.workspace))
 }
 
 function relativePaths(result: ValidationResult, workspace: string): ValidationResult {
@@ -76,6 +71,7 @@ function relativePaths(result: ValidationResult, workspace: string): ValidationR
 }
 
 async function validateRaw(given: Settings, opts: ValidateOptions): Promise<ValidationResult> {
+  if (given.shard) throw new Error('validate: a shard gives a state for the merge, not a verdict: run it with validateShard')
   const started = new Date()
   const t0 = performance.now()
   const log = opts.log ?? (() => {})
@@ -83,13 +79,81 @@ async function validateRaw(given: Settings, opts: ValidateOptions): Promise<Vali
   try {
     const plan = await planValidation(given, { runnerEnv: opts.runnerEnv, log }, opened)
     const scoring = await scoreDatasets(plan, { log, predictionsPath: opts.predictionsPath, staged: opts.staged }, opened)
-    // One data set through both stages before the next: of two problems, the first data set's is reported.
-    const analysed = scoring.runs.map((run) => analyseDataset(plan, scoring, accumulateDataset(plan, scoring, run)))
-    const checked = checkRun(plan, analysed)
+    const checked = judge(plan, scoring)
     await commitPredictions(opened, plan.settings.workspace, log)
     return buildResult(plan, scoring, checked, { context: opts.context, started, t0 })
   } finally {
     await Promise.allSettled([...opened.runners.map((r) => r.close()), ...opened.sinks.map((s) => s.abort())])
+  }
+}
+
+/** Stages 3–5 on a scoring, however it was made (one run, or shards merged). */
+function judge(plan: ValidationPlan<DescribedModel>, scoring: Scoring): Checked {
+  // One data set through both stages before the next: of two problems, the first data set's is reported.
+  const analysed = scoring.runs.map((run) => analyseDataset(plan, scoring, accumulateDataset(plan, scoring, run)))
+  return checkRun(plan, analysed)
+}
+
+/**
+ * One shard of a sharded run (settings.shard): stages 1 and 2 on the shard's rows, and their output as
+ * the state the merge reads; no verdict, no gates. Its predictions file, when asked for, holds its rows.
+ */
+export async function validateShard(
+  given: Settings,
+  opts: ValidateOptions & { tool: { name: string; version: string } },
+): Promise<ShardState> {
+  if (!given.shard) throw new Error('validateShard: the settings name no shard')
+  const log = opts.log ?? (() => {})
+  const opened: Opened = { runners: [], sinks: [] }
+  try {
+    return await withWorkspaceMessages(given.workspace, async () => {
+      const plan = await planValidation(given, { runnerEnv: opts.runnerEnv, log }, opened)
+      const scoring = await scoreDatasets(plan, { log, predictionsPath: opts.predictionsPath, staged: opts.staged }, opened)
+      await commitPredictions(opened, plan.settings.workspace, log)
+      return shardState(plan, scoring, opts.tool)
+    })
+  } finally {
+    await Promise.allSettled([...opened.runners.map((r) => r.close()), ...opened.sinks.map((s) => s.abort())])
+  }
+}
+
+/**
+ * The verdict of a sharded run: the shards' states, checked to be one complete set made with these
+ * settings, merged into the scoring one unsharded run would have made, then stages 3–6 as in any run.
+ * No model is opened and no data file read.
+ */
+export async function mergeValidation(
+  given: Settings,
+  files: string[],
+  opts: Pick<ValidateOptions, 'context' | 'log'>,
+): Promise<ValidationResult> {
+  const started = new Date()
+  const t0 = performance.now()
+  return withWorkspaceMessages(given.workspace, async () => {
+    const shards = loadValidationShards(files, given)
+    const { plan, runs, cleanup } = mergedScoring(given, shards)
+    try {
+      const scoring: Scoring = { runs, task: taskOf(plan.settings, runs) }
+      opts.log?.(`merged ${shards.length} shards: ${runs.map((r) => `${r.data.name} ${r.rows.toLocaleString('en-US')} rows`).join(', ')}`)
+      const result = buildResult(plan, scoring, judge(plan, scoring), { context: opts.context, started, t0 })
+      const count = shards[0].state.shard.count
+      result.notes.push(
+        `Merged from ${count} shard${count === 1 ? '' : 's'} (blocks of ${given.batchSize} rows each): the rows, metrics, intervals and checks of one run over the whole data; latency and rows per second are the shards' own (the slowest shard's wall time).`,
+      )
+      return relativePaths(result, given.workspace)
+    } finally {
+      cleanup()
+    }
+  })
+}
+
+/** Messages name files as the user wrote them: relative to the workspace, not /home/runner/work/…. */
+async function withWorkspaceMessages<T>(workspace: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(stripWorkspace(e.message, workspace), { file: e.file, field: e.field, cause: e.cause })
+    throw e
   }
 }
 

@@ -8,6 +8,8 @@
 import { performance } from 'node:perf_hooks'
 import { createContractChecker, contractColumns } from '../data/contract.js'
 import { digestFile, openTable } from '../data/open.js'
+import { shardBatches, shardName } from '../shard/spec.js'
+import type { Task } from '../result/types.js'
 import { cellAt, columnCells, isBlankAt, type Batch, type Cell } from '../data/types.js'
 import { CellError, UserError } from '../errors.js'
 import { decideTask } from '../evaluation/task.js'
@@ -51,6 +53,13 @@ export async function scoreDatasets(
     runs.push(await scoreDataset(settings, data, candidate.runner, baseline?.runner, reference, keptColumns(settings), out.log, sink, text))
   }
 
+  // A shard's answers may be too few to tell the task (or none at all): the merge decides it on them all.
+  if (settings.shard) return { runs, task: settings.task ?? 'binary' }
+  return { runs, task: taskOf(settings, runs) }
+}
+
+/** What the models gave decides the task when the manifest did not; then its metrics are checked. */
+export function taskOf(settings: Settings, runs: DatasetRun[]): Task {
   const acc0 = runs[0].candidate.acc
   const task = decideTask(
     settings.task,
@@ -60,7 +69,7 @@ export async function scoreDatasets(
   )
   checkGateMetrics(settings, task)
   checkAnalysisMetrics(settings, task)
-  return { runs, task }
+  return task
 }
 
 function runnerHints(settings: Settings): { task?: 'classification' | 'regression'; classes?: (number | string)[] } {
@@ -96,51 +105,59 @@ async function scoreDataset(
     ...keep,
   ])
   const kept: Record<string, Cell[]> = Object.fromEntries(keep.map((c) => [c, []]))
-  const cand: Scored = { acc: new PredictionAccumulator(), latenciesMs: [] }
-  const base: Scored | undefined = baseline ? { acc: new PredictionAccumulator(), latenciesMs: [] } : undefined
+  // A shard's rows are not all the file's: each kept row's place in the file goes to the merge with it.
+  const rowIndex = settings.shard !== undefined
+  const cand: Scored = { acc: new PredictionAccumulator({ rowIndex }), latenciesMs: [] }
+  const base: Scored | undefined = baseline ? { acc: new PredictionAccumulator({ rowIndex }), latenciesMs: [] } : undefined
   const parity = reference ? new ParityCounter(settings.referencePredictions!.path, settings.referencePredictions!.tolerance) : undefined
   const started = performance.now()
   const checkSeconds = { contract: 0, parity: 0 }
   const present = new PresenceCounter(settings.model.features)
   let rows = 0
+  let scored = 0
   const progress = currentProgress().phase(data.name, { file: data.path })
   const onBytesRead = (bytes: number) => progress.bytes(bytes)
-  for await (const batch of source.batches({ batchSize: settings.batchSize, columns: readColumns, text, onBytesRead })) {
-    // Labels as cells: the metrics take classes as numbers or text alike (one column of the batch: cheap).
-    const labels = columnCells(batch.columns[settings.label])
-    present.count(batch)
-    const pred = await timed(cand.latenciesMs, data, () => candidate.predict(featureBatch(batch, settings.model)))
-    checkLength(pred, batch, candidate, settings.model)
-    try {
-      cand.acc.add(labels, pred, data.path, batch.offset)
-    } catch (e) {
-      throw explainNaN(e, batch, settings.model.features, present, data.path)
+  for await (const read of source.batches({ batchSize: settings.batchSize, columns: readColumns, text, onBytesRead })) {
+    rows += read.length
+    // A shard reads every row (a CSV cannot be entered mid-file) but scores only its own blocks.
+    for (const batch of shardBatches(read, settings.shard, settings.batchSize)) {
+      scored += batch.length
+      // Labels as cells: the metrics take classes as numbers or text alike (one column of the batch: cheap).
+      const labels = columnCells(batch.columns[settings.label])
+      present.count(batch)
+      const pred = await timed(cand.latenciesMs, data, () => candidate.predict(featureBatch(batch, settings.model)))
+      checkLength(pred, batch, candidate, settings.model)
+      try {
+        cand.acc.add(labels, pred, data.path, batch.offset)
+      } catch (e) {
+        throw explainNaN(e, batch, settings.model.features, present, data.path)
+      }
+      await sink?.write(batch.offset, pred, labels, settings.idColumn ? columnCells(batch.columns[settings.idColumn]) : undefined)
+      if (baseline && base && baselineModel) {
+        const bp = await timed(base.latenciesMs, data, () => baseline.predict(featureBatch(batch, baselineModel)))
+        checkLength(bp, batch, baseline, baselineModel)
+        base.acc.add(labels, bp, data.path, batch.offset)
+      }
+      if (reference && parity) {
+        const tp = performance.now()
+        const rp = await reference.predict(featureBatch(batch, settings.model))
+        parity.add(pred, rp, batch.offset)
+        checkSeconds.parity += (performance.now() - tp) / 1000
+      }
+      if (contract) {
+        const tc = performance.now()
+        contract.check(batch)
+        checkSeconds.contract += (performance.now() - tc) / 1000
+      }
+      keepLabelledRows(kept, batch, labels)
     }
-    await sink?.write(batch.offset, pred, labels, settings.idColumn ? columnCells(batch.columns[settings.idColumn]) : undefined)
-    if (baseline && base && baselineModel) {
-      const bp = await timed(base.latenciesMs, data, () => baseline.predict(featureBatch(batch, baselineModel)))
-      checkLength(bp, batch, baseline, baselineModel)
-      base.acc.add(labels, bp, data.path, batch.offset)
-    }
-    if (reference && parity) {
-      const tp = performance.now()
-      const rp = await reference.predict(featureBatch(batch, settings.model))
-      parity.add(pred, rp, batch.offset)
-      checkSeconds.parity += (performance.now() - tp) / 1000
-    }
-    if (contract) {
-      const tc = performance.now()
-      contract.check(batch)
-      checkSeconds.contract += (performance.now() - tc) / 1000
-    }
-    keepLabelledRows(kept, batch, labels)
-    rows += batch.length
     progress.rows(rows)
   }
   progress.end()
   const seconds = (performance.now() - started) / 1000
   if (rows === 0) throw new UserError(`${data.path}: no data rows (the file has a header or schema but no rows)`, { file: data.path })
-  if (cand.acc.yTrue.length === 0)
+  // A shard may hold no labelled row (a file of fewer blocks than shards): the merge judges the whole.
+  if (cand.acc.yTrue.length === 0 && !settings.shard)
     throw new UserError(
       `${data.path}: none of its ${plural(rows, 'row')} has a value in the label column "${settings.label}"; the metrics need labelled rows`,
       { file: data.path, field: settings.label },
@@ -150,11 +167,16 @@ async function scoreDataset(
     const r = runner as (ModelRunner & { checkRowCount?: (rows: number) => Promise<void> }) | undefined
     await r?.checkRowCount?.(rows)
   }
-  log(`${data.name}: scored ${rows.toLocaleString('en-US')} rows in ${seconds.toFixed(2)} s`)
+  log(
+    settings.shard
+      ? `${data.name}: shard ${shardName(settings.shard)} scored ${scored.toLocaleString('en-US')} of ${rows.toLocaleString('en-US')} rows in ${seconds.toFixed(2)} s`
+      : `${data.name}: scored ${rows.toLocaleString('en-US')} rows in ${seconds.toFixed(2)} s`,
+  )
   return {
     data,
     digest,
     rows,
+    scored,
     seconds,
     candidate: cand,
     baseline: base,

@@ -19,22 +19,26 @@ export interface Opened {
   sinks: PredictionsFile[]
 }
 
-export interface OpenedModel {
-  runner: ModelRunner
+/** A model as the stages after scoring know it: described, not necessarily open (a merge opens none). */
+export interface DescribedModel {
   info: ModelInfo
 }
 
-/** plan → score: the completed settings and the models, opened. */
-export interface ValidationPlan {
+export interface OpenedModel extends DescribedModel {
+  runner: ModelRunner
+}
+
+/** plan → score: the completed settings and the models, opened (described only, in a merge of shards). */
+export interface ValidationPlan<M extends DescribedModel = OpenedModel> {
   /** The settings as given: the result says when the features were inferred, i.e. differ from these. */
   given: Settings
   /** Completed: registry baseline resolved, features inferred. */
   settings: Settings
   /** Why inferred features may be wrong (their order came from the data file). */
   featureWarning?: string
-  candidate: OpenedModel
+  candidate: M
   /** A baseline model, scored on the same rows as the candidate. */
-  baseline?: OpenedModel
+  baseline?: M
   /** A previous report, whose metrics stand in for a baseline model's. */
   baselineReport?: BaselineReport
 }
@@ -48,7 +52,10 @@ export interface Scored {
 export interface DatasetRun {
   data: ResolvedData
   digest: string
+  /** Data rows in the file. */
   rows: number
+  /** Of them, the rows scored: all, but in a shard (core/shard). */
+  scored: number
   seconds: number
   candidate: Scored
   baseline?: Scored
