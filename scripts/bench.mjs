@@ -11,6 +11,7 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { performance } from 'node:perf_hooks'
 import { mulberry32 } from './mulberry32.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -71,6 +72,21 @@ function child(args, opts = {}) {
   // A child that printed no result (killed, out of memory, a traceback) says why instead of a JSON error.
   if (!line?.startsWith('{')) throw new Error(`${args.join(' ')} exited ${r.status ?? r.signal} without a result: ${r.stderr.slice(-2000)}`)
   return JSON.parse(line)
+}
+/** `child`, but without blocking: for runs measured side by side. */
+function childAsync(args) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, args, { cwd: root })
+    let out = ''
+    let err = ''
+    proc.stdout.on('data', (d) => (out += d))
+    proc.stderr.on('data', (d) => (err += d))
+    proc.on('close', (code) => {
+      const line = out.trim().split('\n').pop()
+      if (!line?.startsWith('{')) reject(new Error(`${args.join(' ')} exited ${code} without a result: ${err.slice(-2000)}`))
+      else resolve(JSON.parse(line))
+    })
+  })
 }
 const CHILD = path.join(root, 'scripts/bench-child.mjs')
 const median = (rs, key = 'seconds') => [...rs].sort((a, b) => a[key] - b[key])[Math.floor(rs.length / 2)]
@@ -196,8 +212,48 @@ for (const rows of SIZES) {
   )
   if (py) console.log(`same numbers: accuracy ${py.metrics.accuracy.toFixed(6)} (scikit-learn); roc_auc ${py.metrics.roc_auc.toFixed(6)}`)
 
-  // Robustness once, on the first size: K gaussian-noise invariance tests on a seeded row sample.
+  // Robustness and sharding once, on the first size.
   if (rows !== SIZES[0]) continue
+
+  // Sharding (issue 16): n shards of the clean validate run side by side on this machine, then the merge.
+  // Every shard reads the whole file and scores its blocks; the merge reads the shards' states only.
+  console.log(`\nmodelgate validate sharded, n shards run concurrently on this machine, then merged (median of ${REPEAT}):`)
+  console.log(
+    '| shards | one shard alone (s: a job of the matrix on its own runner) | shards side by side here (s) | slowest shard peak RSS (MB) | merge (s) | merge peak RSS (MB) | state files (MB) | (alone + merge) vs one run | (side by side + merge) vs one run |',
+  )
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+  for (const n of [2, 3]) {
+    const results = []
+    for (let i = 0; i < REPEAT; i++) {
+      const states = mkdtempSync(path.join(os.tmpdir(), 'mg-bench-shards-'))
+      const alone = child([...validate(clean), '--shard', `1/${n}`, '--shard-state', path.join(states, 'alone.json')])
+      rmSync(path.join(states, 'alone.json'))
+      const t = performance.now()
+      const shards = await Promise.all(
+        Array.from({ length: n }, (_, k) =>
+          childAsync([...validate(clean), '--shard', `${k + 1}/${n}`, '--shard-state', path.join(states, `s${k + 1}.json`)]),
+        ),
+      )
+      const wall = (performance.now() - t) / 1000
+      const merged = child([CHILD, 'cli', 'merge', '--config', clean, '--quiet', '--allow-outside-workspace', states])
+      const bytes = Array.from({ length: n }, (_, k) => statSync(path.join(states, `s${k + 1}.json`)).size).reduce((a, b) => a + b, 0)
+      rmSync(states, { recursive: true, force: true })
+      results.push({
+        seconds: wall + merged.seconds,
+        alone: alone.seconds,
+        wall,
+        merge: merged,
+        shardRss: Math.max(...shards.map((r) => r.maxRssKb)),
+        bytes,
+      })
+    }
+    const r = median(results)
+    console.log(
+      `| ${n} | ${r.alone.toFixed(2)} | ${r.wall.toFixed(2)} | ${(r.shardRss / 1024).toFixed(0)} | ${r.merge.seconds.toFixed(2)} | ${mb(r.merge)} | ${(r.bytes / 1e6).toFixed(0)} | ${((r.alone + r.merge.seconds) / mgCsv.seconds).toFixed(2)}× | ${(r.seconds / mgCsv.seconds).toFixed(2)}× |`,
+    )
+  }
+
+  // Robustness: K gaussian-noise invariance tests on a seeded row sample.
   const sample = Math.min(ROB_ROWS, rows)
   console.log(`\nmodelgate robustness, ${fmt(sample)} sampled rows, K gaussian-noise perturbations (median of ${REPEAT}):`)
   console.log('| K | seconds | peak RSS (MB) | vs K = 0 | target: ≤ 1.2 × (K + 1) |')

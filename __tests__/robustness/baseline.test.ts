@@ -18,7 +18,6 @@ import { parseDegradationGate, robustnessDefaults, type RobustnessInput } from '
 import { pairedDifferenceInterval } from '../../src/core/robustness/paired.js'
 import { runDegradation } from '../../src/core/robustness/tests/degradation.js'
 import type { InvarianceOutcome } from '../../src/core/robustness/tests/invariance.js'
-import type { TestContext } from '../../src/core/robustness/tests/common.js'
 import type { BaselineFlips, RobustnessTest } from '../../src/core/robustness/types.js'
 import type { GateSpec } from '../../src/core/gates/expression.js'
 import { resolveSettings } from '../../src/core/settings/index.js'
@@ -214,7 +213,7 @@ describe('flip_rate gates', () => {
     }
   }
   const gate = (line: string) => parseDegradationGate(line) as GateSpec
-  const ctx = { cleanMetrics: {}, baseline: { against: 'production' } } as unknown as TestContext
+  const ctx = { cleanMetrics: {}, against: 'production' }
 
   it('holds each test’s flip rate to the baseline’s on the same test, and names the worst', () => {
     const outcomes = [flips(0.05, 0.04, 'invariance/a/1'), flips(0.094, 0.031, 'invariance/b/1'), flips(0.01, 0.02, 'invariance/c/1')]
@@ -242,7 +241,7 @@ describe('flip_rate gates', () => {
 
   it('absolute bounds need no baseline; relative ones are skipped without one, saying why', () => {
     const outcomes = [flips(0.05, undefined, 'invariance/a/1'), flips(0.2, undefined, 'invariance/b/1')]
-    const noBase = { cleanMetrics: {} } as unknown as TestContext
+    const noBase = { cleanMetrics: {} }
     const [absolute, relative] = runDegradation(
       noBase,
       [gate('flip_rate < 0.1'), gate('flip_rate <= baseline + 0.02')],

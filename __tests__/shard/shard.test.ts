@@ -355,7 +355,7 @@ describe('modelgate merge refuses what is not one complete set', () => {
     await refused(['nowhere'], /nowhere: no such shard state file or folder/)
   })
 
-  it('a shard refuses the outputs of a verdict, and robustness cannot be sharded yet', async () => {
+  it('a shard refuses the outputs of a verdict and a shard number out of range', async () => {
     const r = await cli(['validate', ...flags, '--shard', '1/3', '--report', 'x.json'], dir)
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/--report: a shard writes its state \(--shard-state\), not a report; give --report to modelgate merge/)
@@ -363,5 +363,92 @@ describe('modelgate merge refuses what is not one complete set', () => {
     const bad = await cli(['validate', ...flags, '--shard', '4/3'], dir)
     expect(bad.code).toBe(2)
     expect(bad.stderr).toMatch(/--shard: "4\/3": the shard must be from 1 to 3/)
+  })
+})
+
+describe('modelgate merge gives the result of one robustness run', () => {
+  // The example with its baseline model: invariance cases (with the baseline's flip rates), degradation gates
+  // over every case, sensitivity per feature, stress, determinism. 200 rows: the sample is all 171.
+  const dir = workspace('breast-cancer')
+  const flags = ['--rows', '200', '--fail-on', 'never']
+
+  /** What measures the run rather than the model: timings, and model calls (shards' invariance cases share no calls). */
+  function comparableRobustness(r: ValidationResult): unknown {
+    const copy = JSON.parse(JSON.stringify(r)) as ValidationResult
+    delete (copy as Partial<ValidationResult>).context
+    for (const d of copy.data) delete (d as Partial<typeof d>).performance
+    for (const c of copy.checks) delete (c as Partial<typeof c>).seconds
+    const rb = copy.robustness!
+    for (const t of rb.tests) delete t.seconds
+    const cost = rb.cost as Partial<typeof rb.cost>
+    delete cost.seconds
+    delete cost.modelCalls
+    if (rb.baseline) delete (rb.baseline as Partial<typeof rb.baseline>).modelCalls
+    copy.notes = copy.notes.filter((n) => !n.startsWith('Merged from'))
+    return copy
+  }
+
+  async function robustnessShards(n: number, extra: string[], folder: string): Promise<string> {
+    mkdirSync(path.join(dir, folder), { recursive: true })
+    for (let i = 1; i <= n; i++) {
+      const r = await cli(
+        ['robustness', ...flags, ...extra, '--quiet', '--shard', `${i}/${n}`, '--shard-state', `${folder}/r${i}.json`],
+        dir,
+      )
+      expect(r.stderr).toBe('')
+      expect(r.code).toBe(0)
+    }
+    return folder
+  }
+
+  it.each([
+    [1, []],
+    [2, []],
+    [3, ['--baseline', 'baseline.onnx']],
+    [7, ['--baseline', 'baseline.onnx']],
+  ])('with %i shard(s) %j: the same tests, flip rates, intervals and verdicts', async (n, extra) => {
+    const one = await cli(['robustness', ...flags, ...extra, '--report', `r-single-${n}.json`, '--quiet'], dir)
+    expect(one.stderr).toBe('')
+    const single = JSON.parse(readFileSync(path.join(dir, `r-single-${n}.json`), 'utf8')) as ValidationResult
+    const folder = await robustnessShards(n, extra, `r-shards-${n}`)
+    const merged = await merge(dir, [folder], [...flags, ...extra])
+    expect(merged.stderr).toBe('')
+    expect(merged.code).toBe(one.code)
+    expect(comparableRobustness(merged.result!)).toEqual(comparableRobustness(single))
+    expect(merged.result!.robustness!.tests.length).toBeGreaterThan(10)
+    // Rows are counted as one run counts them: the clean pass once.
+    expect(merged.result!.robustness!.cost.rowsScored).toBe(single.robustness!.cost.rowsScored)
+    expect(merged.result!.notes.filter((x) => x.startsWith('Merged from'))).toHaveLength(1)
+  })
+
+  it('refuses shards made with another seed, a validate shard among them, and a unit run twice', async () => {
+    const folder = await robustnessShards(2, [], 'r-bad')
+    const seeded = await cli(['robustness', ...flags, '--seed', '5', '--quiet', '--shard', '2/2', '--shard-state', 'r-bad/seed.json'], dir)
+    expect(seeded.code).toBe(0)
+    const refused = async (files: string[], message: RegExp) => {
+      const r = await merge(dir, files, flags)
+      expect(r.code).toBe(2)
+      expect(r.stderr).toMatch(message)
+      expect(r.result).toBeUndefined()
+    }
+    await refused(
+      [`${folder}/r1.json`, `${folder}/seed.json`],
+      /seed\.json: shard 2\/2 was made with other settings than this merge's \(they differ in robustness\.seed\)/,
+    )
+    mkdirSync(path.join(dir, 'v-one'))
+    expect((await cli(['validate', '--quiet', '--shard', '2/2', '--shard-state', 'v-one/v2.json'], dir)).code).toBe(0)
+    await refused([`${folder}/r1.json`, 'v-one/v2.json'], /v2\.json: a validate shard, but this merge is of robustness shards/)
+    // Shard 2's file claiming shard 1's units as well.
+    const one = JSON.parse(readFileSync(path.join(dir, folder, 'r1.json'), 'utf8')) as { payload: { units: { results: unknown[] } } }
+    const two = JSON.parse(readFileSync(path.join(dir, folder, 'r2.json'), 'utf8')) as typeof one
+    two.payload.units.results = two.payload.units.results.map((r, k) => r ?? one.payload.units.results[k])
+    writeFileSync(path.join(dir, folder, 'twice.json'), JSON.stringify(two))
+    await refused([`${folder}/r1.json`, `${folder}/twice.json`], /twice\.json: the robustness unit invariance:.* was run by 2 shards/)
+    two.payload.units.results = [1, 2]
+    writeFileSync(path.join(dir, folder, 'short.json'), JSON.stringify(two))
+    await refused(
+      [`${folder}/r1.json`, `${folder}/short.json`],
+      /short\.json: payload\.units\.results: 2 units, but these settings make \d+/,
+    )
   })
 })

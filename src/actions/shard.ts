@@ -5,7 +5,7 @@ import { checkOutputPath } from '../core/files.js'
 import { createProgress, runWithProgress } from '../core/progress.js'
 import { escapeMarkdownCell } from '../core/report/escape.js'
 import { resolveSettings } from '../core/settings/index.js'
-import { shardFileName, type ShardState } from '../core/shard/state.js'
+import { shardFileName, shardStateText, type ShardState } from '../core/shard/state.js'
 import { checkOutputsAgainstInputs } from '../core/validate/outputs.js'
 import { predictionsPathFor } from '../core/validate/run.js'
 import type { ActionSpec } from './frame.js'
@@ -40,7 +40,7 @@ export function shardSpec<I extends ValidationInputs>(action: ValidationAction<I
       const shard = settings.shard!
       const artifact = `${inputs.shardArtifact}-${shard.index}-of-${shard.count}`
       validateArtifactName(artifact)
-      const statePath = path.resolve(deps.workspace, inputs.shardState ?? shardFileName(shard))
+      const statePath = path.resolve(deps.workspace, inputs.shardState ?? shardFileName(shard, inputs.shardArtifact))
       const predictionsPath =
         action.writesPredictions && inputs.predictionsPath ? path.resolve(deps.workspace, inputs.predictionsPath) : undefined
       const predictionFiles = predictionsPath
@@ -77,7 +77,7 @@ export function shardSpec<I extends ValidationInputs>(action: ValidationAction<I
       } finally {
         progress.close()
       }
-      step.staged.write(statePath, JSON.stringify(state))
+      step.staged.write(statePath, shardStateText(state))
       return { state, statePath, artifact }
     },
     summary: ({ state, artifact }) => {

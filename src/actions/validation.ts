@@ -276,7 +276,15 @@ async function downloadShards<I extends ValidationInputs>(
   const cleanup = () => rmSync(dir, { recursive: true, force: true })
   try {
     const exact = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d+-of-\\d+$`)
-    const found = (await deps.artifacts.download(`${prefix}-*`, dir)).filter((a) => exact.test(a.name))
+    let downloaded: Awaited<ReturnType<NonNullable<ActionDeps['artifacts']>['download']>>
+    try {
+      downloaded = await deps.artifacts.download(`${prefix}-*`, dir)
+    } catch (e) {
+      // Exit 2, as a shard's failed upload: exit 1 would read as a model that failed its gates.
+      if (e instanceof UserError) throw e
+      throw new UserError(`input merge: could not download the shards' artifacts (${prefix}-*): ${errorText(e)}`, { field: 'input merge' })
+    }
+    const found = downloaded.filter((a) => exact.test(a.name))
     if (found.length === 0)
       throw new UserError(
         `input merge: no artifact named ${prefix}-<i>-of-<n> in this workflow run; the shard jobs upload them (input shard), and the merge job must run after them (needs:)`,

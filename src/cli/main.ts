@@ -11,9 +11,10 @@ import {
   type Overrides,
   type Settings,
 } from '../core/settings/index.js'
-import { mergeValidation, validate, validateShard } from '../core/validate/run.js'
-import { expandShardFiles, shardFileName, type ShardState } from '../core/shard/state.js'
-import { runRobustness } from '../core/robustness/run.js'
+import { validate, validateShard } from '../core/validate/run.js'
+import { expandShardFiles, shardFileName, shardStateText, type ShardState } from '../core/shard/state.js'
+import { mergeShards } from '../core/shard/merge.js'
+import { robustnessShard, runRobustness } from '../core/robustness/run.js'
 import { checkOutputPaths, checkOutputsAgainstInputs, writeErrorJUnitFile, writeReportFiles } from '../core/validate/outputs.js'
 import { predictionsPathFor } from '../core/validate/run.js'
 import { StagedFiles, checkOutputPath } from '../core/files.js'
@@ -81,16 +82,17 @@ Exit codes: 0 passed (warnings allowed), 1 a gate failed, 2 invalid input.`
 
 export const MERGE_USAGE = `Usage: modelgate merge [options] <shard state files or folders…>
 
-Merges the states of a sharded validate (modelgate validate --shard i/n, one per job of a matrix) into the
-verdict one unsharded run gives: the same metrics, intervals, slices and gates. Every shard 1..n must be
-given once, made with the same settings, model and data; a folder stands for every .json beneath it.
-Give the same manifest and options as the shards; the models and data files are not read again.
+Merges the states of a sharded run (modelgate validate or robustness --shard i/n, one per job of a matrix)
+into the verdict one unsharded run gives: the same metrics, intervals, slices, tests and gates. Every shard
+1..n must be given once, made with the same settings, model and data; a folder stands for every .json
+beneath it. Give the same manifest and options as the shards; the models and data are not read again.
 
 ${MODEL_FLAGS}
   --threshold <gate>              repeatable, e.g. --threshold "accuracy >= 0.9"
   --baseline <what>               as the shards were given it
   --registry <uri>                as the shards were given it
   --reference-predictions <file>  as the shards were given it
+  --seed, --rows, --time-budget   robustness: as the shards were given them
 ${OUTPUT_FLAGS}
 
 Exit codes: 0 passed (warnings allowed), 1 a gate failed, 2 invalid input (a shard missing, given twice,
@@ -105,6 +107,10 @@ ${MODEL_FLAGS}
   --seed <n>                      seed of the row sample and every perturbation
   --rows <n>                      row budget: a seeded sample of this many rows (default 2000)
   --time-budget <seconds>         tests that would not fit are skipped (default 300)
+  --shard <i/n>                   run only shard i of n of the tests (each on the whole sample) and write its
+                                  state for modelgate merge instead of a verdict
+  --shard-state <file.json>       where the shard's state goes
+                                  (default: modelgate-robustness-shard-<i>-of-<n>.json)
   --baseline <what>               a model to compare flip rates with, on the same rows and perturbed inputs:
                                   a model file or URL, or a registered version: stage:prod, version:1.2.0, or
                                   production (the last stage of registry.promotion); gates such as
@@ -120,7 +126,7 @@ export const USAGE = `Usage: modelgate <command> [options]
 Commands:
   init         write a first modelgate.yml for a model and its data (features, task, classes, starter gates)
   validate     metrics, gates and a report for a model on evaluation data
-  merge        the verdict of a sharded validate, from its shards' states
+  merge        the verdict of a sharded validate or robustness run, from its shards' states
   robustness   perturbation, invariance, sensitivity and stress tests of a model
   register     record a version of a model, with its evidence, in a registry
   registry     list, show, promote or deprecate registered versions
@@ -173,8 +179,12 @@ interface Command {
   run(settings: Settings, opts: RunOptions): Promise<ValidationResult>
   /** With --shard: one shard's state instead of a verdict; commands without it refuse --shard. */
   shard?(settings: Settings, opts: RunOptions): Promise<ShardState>
+  /** The default state file is `<shardPrefix>-<i>-of-<n>.json` (default prefix modelgate-shard). */
+  shardPrefix?: string
   /** Takes the shards' state files as arguments (merge). */
   positionals?: boolean
+  /** The action whose report the result is, when it depends on the result (merge: validate's or robustness's). */
+  actionFor?(result: ValidationResult): string
 }
 
 const COMMON_OPTIONS = {
@@ -222,18 +232,32 @@ const COMMANDS: Record<string, Command> = {
       threshold: { type: 'string', multiple: true },
       baseline: { type: 'string' },
       'reference-predictions': { type: 'string' },
+      seed: { type: 'string' },
+      rows: { type: 'string' },
+      'time-budget': { type: 'string' },
     },
     flags: { thresholds: 'threshold', 'http-headers': 'header' },
     positionals: true,
-    run: (settings, opts) => mergeValidation(settings, opts.files, opts),
+    settings: (settings, src) => withRobustnessOverrides(settings, readRobustnessOverrides(src)),
+    run: (settings, opts) => mergeShards(settings, opts.files, opts),
+    actionFor: (result) => (result.robustness ? 'test-robustness' : 'validate-model'),
   },
   robustness: {
     usage: ROBUSTNESS_USAGE,
     action: 'test-robustness',
-    options: { seed: { type: 'string' }, rows: { type: 'string' }, 'time-budget': { type: 'string' }, baseline: { type: 'string' } },
+    options: {
+      seed: { type: 'string' },
+      rows: { type: 'string' },
+      'time-budget': { type: 'string' },
+      baseline: { type: 'string' },
+      shard: { type: 'string' },
+      'shard-state': { type: 'string' },
+    },
     flags: { 'http-headers': 'header' },
     settings: (settings, src) => withRobustnessOverrides(settings, readRobustnessOverrides(src)),
     run: (settings, opts) => runRobustness(settings, opts),
+    shard: (settings, opts) => robustnessShard(settings, { ...opts, tool: { name: TOOL, version: VERSION } }),
+    shardPrefix: 'modelgate-robustness-shard',
   },
 }
 
@@ -370,7 +394,7 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
     } finally {
       progress.close()
     }
-    writeReportFiles(result, outputs, { action: spec.action, staged })
+    writeReportFiles(result, outputs, { action: spec.actionFor?.(result) ?? spec.action, staged })
     if (outputs.summaryPath) staged.write(outputs.summaryPath, renderSummary(result, { title: `modelgate ${name}: ${result.model.name}` }))
     staged.commit()
     // The text output carries the warnings; with --json they go to stderr, where a person still sees them.
@@ -412,14 +436,13 @@ async function runShard(
   ctx: { values: Record<string, unknown>; io: CliIO; staged: StagedFiles; predictionsPath?: string; workspace: WorkspacePolicy },
 ): Promise<number> {
   const { values, io, staged } = ctx
-  if (!spec.shard) throw new UserError(`--shard: modelgate ${name} cannot be sharded; modelgate validate can`, { field: '--shard' })
   for (const flag of ['report', 'junit', 'summary'])
     if (values[flag] !== undefined)
       throw new UserError(`--${flag}: a shard writes its state (--shard-state), not a report; give --${flag} to modelgate merge`, {
         field: `--${flag}`,
       })
   const shard = settings.shard!
-  const statePath = path.resolve(io.cwd, (values['shard-state'] as string | undefined) ?? shardFileName(shard))
+  const statePath = path.resolve(io.cwd, (values['shard-state'] as string | undefined) ?? shardFileName(shard, spec.shardPrefix))
   const predictionFiles = ctx.predictionsPath
     ? settings.data.map((d) => predictionsPathFor(path.resolve(io.cwd, ctx.predictionsPath!), d.name, settings.data.length))
     : []
@@ -447,7 +470,7 @@ async function runShard(
         files: [],
       }),
     )
-    staged.write(statePath, JSON.stringify(state))
+    staged.write(statePath, shardStateText(state))
     staged.commit()
     const shown = path.relative(io.cwd, statePath) || statePath
     const scored = state.data

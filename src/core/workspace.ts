@@ -187,3 +187,13 @@ export function displayPath(p: string, cwd: string): string {
   const rel = path.relative(cwd, p)
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p
 }
+
+/** Runs `fn`; a UserError out of it names files as the user wrote them: relative to the workspace, not /home/runner/work/…. */
+export async function withWorkspaceMessages<T>(workspace: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(stripWorkspace(e.message, workspace), { file: e.file, field: e.field, cause: e.cause })
+    throw e
+  }
+}

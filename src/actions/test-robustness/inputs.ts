@@ -9,5 +9,8 @@ export interface RobustnessInputs extends ValidationInputs {
 }
 
 export function readRobustnessInputs(io: ActionIO): RobustnessInputs {
-  return { ...readValidationInputs(io), robustness: readRobustnessOverrides(inputSource(io)) }
+  const common = readValidationInputs(io)
+  // Its own artifacts' default name: a workflow may shard validate-model and test-robustness in one run.
+  const shardArtifact = io.getInput('shard-artifact').trim() || 'modelgate-robustness-shard'
+  return { ...common, shardArtifact, robustness: readRobustnessOverrides(inputSource(io)) }
 }

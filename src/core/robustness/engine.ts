@@ -26,7 +26,7 @@ import {
 import { runDegradation } from './tests/degradation.js'
 import { runDeterminism, SINGLE_ROWS } from './tests/determinism.js'
 import { runDirectional } from './tests/directional.js'
-import { invarianceCases, runInvariance, type InvarianceCase } from './tests/invariance.js'
+import { invarianceCases, runInvariance, type InvarianceCase, type InvarianceOutcome } from './tests/invariance.js'
 import { searchFeature, sortSensitivity } from './tests/sensitivity.js'
 import { runStress, STRESS_ROWS } from './tests/stress.js'
 
@@ -103,25 +103,93 @@ export interface EngineOutput {
   notes: string[]
 }
 
+/**
+ * The engine's units of work, in the order it runs them: each invariance case, the directional
+ * expectations, determinism, each feature's sensitivity search, stress. Each unit draws from its own
+ * seeded stream (tests/common.ts rngFor) and reads only the sample and the clean pass, so a unit gives
+ * the same result whichever process runs it: a sharded run deals them out (unit k to shard (k mod n) + 1)
+ * and the merge assembles them as one run would.
+ */
+export type UnitName = `invariance:${string}` | 'directional' | 'determinism' | `sensitivity:${string}` | 'stress'
+
+/** One unit's result; `budget`: the time budget cut it short (some of it skipped). */
+export type UnitResult =
+  | { unit: 'invariance'; id: string; outcome?: InvarianceOutcome; skipped?: RobustnessTest }
+  | { unit: 'directional'; tests: RobustnessTest[]; budget?: boolean }
+  | { unit: 'determinism'; tests: RobustnessTest[]; budget?: boolean }
+  | { unit: 'sensitivity'; feature: string; row?: SensitivityRow; error?: string; unsearched?: boolean }
+  | { unit: 'stress'; tests: RobustnessTest[]; budget?: boolean; dead?: string }
+
+/** What the engine ran: one result per unit it owned (undefined for the others), and what it cost. */
+export interface EngineUnits {
+  results: (UnitResult | undefined)[]
+  /** The invariance cases the budget left out. */
+  invarianceBudget: boolean
+  cost: { modelCalls: number; rowsScored: number; seconds: number }
+}
+
+/** The facts the assembly reads besides the units: the same in every shard of a run. */
+export interface AssemblyFacts {
+  task: Task
+  /** Regression: the flip tolerance. */
+  tolerance: number
+  rows: number
+  rowsAvailable: number
+  profiles: FeatureProfile[]
+  cleanMetrics: Record<string, number>
+  /** How messages call the baseline model, when there is one. */
+  against?: string
+  noBaseline?: string
+}
+
+export function unitNames(config: RobustnessConfig, profiles: FeatureProfile[], manifestPath?: string): UnitName[] {
+  const cases = invarianceCases(resolvePerturbations(config, profiles, manifestPath))
+  const sensitivity = resolveSensitivity(config, profiles, manifestPath)
+  return [
+    ...cases.map((c) => `invariance:${c.id}` as const),
+    ...(config.directional.length > 0 ? (['directional'] as const) : []),
+    ...(config.determinism ? (['determinism'] as const) : []),
+    ...(sensitivity?.features ?? []).map((f) => `sensitivity:${f}` as const),
+    ...(config.stress ? (['stress'] as const) : []),
+  ]
+}
+
 export async function runEngine(input: EngineInput): Promise<EngineOutput> {
+  const units = await runUnits(input)
+  return assembleEngine(input.config, input.manifestPath, factsOf(input), [units])
+}
+
+/** The assembly's facts of a run, as the engine's input holds them. */
+export function factsOf(input: EngineInput): AssemblyFacts {
+  return {
+    task: input.judge.task,
+    tolerance: input.judge.tolerance,
+    rows: rowCount(input.columns),
+    rowsAvailable: input.rowsAvailable,
+    profiles: input.profiles,
+    cleanMetrics: input.cleanMetrics,
+    ...(input.baseline
+      ? { against: input.baseline.against }
+      : { noBaseline: input.noBaseline ?? 'no baseline model to compare flip rates with' }),
+  }
+}
+
+/** Runs the units `owns` says are this process's (all by default), within the time budget. */
+export async function runUnits(input: EngineInput, owns: (unit: number) => boolean = () => true): Promise<EngineUnits> {
   const { config, profiles } = input
   const now = input.now ?? (() => performance.now())
   const startedAt = input.startedAt ?? now()
   // Numeric features typed (a no-op for a sample from readSample): perturbed copies are written into typed arrays.
   const columns = typedColumns(input.columns)
   const n = rowCount(columns)
-  const notes: string[] = []
   const specs = resolvePerturbations(config, profiles, input.manifestPath)
   checkDirectional(config, profiles, input.manifestPath)
   const sensitivity = resolveSensitivity(config, profiles, input.manifestPath)
-
+  const names = unitNames(config, profiles, input.manifestPath)
+  const results: (UnitResult | undefined)[] = names.map(() => undefined)
   const judge = input.judge
-  const gates = resolveDegradation(config, judge.task, input.manifestPath)
-  if (judge.task === 'regression') {
-    notes.push(
-      `Regression: an output counts as flipped when it moves by more than ${fmt(judge.tolerance)} (${config['regression-tolerance']} × the label's sd in the sample).`,
-    )
-  }
+  // Checked here too, so that a misspelt gate stops the run before any model call.
+  resolveDegradation(config, judge.task, input.manifestPath)
   const ctx: TestContext = {
     session: input.session,
     judge,
@@ -155,139 +223,221 @@ export async function runEngine(input: EngineInput): Promise<EngineOutput> {
   const base = input.baseline?.clean
   const pairedRow = perRow + (base ? base.seconds / Math.max(1, n) : 0)
   const pairedCall = perCall + (base ? Math.min(...base.latenciesMs) / 1000 : 0)
-  let budgetExhausted = false
   const cost = (rows: number, calls: number, paired = false) =>
     paired ? rows * pairedRow + calls * pairedCall : rows * perRow + calls * perCall
   const fits = (rows: number, calls: number, paired = false) => cost(rows, calls, paired) <= left()
-  const overBudget = (rows: number, calls: number, paired = false) => {
-    budgetExhausted = true
-    return `the time budget (${config['time-budget']} s) would be exceeded: about ${fmt(cost(rows, calls, paired))} s needed, ${fmt(Math.max(0, left()))} s left`
-  }
+  const overBudget = (rows: number, calls: number, paired = false) =>
+    `the time budget (${config['time-budget']} s) would be exceeded: about ${fmt(cost(rows, calls, paired))} s needed, ${fmt(Math.max(0, left()))} s left`
   const chunks = Math.ceil(n / input.batchSize)
-  const tests: RobustnessTest[] = []
   let mark = now()
-  let stamped = 0
   // Each stage's wall time, shared among the tests it produced: they ran in the same model calls.
-  const stamp = () => {
-    const fresh = tests.slice(stamped)
+  const stamp = (fresh: RobustnessTest[]) => {
     const each = (now() - mark) / 1000 / Math.max(1, fresh.length)
     for (const t of fresh) t.seconds ??= each
-    stamped = tests.length
     mark = now()
   }
+  const unit = (name: UnitName) => names.indexOf(name)
 
-  // Invariance: as many cases as fit, all in the same model calls.
+  // Invariance: as many of this process's cases as fit, all in the same model calls.
   const cases = invarianceCases(specs)
+    .map((c) => ({ c, k: unit(`invariance:${c.id}`) }))
+    .filter(({ k }) => owns(k))
   let fitting = cases.length
   while (fitting > 0 && !fits(fitting * n, chunks, true)) fitting--
-  const outcomes = fitting > 0 ? await runInvariance(ctx, cases.slice(0, fitting), flipThresholds(config)) : []
-  tests.push(...outcomes.map((o) => o.test))
-  if (fitting < cases.length) {
+  const outcomes =
+    fitting > 0
+      ? await runInvariance(
+          ctx,
+          cases.slice(0, fitting).map(({ c }) => c),
+          flipThresholds(config),
+        )
+      : []
+  outcomes.forEach((outcome, i) => (results[cases[i].k] = { unit: 'invariance', id: cases[i].c.id, outcome }))
+  const invarianceBudget = fitting < cases.length
+  const skipped: RobustnessTest[] = []
+  if (invarianceBudget) {
     const why = overBudget((cases.length - fitting) * n, chunks, true)
-    tests.push(...cases.slice(fitting).map((c) => skippedInvariance(c, why)))
+    for (const { c, k } of cases.slice(fitting)) {
+      const test = skippedInvariance(c, why)
+      skipped.push(test)
+      results[k] = { unit: 'invariance', id: c.id, skipped: test }
+    }
   }
+  stamp([...outcomes.map((o) => o.test), ...skipped])
+
+  const directional = config.directional
+  if (directional.length > 0 && owns(unit('directional'))) {
+    if (fits(directional.length * n, chunks)) {
+      const tests = await runDirectional(ctx, directional)
+      stamp(tests)
+      results[unit('directional')] = { unit: 'directional', tests }
+    } else {
+      const why = overBudget(directional.length * n, chunks)
+      const tests = directional.map((e) =>
+        skippedTest(
+          {
+            id: `directional/${e.feature}/${e.direction}`,
+            kind: 'directional',
+            parameters: { feature: e.feature, direction: e.direction, step: e.step },
+          },
+          why,
+        ),
+      )
+      stamp(tests)
+      results[unit('directional')] = { unit: 'directional', tests, budget: true }
+    }
+  }
+
+  mark = now()
+  if (config.determinism && owns(unit('determinism'))) {
+    const single = Math.min(SINGLE_ROWS, n)
+    const rows = Math.min(input.batchSize, n) + single
+    if (fits(rows, 1 + single)) {
+      const tests = await runDeterminism(ctx)
+      stamp(tests)
+      results[unit('determinism')] = { unit: 'determinism', tests }
+    } else {
+      const why = overBudget(rows, 1 + single)
+      const tests = [
+        skippedTest({ id: 'determinism', kind: 'determinism', parameters: {} }, why),
+        skippedTest({ id: 'batch-consistency', kind: 'batch-consistency', parameters: {} }, why),
+      ]
+      stamp(tests)
+      results[unit('determinism')] = { unit: 'determinism', tests, budget: true }
+    }
+  }
+
+  mark = now()
+  for (const feature of sensitivity?.features ?? []) {
+    const k = unit(`sensitivity:${feature}`)
+    if (!owns(k)) continue
+    const spec = sensitivity!.spec
+    const searched = Math.min(spec.rows, n)
+    if (!fits(searched * spec.budget, spec.budget)) {
+      results[k] = { unit: 'sensitivity', feature, unsearched: true }
+      continue
+    }
+    const outcome = await searchFeature(ctx, feature, spec)
+    results[k] = { unit: 'sensitivity', feature, row: outcome.row, ...(outcome.error ? { error: outcome.error } : {}) }
+  }
+
+  mark = now()
+  if (config.stress && owns(unit('stress'))) {
+    const stress = await runStress(ctx, () => fits(STRESS_ROWS * 12, 12))
+    const dead = ctx.session.dead
+    const tests =
+      stress.tests.length === 0
+        ? [skippedTest({ id: 'stress', kind: 'stress', parameters: {} }, dead ?? overBudget(STRESS_ROWS * 12, 12)), ...stress.tests]
+        : stress.tests
+    stamp(tests)
+    results[unit('stress')] = {
+      unit: 'stress',
+      tests,
+      ...(stress.untested.length > 0 && dead === undefined ? { budget: true } : {}),
+      ...(stress.tests.length === 0 && dead === undefined ? { budget: true } : {}),
+      ...(dead !== undefined ? { dead } : {}),
+    }
+  }
+
+  return {
+    results,
+    invarianceBudget,
+    cost: { modelCalls: input.session.modelCalls, rowsScored: input.session.rowsScored, seconds: (now() - startedAt) / 1000 },
+  }
+}
+
+/**
+ * The engine's output from its units' results: one process's, or the shards' of a sharded run (each unit
+ * run by exactly one of them). The tests come in the engine's order, the degradation gates judge every
+ * invariance outcome, and the cost is summed over the processes (`cost` of each: the part spent on units).
+ */
+export function assembleEngine(
+  config: RobustnessConfig,
+  manifestPath: string | undefined,
+  facts: AssemblyFacts,
+  parts: EngineUnits[],
+  extraCost: { modelCalls: number; rowsScored: number } = { modelCalls: 0, rowsScored: 0 },
+): EngineOutput {
+  const t0 = performance.now()
+  const names = unitNames(config, facts.profiles, manifestPath)
+  const results = names.map((name, k) => {
+    // A unit another process ran is undefined here, null once through JSON.
+    const found = parts.map((p) => p.results[k]).filter((r): r is UnitResult => r != null)
+    if (found.length !== 1) throw new Error(`unit ${name}: ${found.length} results, not 1`)
+    return found[0]
+  })
+  const of = <U extends UnitResult['unit']>(u: U) => results.filter((r): r is Extract<UnitResult, { unit: U }> => r.unit === u)
+  const gates = resolveDegradation(config, facts.task, manifestPath)
+  const notes: string[] = []
+  if (facts.task === 'regression') {
+    notes.push(
+      `Regression: an output counts as flipped when it moves by more than ${fmt(facts.tolerance)} (${config['regression-tolerance']} × the label's sd in the sample).`,
+    )
+  }
+  const tests: RobustnessTest[] = []
+  let budgetExhausted = parts.some((p) => p.invarianceBudget)
+  const invariance = of('invariance')
+  const outcomes = invariance.flatMap((r) => (r.outcome ? [r.outcome] : []))
+  tests.push(...outcomes.map((o) => o.test))
+  tests.push(...invariance.flatMap((r) => (r.skipped ? [r.skipped] : [])))
   const baselineFailed = outcomes.filter((o) => o.baselineFailure !== undefined)
   if (baselineFailed.length > 0) {
     notes.push(
       `The baseline model failed on the perturbed rows of ${baselineFailed.map((o) => `${o.test.id} (${o.baselineFailure})`).join(', ')}: ${baselineFailed.length === 1 ? 'that test has' : 'those tests have'} no comparison with it.`,
     )
   }
-  stamp()
-  const noBaseline = input.baseline ? undefined : (input.noBaseline ?? 'no baseline model to compare flip rates with')
-  tests.push(...runDegradation(ctx, gates, outcomes, noBaseline))
+  const degradation = runDegradation({ cleanMetrics: facts.cleanMetrics, against: facts.against }, gates, outcomes, facts.noBaseline)
+  const each = (performance.now() - t0) / 1000 / Math.max(1, degradation.length)
+  for (const t of degradation) t.seconds ??= each
+  tests.push(...degradation)
   const againstBaseline = gates.filter((g) => g.metric === FLIP_RATE && g.bound.kind === 'change').map((g) => g.expression)
-  if (noBaseline !== undefined && againstBaseline.length > 0) {
+  if (facts.noBaseline !== undefined && againstBaseline.length > 0) {
     notes.push(
-      input.noBaseline === undefined
+      facts.noBaseline === 'no baseline model to compare flip rates with'
         ? `No baseline yet (first run): ${againstBaseline.join(', ')} ${againstBaseline.length === 1 ? 'was' : 'were'} skipped. Set \`baseline\` to a model to compare flip rates with it.`
-        : `${againstBaseline.join(', ')} ${againstBaseline.length === 1 ? 'was' : 'were'} skipped: ${noBaseline}.`,
+        : `${againstBaseline.join(', ')} ${againstBaseline.length === 1 ? 'was' : 'were'} skipped: ${facts.noBaseline}.`,
     )
   }
-  stamp()
-
-  const directional = config.directional
-  if (directional.length > 0) {
-    if (fits(directional.length * n, chunks)) tests.push(...(await runDirectional(ctx, directional)))
-    else {
-      const why = overBudget(directional.length * n, chunks)
-      tests.push(
-        ...directional.map((e) =>
-          skippedTest(
-            {
-              id: `directional/${e.feature}/${e.direction}`,
-              kind: 'directional',
-              parameters: { feature: e.feature, direction: e.direction, step: e.step },
-            },
-            why,
-          ),
-        ),
-      )
-    }
+  for (const r of [...of('directional'), ...of('determinism')]) {
+    tests.push(...r.tests)
+    if (r.budget) budgetExhausted = true
   }
-
-  stamp()
-  if (config.determinism) {
-    const single = Math.min(SINGLE_ROWS, n)
-    const rows = Math.min(input.batchSize, n) + single
-    if (fits(rows, 1 + single)) tests.push(...(await runDeterminism(ctx)))
-    else {
-      const why = overBudget(rows, 1 + single)
-      tests.push(skippedTest({ id: 'determinism', kind: 'determinism', parameters: {} }, why))
-      tests.push(skippedTest({ id: 'batch-consistency', kind: 'batch-consistency', parameters: {} }, why))
-    }
-  }
-
-  stamp()
+  const searched = of('sensitivity')
   let sensitivityRows: SensitivityRow[] | undefined
-  if (sensitivity) {
-    const rows: SensitivityRow[] = []
-    const unsearched: string[] = []
-    for (const feature of sensitivity.features) {
-      const searched = Math.min(sensitivity.spec.rows, n)
-      if (!fits(searched * sensitivity.spec.budget, sensitivity.spec.budget)) {
-        unsearched.push(feature)
-        continue
-      }
-      const outcome = await searchFeature(ctx, feature, sensitivity.spec)
-      rows.push(outcome.row)
-      if (outcome.error) notes.push(`Sensitivity of ${feature} stopped early: the model failed: ${outcome.error}`)
-    }
+  if (searched.length > 0) {
+    const rows = searched.flatMap((r) => (r.row ? [r.row] : []))
+    for (const r of searched) if (r.error) notes.push(`Sensitivity of ${r.feature} stopped early: the model failed: ${r.error}`)
+    const unsearched = searched.filter((r) => r.unsearched).map((r) => r.feature)
     if (unsearched.length > 0) {
       budgetExhausted = true
-      const why = `the time budget (${config['time-budget']} s) ran out before ${unsearched.length} of ${plural(sensitivity.features.length, 'feature')} (${unsearched.join(', ')})`
+      const why = `the time budget (${config['time-budget']} s) ran out before ${unsearched.length} of ${plural(searched.length, 'feature')} (${unsearched.join(', ')})`
       if (rows.length === 0) tests.push(skippedTest({ id: 'sensitivity', kind: 'sensitivity', parameters: { features: unsearched } }, why))
       else notes.push(`Sensitivity: ${why}; they are not in the table.`)
     }
     if (rows.length > 0) sensitivityRows = sortSensitivity(rows)
   }
-
-  stamp()
-  if (config.stress) {
-    const stress = await runStress(ctx, () => fits(STRESS_ROWS * 12, 12))
-    if (stress.untested.length > 0 && ctx.session.dead === undefined) budgetExhausted = true
-    if (stress.tests.length === 0)
-      tests.push(skippedTest({ id: 'stress', kind: 'stress', parameters: {} }, ctx.session.dead ?? overBudget(STRESS_ROWS * 12, 12)))
-    tests.push(...stress.tests)
+  for (const r of of('stress')) {
+    tests.push(...r.tests)
+    if (r.budget) budgetExhausted = true
   }
-
-  stamp()
-  if (judge.task === 'multiclass' && directional.length > 0) {
+  if (facts.task === 'multiclass' && config.directional.length > 0) {
     notes.push("Directional tests on a multiclass model compare the probability of each row's clean predicted class.")
   }
   return {
     robustness: {
       seed: config.seed,
-      rows: n,
-      rowsAvailable: input.rowsAvailable,
-      profiles,
-      clean: input.cleanMetrics,
+      rows: facts.rows,
+      rowsAvailable: facts.rowsAvailable,
+      profiles: facts.profiles,
+      clean: facts.cleanMetrics,
       tests,
       sensitivity: sensitivityRows,
       cost: {
-        modelCalls: input.session.modelCalls,
-        rowsScored: input.session.rowsScored,
-        cleanPassRows: n,
-        seconds: (now() - startedAt) / 1000,
+        modelCalls: extraCost.modelCalls + parts.reduce((n, p) => n + p.cost.modelCalls, 0),
+        rowsScored: extraCost.rowsScored + parts.reduce((n, p) => n + p.cost.rowsScored, 0),
+        cleanPassRows: facts.rows,
+        // The processes ran side by side: the slowest one's.
+        seconds: Math.max(...parts.map((p) => p.cost.seconds)),
         budgetExhausted,
       },
     },

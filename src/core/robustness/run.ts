@@ -7,24 +7,39 @@ import type { MetricsResult } from '../metrics/index.js'
 import { sortedLabels, type Label } from '../metrics/labels.js'
 import { latencyStats } from '../metrics/performance.js'
 import { createRunner, type RunnerEnvironment } from '../runners/index.js'
-import type { ModelRunner } from '../runners/types.js'
+import type { ModelInfo, ModelRunner } from '../runners/types.js'
 import { currentProgress, type ProgressPhase } from '../progress.js'
 import { plural } from '../report/common.js'
 import { robustnessComparisonText } from '../report/robustness.js'
 import { completeFeatures } from '../evaluation/features.js'
 import { probabilityTolerance } from '../validate/probabilities.js'
 import { runContext, type CiContext } from '../validate/context.js'
-import { RESULT_SCHEMA_VERSION, type CheckResult, type ValidationResult } from '../result/types.js'
+import { RESULT_SCHEMA_VERSION, type CheckResult, type RunContext, type Task, type ValidationResult } from '../result/types.js'
 import { type BaselineOrigin, type ResolvedModel, type Settings } from '../settings/index.js'
-import { displayPath, stripWorkspace } from '../workspace.js'
+import { displayPath, stripWorkspace, withWorkspaceMessages } from '../workspace.js'
 import { resolveRegistryBaseline } from '../registry/baseline.js'
 import { decideTask } from '../evaluation/task.js'
 import { createRng } from '../stats/random.js'
-import { buildJudge, ModelSession, runEngine, scoreClean, type CleanPass, type Columns, type EngineBaseline } from './engine.js'
+import {
+  assembleEngine,
+  buildJudge,
+  factsOf,
+  ModelSession,
+  runUnits,
+  scoreClean,
+  type AssemblyFacts,
+  type CleanPass,
+  type Columns,
+  type EngineBaseline,
+  type EngineInput,
+  type EngineOutput,
+} from './engine.js'
 import { typedColumn } from './tests/common.js'
 import { profileFeatures, profileNotes, type FeatureOverride } from './profile.js'
 import { robustnessDefaults, type RobustnessConfig } from './schema.js'
-import type { RobustnessBaseline, RobustnessTest } from './types.js'
+import { loadRobustnessShards, mergedRobustness, ownsUnit, robustnessShardState, type RobustnessShardPayload } from './shard.js'
+import type { ShardState } from '../shard/state.js'
+import type { FeatureProfile, RobustnessBaseline, RobustnessTest } from './types.js'
 
 export interface RobustnessOptions {
   /** CI facts (repository, sha, run URL); the core reads no environment itself. */
@@ -39,18 +54,128 @@ export interface RobustnessOptions {
  * are UserErrors naming the file and field, with paths shown relative to the workspace.
  */
 export async function runRobustness(settings: Settings, opts: RobustnessOptions): Promise<ValidationResult> {
-  try {
-    return await runRaw(settings, opts)
-  } catch (e) {
-    if (e instanceof UserError)
-      throw new UserError(stripWorkspace(e.message, settings.workspace), { file: e.file, field: e.field, cause: e.cause })
-    throw e
-  }
+  return withWorkspaceMessages(settings.workspace, () => runRaw(settings, opts))
 }
 
 async function runRaw(given: Settings, opts: RobustnessOptions): Promise<ValidationResult> {
   const started = new Date()
   const t0 = performance.now()
+  const prepared = await prepareRun(given, opts, t0)
+  try {
+    const units = await runUnits(prepared.input)
+    const engine = assembleEngine(prepared.config, prepared.settings.manifestPath, factsOf(prepared.input), [units])
+    return robustnessResult(prepared.settings, prepared.facts, engine, {
+      clipped: prepared.session.clippedProbabilities,
+      baselineCost: prepared.baselineSession && {
+        modelCalls: prepared.baselineSession.modelCalls,
+        rowsScored: prepared.baselineSession.rowsScored,
+      },
+      context: runContext(opts.context, prepared.settings.manifestPath, started, t0),
+      log: opts.log,
+    })
+  } finally {
+    await prepared.close()
+  }
+}
+
+/**
+ * One shard of a sharded run (settings.shard): the sample and the clean pass, then the units of work that
+ * are this shard's (robustness/shard.ts), as the state the merge reads; no verdict.
+ */
+export async function robustnessShard(
+  given: Settings,
+  opts: RobustnessOptions & { tool: { name: string; version: string } },
+): Promise<ShardState<RobustnessShardPayload>> {
+  const shard = given.shard
+  if (!shard) throw new Error('robustnessShard: the settings name no shard')
+  return withWorkspaceMessages(given.workspace, async () => {
+    const prepared = await prepareRun(given, opts, performance.now())
+    try {
+      const units = await runUnits(prepared.input, ownsUnit(shard.index, shard.count))
+      const ran = units.results.filter((r) => r != null).length
+      opts.log?.(
+        `shard ${shard.index}/${shard.count}: ${plural(ran, 'unit')} of ${units.results.length} (tests of one perturbation, feature or kind)`,
+      )
+      return robustnessShardState(
+        given,
+        {
+          facts: prepared.facts,
+          units,
+          clipped: prepared.session.clippedProbabilities,
+          ...(prepared.baselineSession
+            ? { baselineCost: { modelCalls: prepared.baselineSession.modelCalls, rowsScored: prepared.baselineSession.rowsScored } }
+            : {}),
+        },
+        opts.tool,
+      )
+    } finally {
+      await prepared.close()
+    }
+  })
+}
+
+/** The verdict of a sharded run from its shards' states: the result one unsharded run gives, but its cost. */
+export async function mergeRobustness(
+  given: Settings,
+  files: string[],
+  opts: Pick<RobustnessOptions, 'context' | 'log'>,
+): Promise<ValidationResult> {
+  const started = new Date()
+  const t0 = performance.now()
+  return withWorkspaceMessages(given.workspace, async () => {
+    const shards = loadRobustnessShards(files, given)
+    const { facts, engine, clipped, baselineCost } = mergedRobustness(given, shards)
+    const same = facts.features.length === given.features.length && facts.features.every((f, i) => f === given.features[i])
+    const settings = same ? given : { ...given, features: facts.features, model: { ...given.model, features: facts.features } }
+    const result = robustnessResult(settings, facts, engine, {
+      clipped,
+      baselineCost,
+      context: runContext(opts.context, settings.manifestPath, started, t0),
+      log: opts.log,
+    })
+    const count = shards.length
+    result.notes.push(
+      `Merged from ${count} shard${count === 1 ? '' : 's'}, each running its share of the tests on the same sample: the tests and verdicts of one run; the cost counts the clean pass once.`,
+    )
+    return result
+  })
+}
+
+/**
+ * What a robustness run knows before its tests, as data: the same in every shard of a sharded run (the
+ * merge checks it), and all the result needs besides the engine's output.
+ */
+export interface RunFacts {
+  /** The features tested, inferred where the manifest names none. */
+  features: string[]
+  task: Task
+  classes?: (number | string)[]
+  info: ModelInfo
+  digest: string
+  sample: { rows: number; available: number; unlabelled: number; sampled: boolean }
+  metrics: MetricsResult
+  profiles: FeatureProfile[]
+  assembly: AssemblyFacts
+  clean: { latenciesMs: number[]; seconds: number }
+  baseline?: { info: ModelInfo; metrics: Record<string, number>; against: string }
+  plan: { source: string; note?: string; from?: BaselineOrigin }
+  warning?: string
+  /** The model calls, rows and clipped probabilities of the clean passes (each shard makes them). */
+  cleanCost: { modelCalls: number; rowsScored: number; clipped: number; baseline?: { modelCalls: number; rowsScored: number } }
+}
+
+interface Prepared {
+  settings: Settings
+  config: RobustnessConfig
+  input: EngineInput
+  facts: RunFacts
+  session: ModelSession
+  baselineSession?: ModelSession
+  close(): Promise<void>
+}
+
+/** The sample, its profiles, the models opened and their clean passes: everything before the tests. */
+async function prepareRun(given: Settings, opts: RobustnessOptions, t0: number): Promise<Prepared> {
   const log = opts.log ?? (() => {})
   if (given.model.runner === 'predictions') {
     const settings = given
@@ -66,18 +191,20 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
   const plan = baselinePlan(settings)
   const config = settings.robustness ?? robustnessDefaults()
   const data = settings.data[0]
-  const shownData = displayPath(data.path, settings.workspace)
   const features = settings.model.features
   const pick = plan.model && baselineColumns(plan.model.features, features, plan.source)
   const [sample, digest] = await Promise.all([
     readSample(data.path, data.format, features, settings.label, config.rows, config.seed, settings.batchSize, data.name),
     digestFile(data.path),
   ])
-  log(`${data.name}: ${describeSample(sample, config)}`)
+  log(`${data.name}: ${describeSample({ rows: sample.rows.length, available: sample.available, sampled: sample.sampled }, config)}`)
   const overrides = expandOverrides(config.features, features, settings.manifestPath)
   const profiles = profileFeatures(sample.columns, features, overrides)
 
   const runners: ModelRunner[] = []
+  const close = async () => {
+    await Promise.allSettled(runners.map((r) => r.close()))
+  }
   const hints = { task: settings.task, classes: settings.classes }
   // Every row any model scores, clean or perturbed, is progress: the phase counts them.
   const progress = currentProgress().phase('robustness')
@@ -118,8 +245,13 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
     })
     const metrics = cleanMetrics(() => judge.metrics(clean.outputs), data.path)
     log(`clean pass: ${plural(sample.rows.length, 'row')} in ${clean.seconds.toFixed(2)} s`)
+    const cleanCost: RunFacts['cleanCost'] = {
+      modelCalls: session.modelCalls,
+      rowsScored: session.rowsScored,
+      clipped: session.clippedProbabilities,
+    }
 
-    let baseline: (EngineBaseline & { info: Awaited<ReturnType<ModelRunner['describe']>>; metrics: Record<string, number> }) | undefined
+    let baseline: (EngineBaseline & { info: ModelInfo; metrics: Record<string, number> }) | undefined
     if (plan.model && pick) {
       const model = plan.model
       const openBaseline = async () => {
@@ -146,9 +278,10 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
       }
       log(`baseline clean pass: ${plural(sample.rows.length, 'row')} in ${baseClean.seconds.toFixed(2)} s`)
       baseline = { session: baseSession, pick, clean: baseClean, against: plan.against, info: baseInfo, metrics: baseMetrics }
+      cleanCost.baseline = { modelCalls: baseSession.modelCalls, rowsScored: baseSession.rowsScored }
     }
 
-    const { robustness: raw, notes: engineNotes } = await runEngine({
+    const input: EngineInput = {
       session,
       columns: sample.columns,
       labels: sample.labels,
@@ -164,99 +297,145 @@ async function runRaw(given: Settings, opts: RobustnessOptions): Promise<Validat
       startedAt: t0,
       ...(baseline ? { baseline } : {}),
       ...(plan.skipped ? { noBaseline: plan.skipped } : {}),
-    })
-    progress.end()
-    // Messages name files as the user wrote them: relative to the workspace, not /home/runner/work/….
-    const strip = (text: string) => stripWorkspace(text, settings.workspace)
-    const compared: RobustnessBaseline | undefined = baseline && {
-      against: plan.against,
-      // A registered version is named by name and version, not by the cache folder it was fetched into.
-      source: plan.from?.version ? plan.source : displayPath(baseline.info.source, settings.workspace),
-      runner: baseline.info.runner as RobustnessBaseline['runner'],
-      ...(baseline.info.digest ? { digest: baseline.info.digest } : {}),
-      clean: baseline.metrics,
-      modelCalls: baseline.session.modelCalls,
-      rowsScored: baseline.session.rowsScored,
     }
-    const robustness = {
-      ...raw,
-      tests: raw.tests.map((t) => ({
-        ...t,
-        message: strip(t.message),
-        examples: t.examples?.map((e) => ({ ...e, message: strip(e.message) })),
-      })),
-      ...(compared ? { baseline: compared } : {}),
-    }
-    log(
-      `robustness: ${plural(robustness.tests.length, 'test')}, ${plural(robustness.cost.modelCalls, 'model call')}, ${plural(robustness.cost.rowsScored, 'row')} scored`,
-    )
-
-    const checks = robustness.tests.map((t) => checkOf(t, data.name, config))
-    const perf = latencyStats(clean.latenciesMs)
-    const notes = [
-      `${data.name}: ${describeSample(sample, config)}.`,
-      ...(sample.unlabelled > 0
-        ? [
-            `${data.name}: ${plural(sample.unlabelled, 'row')} ${sample.unlabelled === 1 ? 'has' : 'have'} no value in the label column "${settings.label}" and ${sample.unlabelled === 1 ? 'was' : 'were'} not sampled.`,
-          ]
-        : []),
-      ...metrics.notes,
-      ...(plan.note ? [plan.note] : []),
-      ...(compared ? [comparisonNote(robustness.tests, compared, sample.rows.length)] : []),
-      ...profileNotes(profiles),
-      ...engineNotes,
-      ...(session.clippedProbabilities > 0
-        ? [
-            `${plural(session.clippedProbabilities, 'probability', 'probabilities')} outside [0, 1] by float32 rounding (within ${probabilityTolerance(classes?.length ?? 0).toExponential(1)}) were clipped to [0, 1], as validate-model does.`,
-          ]
-        : []),
-    ]
-    return {
-      schemaVersion: RESULT_SCHEMA_VERSION,
-      status: overallStatus(checks),
+    const facts: RunFacts = {
+      features: settings.features,
       task,
-      metrics: metrics.metrics,
-      checks,
-      model: { name: settings.name, ...info, source: displayPath(info.source, settings.workspace) },
-      data: [
-        {
-          name: data.name,
-          path: shownData,
-          format: data.format ?? inferFormat(data.path),
-          digest,
-          rows: sample.rows.length,
-          metrics: metrics.metrics,
-          metricSources: metrics.sources,
-          confusionMatrix: metrics.confusionMatrix,
-          perClass: metrics.perClass,
-          performance: {
-            batches: clean.latenciesMs.length,
-            batchSize: settings.batchSize,
-            latencyMs: perf,
-            rowsPerSecond: sample.rows.length / Math.max(clean.seconds, 1e-9),
-            totalSeconds: clean.seconds,
-          },
-        },
-      ],
-      robustness,
-      ...(compared
-        ? {
-            baseline: {
-              source: compared.source,
-              kind: 'model' as const,
-              metrics: compared.clean,
-              ...(compared.digest ? { digest: compared.digest } : {}),
-            },
-          }
-        : {}),
-      ...(plan.from ? { registryBaseline: plan.from } : {}),
-      ...(settings.features.length > 0 ? { features: settings.features } : {}),
-      notes: notes.map(strip),
-      ...(inferred.warning ? { warnings: [strip(inferred.warning)] } : {}),
-      context: runContext(opts.context, settings.manifestPath, started, t0),
+      ...(classes ? { classes } : {}),
+      info,
+      digest,
+      sample: { rows: sample.rows.length, available: sample.available, unlabelled: sample.unlabelled, sampled: sample.sampled },
+      metrics,
+      profiles,
+      assembly: factsOf(input),
+      clean: { latenciesMs: clean.latenciesMs, seconds: clean.seconds },
+      ...(baseline ? { baseline: { info: baseline.info, metrics: baseline.metrics, against: plan.against } } : {}),
+      plan: { source: plan.source, ...(plan.note ? { note: plan.note } : {}), ...(plan.from ? { from: plan.from } : {}) },
+      ...(inferred.warning ? { warning: inferred.warning } : {}),
+      cleanCost,
     }
-  } finally {
-    await Promise.allSettled(runners.map((r) => r.close()))
+    return {
+      settings,
+      config,
+      input,
+      facts,
+      session,
+      ...(baseline ? { baselineSession: baseline.session } : {}),
+      close: async () => {
+        progress.end()
+        await close()
+      },
+    }
+  } catch (e) {
+    await close()
+    throw e
+  }
+}
+
+/** The run's result from its facts and the engine's output (one process's, or the shards' assembled). */
+function robustnessResult(
+  settings: Settings,
+  facts: RunFacts,
+  engine: EngineOutput,
+  run: {
+    clipped: number
+    baselineCost?: { modelCalls: number; rowsScored: number }
+    context: RunContext
+    log?: (line: string) => void
+  },
+): ValidationResult {
+  const config = settings.robustness ?? robustnessDefaults()
+  const data = settings.data[0]
+  const { raw, notes: engineNotes } = { raw: engine.robustness, notes: engine.notes }
+  // Messages name files as the user wrote them: relative to the workspace, not /home/runner/work/….
+  const strip = (text: string) => stripWorkspace(text, settings.workspace)
+  const { info, metrics, sample } = facts
+  const compared: RobustnessBaseline | undefined = facts.baseline && {
+    against: facts.baseline.against,
+    // A registered version is named by name and version, not by the cache folder it was fetched into.
+    source: facts.plan.from?.version ? facts.plan.source : displayPath(facts.baseline.info.source, settings.workspace),
+    runner: facts.baseline.info.runner as RobustnessBaseline['runner'],
+    ...(facts.baseline.info.digest ? { digest: facts.baseline.info.digest } : {}),
+    clean: facts.baseline.metrics,
+    modelCalls: run.baselineCost?.modelCalls ?? 0,
+    rowsScored: run.baselineCost?.rowsScored ?? 0,
+  }
+  const robustness = {
+    ...raw,
+    tests: raw.tests.map((t) => ({
+      ...t,
+      message: strip(t.message),
+      examples: t.examples?.map((e) => ({ ...e, message: strip(e.message) })),
+    })),
+    ...(compared ? { baseline: compared } : {}),
+  }
+  run.log?.(
+    `robustness: ${plural(robustness.tests.length, 'test')}, ${plural(robustness.cost.modelCalls, 'model call')}, ${plural(robustness.cost.rowsScored, 'row')} scored`,
+  )
+
+  const checks = robustness.tests.map((t) => checkOf(t, data.name, config))
+  const perf = latencyStats(facts.clean.latenciesMs)
+  const notes = [
+    `${data.name}: ${describeSample(sample, config)}.`,
+    ...(sample.unlabelled > 0
+      ? [
+          `${data.name}: ${plural(sample.unlabelled, 'row')} ${sample.unlabelled === 1 ? 'has' : 'have'} no value in the label column "${settings.label}" and ${sample.unlabelled === 1 ? 'was' : 'were'} not sampled.`,
+        ]
+      : []),
+    ...metrics.notes,
+    ...(facts.plan.note ? [facts.plan.note] : []),
+    ...(compared ? [comparisonNote(robustness.tests, compared, sample.rows)] : []),
+    ...profileNotes(facts.profiles),
+    ...engineNotes,
+    ...(run.clipped > 0
+      ? [
+          `${plural(run.clipped, 'probability', 'probabilities')} outside [0, 1] by float32 rounding (within ${probabilityTolerance(facts.classes?.length ?? 0).toExponential(1)}) were clipped to [0, 1], as validate-model does.`,
+        ]
+      : []),
+  ]
+  return {
+    schemaVersion: RESULT_SCHEMA_VERSION,
+    status: overallStatus(checks),
+    task: facts.task,
+    metrics: metrics.metrics,
+    checks,
+    model: { name: settings.name, ...info, source: displayPath(info.source, settings.workspace) },
+    data: [
+      {
+        name: data.name,
+        path: displayPath(data.path, settings.workspace),
+        format: data.format ?? inferFormat(data.path),
+        digest: facts.digest,
+        rows: sample.rows,
+        metrics: metrics.metrics,
+        metricSources: metrics.sources,
+        confusionMatrix: metrics.confusionMatrix,
+        perClass: metrics.perClass,
+        performance: {
+          batches: facts.clean.latenciesMs.length,
+          batchSize: settings.batchSize,
+          latencyMs: perf,
+          rowsPerSecond: sample.rows / Math.max(facts.clean.seconds, 1e-9),
+          totalSeconds: facts.clean.seconds,
+        },
+      },
+    ],
+    robustness,
+    ...(compared
+      ? {
+          baseline: {
+            source: compared.source,
+            kind: 'model' as const,
+            metrics: compared.clean,
+            ...(compared.digest ? { digest: compared.digest } : {}),
+          },
+        }
+      : {}),
+    ...(facts.plan.from ? { registryBaseline: facts.plan.from } : {}),
+    ...(settings.features.length > 0 ? { features: settings.features } : {}),
+    notes: notes.map(strip),
+    ...(facts.warning ? { warnings: [strip(facts.warning)] } : {}),
+    context: run.context,
   }
 }
 
@@ -333,11 +512,11 @@ export async function readSample(
   }
 }
 
-function describeSample(sample: Sample, config: RobustnessConfig): string {
-  const n = sample.rows.length.toLocaleString('en-US')
+function describeSample(sample: { rows: number; available: number; sampled: boolean }, config: RobustnessConfig): string {
+  const n = sample.rows.toLocaleString('en-US')
   return sample.sampled
     ? `robustness tests on a seeded random sample of ${n} of ${plural(sample.available, 'labelled row')} (row budget ${config.rows.toLocaleString('en-US')}, seed ${config.seed})`
-    : `robustness tests on all ${plural(sample.rows.length, 'labelled row')} (within the row budget of ${config.rows.toLocaleString('en-US')})`
+    : `robustness tests on all ${plural(sample.rows, 'labelled row')} (within the row budget of ${config.rows.toLocaleString('en-US')})`
 }
 
 /**

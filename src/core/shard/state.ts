@@ -22,7 +22,7 @@ import { MAX_SHARDS, shardName, type ShardSpec } from './spec.js'
 export const SHARD_FORMAT = 'modelgate-shard'
 export const SHARD_FORMAT_VERSION = 1
 
-export type ShardKind = 'validate'
+export type ShardKind = 'validate' | 'robustness'
 
 export interface ShardData {
   name: string
@@ -105,7 +105,7 @@ const envelopeSchema = z
   .object({
     format: z.literal(SHARD_FORMAT),
     version: z.literal(SHARD_FORMAT_VERSION),
-    kind: z.enum(['validate']),
+    kind: z.enum(['validate', 'robustness']),
     tool: z.object({ name: z.string(), version: z.string() }).strict(),
     shard: z
       .object({ index: z.number().int().min(1).max(MAX_SHARDS), count: z.number().int().min(1).max(MAX_SHARDS) })
@@ -238,14 +238,40 @@ export function checkShardSet(shards: LoadedShard[], expected: { kind: ShardKind
         )
     })
   }
-  first.state.data.forEach((d, i) => {
-    const scored = shards.reduce((n, s) => n + s.state.data[i].scored, 0)
-    if (scored !== d.rows)
-      throw new UserError(
-        `merge: data set "${d.name}": the shards scored ${scored} rows in all, but the file has ${d.rows}; the shards do not cover it exactly once`,
-        { field: `data[${i}].scored` },
-      )
-  })
+  // validate's shards split the rows; robustness's split the units of work (checked by its merge).
+  if (expected.kind === 'validate')
+    first.state.data.forEach((d, i) => {
+      const scored = shards.reduce((n, s) => n + s.state.data[i].scored, 0)
+      if (scored !== d.rows)
+        throw new UserError(
+          `merge: data set "${d.name}": the shards scored ${scored} rows in all, but the file has ${d.rows}; the shards do not cover it exactly once`,
+          { field: `data[${i}].scored` },
+        )
+    })
+}
+
+/**
+ * A state file's text. JSON has no NaN or Infinity, which metrics can be (an undefined precision, a
+ * difference against NaN): they are written as `{"$number": "NaN"}` and read back by reviveNumbers.
+ */
+export function shardStateText(state: ShardState): string {
+  return JSON.stringify(state, (_key, value: unknown) =>
+    typeof value === 'number' && !Number.isFinite(value) ? { $number: String(value) } : value,
+  )
+}
+
+export function reviveNumbers<T>(value: T): T {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk)
+    if (v && typeof v === 'object') {
+      const keys = Object.keys(v)
+      const n = (v as { $number?: unknown }).$number
+      if (keys.length === 1 && (n === 'NaN' || n === 'Infinity' || n === '-Infinity')) return Number(n)
+      return Object.fromEntries(keys.map((k) => [k, walk((v as Record<string, unknown>)[k])]))
+    }
+    return v
+  }
+  return walk(value) as T
 }
 
 /** The top-level keys (and one level below) where two identities differ, for the message. */

@@ -10,12 +10,11 @@
  * stages.ts holds the shapes passed between them.
  */
 import { performance } from 'node:perf_hooks'
-import { UserError } from '../errors.js'
 import type { StagedFiles } from '../files.js'
 import type { ValidationResult } from '../result/types.js'
 import type { RunnerEnvironment } from '../runners/index.js'
 import type { Settings } from '../settings/index.js'
-import { displayPath, stripWorkspace } from '../workspace.js'
+import { displayPath, stripWorkspace, withWorkspaceMessages } from '../workspace.js'
 import { analyseDataset } from './analysis.js'
 import { checkRun } from './checks.js'
 import type { CiContext } from './context.js'
@@ -145,16 +144,6 @@ export async function mergeValidation(
       cleanup()
     }
   })
-}
-
-/** Messages name files as the user wrote them: relative to the workspace, not /home/runner/work/…. */
-async function withWorkspaceMessages<T>(workspace: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn()
-  } catch (e) {
-    if (e instanceof UserError) throw new UserError(stripWorkspace(e.message, workspace), { file: e.file, field: e.field, cause: e.cause })
-    throw e
-  }
 }
 
 /** Only a run that got this far keeps its predictions files; until then they are temporary. */

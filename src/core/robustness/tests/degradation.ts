@@ -3,7 +3,7 @@ import { changeBound } from '../../gates/evaluate.js'
 import { plural } from '../../report/common.js'
 import { FLIP_RATE } from '../schema.js'
 import type { RobustnessTest } from '../types.js'
-import { fmt, type TestContext } from './common.js'
+import { fmt } from './common.js'
 import type { InvarianceOutcome } from './invariance.js'
 
 /**
@@ -14,9 +14,14 @@ import type { InvarianceOutcome } from './invariance.js'
  * the same test; `noBaseline` says why there is none (such gates are then skipped, as validate skips its
  * change gates on a first run).
  */
-export function runDegradation(ctx: TestContext, gates: GateSpec[], outcomes: InvarianceOutcome[], noBaseline?: string): RobustnessTest[] {
+export function runDegradation(
+  ctx: { cleanMetrics: Record<string, number>; against?: string },
+  gates: GateSpec[],
+  outcomes: InvarianceOutcome[],
+  noBaseline?: string,
+): RobustnessTest[] {
   return gates.map((gate) =>
-    gate.metric === FLIP_RATE ? judgeFlipGate(gate, outcomes, ctx.baseline?.against, noBaseline) : judgeGate(ctx, gate, outcomes),
+    gate.metric === FLIP_RATE ? judgeFlipGate(gate, outcomes, ctx.against, noBaseline) : judgeGate(ctx, gate, outcomes),
   )
 }
 
@@ -81,7 +86,7 @@ function boundOf(gate: GateSpec, reference: number): number {
   return gate.bound.kind === 'absolute' ? gate.bound.value : changeBound(reference, gate.bound.delta, gate.bound.relative)
 }
 
-function judgeGate(ctx: TestContext, gate: GateSpec, outcomes: InvarianceOutcome[]): RobustnessTest {
+function judgeGate(ctx: { cleanMetrics: Record<string, number> }, gate: GateSpec, outcomes: InvarianceOutcome[]): RobustnessTest {
   const base = gateBase(gate)
   const clean = ctx.cleanMetrics[gate.metric]
   if (clean === undefined) {
