@@ -275,3 +275,57 @@ describe('dist/validate-model sharded across a matrix (input shard, input merge)
     }
   })
 })
+
+/** n shard jobs of `action`, each with its own checkout and token, then a merge job; and one unsharded job. */
+async function sharded(action: 'validate-model' | 'test-robustness', n: number, inputs: Record<string, string>) {
+  const service = await startArtifactService()
+  try {
+    const env = (job: number) => ({ ...RUN_ENV, GITHUB_WORKSPACE: '', ...serviceEnv(service, service.jobToken(jobId(job))) })
+    for (let i = 1; i <= n; i++) {
+      const ws = checkout()
+      const run = await runAction(action, { ...INPUTS, ...inputs, shard: `${i}/${n}` }, { ...env(i), GITHUB_WORKSPACE: ws })
+      expect(errors(run)).toEqual([])
+      expect(run.outputs.status).toBe('shard')
+    }
+    const mergeWs = checkout()
+    const merged = await runAction(action, { ...INPUTS, ...inputs, merge: 'true' }, { ...env(99), GITHUB_WORKSPACE: mergeWs })
+    const singleWs = checkout()
+    const single = await runAction(action, { ...INPUTS, ...inputs }, { ...RUN_ENV, GITHUB_WORKSPACE: singleWs })
+    return { service, merged, single, mergeWs, singleWs }
+  } finally {
+    await service.close()
+  }
+}
+
+describe('dist/ actions sharded over 1, 2 and 7 jobs', () => {
+  it.each([1, 2, 7])('validate-model with %i shard(s): the unsharded report', async (n) => {
+    const { merged, single } = await sharded('validate-model', n, {})
+    expect(errors(merged)).toEqual([])
+    expect(merged.code).toBe(single.code)
+    expect(untimed(readReport(merged.outputs['report-path']))).toEqual(untimed(readReport(single.outputs['report-path'])))
+    expect(readReport(merged.outputs['report-path']).notes.filter((x) => x.startsWith(MERGE_NOTE))).toHaveLength(1)
+  })
+
+  it('test-robustness with 3 shards: the unsharded tests, checks, flip rates and verdict', async () => {
+    const { service, merged, single } = await sharded('test-robustness', 3, { rows: '100', 'fail-on': 'never' })
+    // Its artifacts are its own: validate-model's can be in the same workflow run.
+    expect([...service.blobs.keys()].sort()).toEqual([1, 2, 3].map((i) => `modelgate-robustness-shard-${i}-of-3`))
+    // The example fails on purpose (a +10% shift flips 7% of the rows; NaN breaks it): the same annotations.
+    expect(errors(merged)).toEqual(errors(single))
+    expect(errors(merged).length).toBeGreaterThan(0)
+    expect(merged.outputs.status).toBe(single.outputs.status)
+    expect(merged.outputs['flip-rate']).toBe(single.outputs['flip-rate'])
+    const strip = (r: ValidationResult) => {
+      const rb = r.robustness!
+      return {
+        status: r.status,
+        checks: r.checks.map(({ seconds: _s, ...c }) => c),
+        tests: rb.tests.map(({ seconds: _s, ...t }) => t),
+        sensitivity: rb.sensitivity,
+        rowsScored: rb.cost.rowsScored,
+        metrics: r.metrics,
+      }
+    }
+    expect(strip(readReport(merged.outputs['report-path']))).toEqual(strip(readReport(single.outputs['report-path'])))
+  })
+})

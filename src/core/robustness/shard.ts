@@ -10,11 +10,15 @@
  */
 import { UserError } from '../errors.js'
 import type { ValidationResult } from '../result/types.js'
+import type { ModelInfo } from '../runners/types.js'
 import type { Settings } from '../settings/index.js'
+import { stripWorkspace } from '../workspace.js'
 import {
   checkShardSet,
   identityDigest,
+  portablePath,
   readShardState,
+  restoredPath,
   reviveNumbers,
   settingsIdentity,
   SHARD_FORMAT,
@@ -46,7 +50,16 @@ export function robustnessShardState(
 ): ShardState<RobustnessShardPayload> {
   if (!given.shard) throw new Error('robustnessShardState: the settings name no shard')
   const identity = settingsIdentity(given)
-  const { facts } = payload
+  const ws = given.workspace
+  // Paths as the other jobs' checkouts see them: each job of a matrix may check out elsewhere.
+  const info = (i: ModelInfo): ModelInfo => ({ ...i, source: portablePath(i.source, ws) })
+  const facts: RunFacts = {
+    ...payload.facts,
+    info: info(payload.facts.info),
+    ...(payload.facts.baseline ? { baseline: { ...payload.facts.baseline, info: info(payload.facts.baseline.info) } } : {}),
+    ...(payload.facts.warning ? { warning: stripWorkspace(payload.facts.warning, ws) } : {}),
+    metrics: { ...payload.facts.metrics, notes: payload.facts.metrics.notes.map((n) => stripWorkspace(n, ws)) },
+  }
   return {
     format: SHARD_FORMAT,
     version: SHARD_FORMAT_VERSION,
@@ -59,14 +72,27 @@ export function robustnessShardState(
       ...(facts.baseline ? { baseline: facts.baseline.info.digest ?? `${facts.baseline.info.runner}:${facts.baseline.info.source}` } : {}),
     },
     data: [{ name: given.data[0].name, digest: facts.digest, rows: facts.sample.available, scored: facts.sample.rows }],
-    payload,
+    // Messages quote files (a model's error names it): as the result shows them, relative to the workspace.
+    payload: { ...payload, facts, units: stripStrings(payload.units, ws) },
   }
+}
+
+function stripStrings<T>(value: T, ws: string): T {
+  const walk = (v: unknown): unknown =>
+    typeof v === 'string'
+      ? stripWorkspace(v, ws)
+      : Array.isArray(v)
+        ? v.map(walk)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]))
+          : v
+  return walk(value) as T
 }
 
 /** What must be the same in every shard: all that the clean passes gave (timings aside). */
 function agreed(facts: RunFacts): string {
-  const { clean: _clean, info, ...rest } = facts
-  return JSON.stringify({ ...rest, info: { ...info, source: undefined } })
+  const { clean: _clean, ...rest } = facts
+  return JSON.stringify(rest)
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -141,7 +167,14 @@ export function loadRobustnessShards(files: string[], given: Settings): LoadedSh
 /** The merged run's parts: the engine's output assembled from every shard's units, and the costs counted once. */
 export function mergedRobustness(given: Settings, shards: LoadedShard<RobustnessShardPayload>[]) {
   const config = given.robustness ?? robustnessDefaults()
-  const facts = shards[0].state.payload.facts
+  const ws = given.workspace
+  const first = shards[0].state.payload.facts
+  const info = (i: ModelInfo): ModelInfo => ({ ...i, source: restoredPath(i.source, ws) })
+  const facts: RunFacts = {
+    ...first,
+    info: info(first.info),
+    ...(first.baseline ? { baseline: { ...first.baseline, info: info(first.baseline.info) } } : {}),
+  }
   const others = shards.length - 1
   const clean = facts.cleanCost
   const engine = assembleEngine(

@@ -16,6 +16,7 @@ import { UserError } from '../errors.js'
 import { fileProblem } from '../data/files.js'
 import { parseJsonFile } from '../files.js'
 import { scrub } from '../secrets.js'
+import { displayPath } from '../workspace.js'
 import type { Settings } from '../settings/index.js'
 import { MAX_SHARDS, shardName, type ShardSpec } from './spec.js'
 
@@ -82,6 +83,16 @@ export function settingsIdentity(settings: Settings): Record<string, unknown> {
 
 export function identityDigest(identity: Record<string, unknown>): string {
   return `sha256:${createHash('sha256').update(JSON.stringify(identity)).digest('hex')}`
+}
+
+/** A path for another machine: relative to the workspace where it is inside it; URLs and commands as they are. */
+export function portablePath(p: string, workspace: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(p) || !path.isAbsolute(p) ? p : displayPath(p, workspace)
+}
+
+/** A portable path back on this machine: relative ones resolved in its workspace (a command line stays as it is). */
+export function restoredPath(p: string, workspace: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(p) || path.isAbsolute(p) || p.includes(' ') ? p : path.resolve(workspace, p)
 }
 
 /** Typed arrays in JSON: `{ "f64": base64 }`. */

@@ -27,14 +27,15 @@ import {
   float64Schema,
   identityDigest,
   parseWith,
+  portablePath as portable,
   readShardState,
+  restoredPath as restored,
   settingsIdentity,
   SHARD_FORMAT,
   SHARD_FORMAT_VERSION,
   type LoadedShard,
   type ShardState,
 } from '../shard/state.js'
-import { displayPath } from '../workspace.js'
 import { PredictionAccumulator, type AccumulatorState } from './accumulate.js'
 import { ParityCounter, type ParityState } from './parity.js'
 import type { DatasetRun, Scored, Scoring, ValidationPlan } from './stages.js'
@@ -156,15 +157,6 @@ const payloadSchema = z
 
 type Payload = z.infer<typeof payloadSchema>
 type RunPayload = z.infer<typeof runSchema>
-
-/** A path for another machine: relative to the workspace where it is inside it; URLs and commands as they are. */
-function portable(p: string, workspace: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(p) || !path.isAbsolute(p) ? p : displayPath(p, workspace)
-}
-
-function restored(p: string, workspace: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(p) || path.isAbsolute(p) || p.includes(' ') ? p : path.resolve(workspace, p)
-}
 
 function accumulatorState(acc: PredictionAccumulator, seen: boolean): z.input<typeof accumulatorSchema> {
   const s = acc.state()
