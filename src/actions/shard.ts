@@ -2,14 +2,14 @@ import path from 'node:path'
 import { validateArtifactName } from '../adapters/github/artifact.js'
 import { UserError, errorText } from '../core/errors.js'
 import { checkOutputPath } from '../core/files.js'
-import { createProgress, runWithProgress } from '../core/progress.js'
+import { runWithProgress } from '../core/progress.js'
 import { escapeMarkdownCell } from '../core/report/escape.js'
 import { resolveSettings } from '../core/settings/index.js'
 import { shardFileName, shardStateText, type ShardState } from '../core/shard/state.js'
 import { checkOutputsAgainstInputs } from '../core/validate/outputs.js'
 import { predictionsPathFor } from '../core/validate/run.js'
 import type { ActionSpec } from './frame.js'
-import type { ValidationAction, ValidationInputs } from './validation.js'
+import { actionProgress, type ValidationAction, type ValidationInputs } from './validation.js'
 
 /*
  * One job of a sharded run (input shard): the shard's state file, uploaded as the artifact the merge job
@@ -51,15 +51,7 @@ export function shardSpec<I extends ValidationInputs>(action: ValidationAction<I
         settings,
       )
       checkOutputPath(statePath, 'input shard-state')
-      const progress = createProgress(
-        {
-          tty: false,
-          write: (line) => io.info(line),
-          startGroup: io.startGroup && ((title) => io.startGroup?.(title)),
-          endGroup: io.endGroup && (() => io.endGroup?.()),
-        },
-        { now: deps.now },
-      )
+      const progress = actionProgress(io, deps)
       let state: ShardState
       try {
         state = await runWithProgress(progress, () =>

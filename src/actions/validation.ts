@@ -14,7 +14,7 @@ import { exitCodeFor } from '../core/gates/evaluate.js'
 import type { RunnerEnvironment } from '../core/runners/index.js'
 import type { ValidationResult } from '../core/result/types.js'
 import { renderSummary } from '../core/report/markdown.js'
-import { createProgress, runWithProgress } from '../core/progress.js'
+import { createProgress, runWithProgress, type Progress } from '../core/progress.js'
 import { renderComment, commentMarker } from '../core/report/comment.js'
 import { annotationsFor } from '../core/report/annotations.js'
 import type { ActionIO } from '../ports/io.js'
@@ -78,22 +78,35 @@ export function readValidationInputs(io: ActionIO): ValidationInputs {
   }
 }
 
+/** What a run of either action is handed besides its settings. */
+export interface ValidationRunOptions {
+  context: ActionDeps['context']
+  runnerEnv: RunnerEnvironment
+  log: (line: string) => void
+  predictionsPath?: string
+  staged?: StagedFiles
+}
+
+/** The progress of long work in the log: a line every few seconds, in a group of its own (core/progress.ts). */
+export function actionProgress(io: ActionIO, deps: ActionDeps): Progress {
+  return createProgress(
+    {
+      tty: false,
+      write: (line) => io.info(line),
+      startGroup: io.startGroup && ((title) => io.startGroup?.(title)),
+      endGroup: io.endGroup && (() => io.endGroup?.()),
+    },
+    { now: deps.now },
+  )
+}
+
 /** What makes validate-model or test-robustness itself. */
 export interface ValidationAction<I extends ValidationInputs> {
   name: string
   readInputs(io: ActionIO): I
   /** Lays the action's own inputs over the resolved settings. */
   settings?(settings: Settings, inputs: I): Settings
-  run(
-    settings: Settings,
-    opts: {
-      context: ActionDeps['context']
-      runnerEnv: RunnerEnvironment
-      log: (line: string) => void
-      predictionsPath?: string
-      staged?: StagedFiles
-    },
-  ): Promise<ValidationResult>
+  run(settings: Settings, opts: ValidationRunOptions): Promise<ValidationResult>
   /** The verdict of a sharded run, from its shards' state files (input merge); absent: the action cannot merge. */
   merge?(
     settings: Settings,
@@ -101,16 +114,7 @@ export interface ValidationAction<I extends ValidationInputs> {
     opts: { context: ActionDeps['context']; log: (line: string) => void },
   ): Promise<ValidationResult>
   /** One shard's state (input shard); absent: the action cannot be sharded. */
-  shard?(
-    settings: Settings,
-    opts: {
-      context: ActionDeps['context']
-      runnerEnv: RunnerEnvironment
-      log: (line: string) => void
-      predictionsPath?: string
-      staged?: StagedFiles
-    },
-  ): Promise<ShardState>
+  shard?(settings: Settings, opts: ValidationRunOptions): Promise<ShardState>
   /** validate-model writes the per-row predictions (input predictions-path); the others ignore the input. */
   writesPredictions?: boolean
   /** Outputs beyond `status`, `passed` and `report-path`. */
@@ -153,16 +157,7 @@ export function validationSpec<I extends ValidationInputs>(action: ValidationAct
       )
       checkOutputPaths({ reportPath, junitPath }, { report: 'input report-path', junit: 'input junit-path' })
       for (const p of predictionFiles) checkOutputPath(p, 'input predictions-path')
-      // Long work says how far it is, every few seconds, in a group of the log of its own (core/progress.ts).
-      const progress = createProgress(
-        {
-          tty: false,
-          write: (line) => io.info(line),
-          startGroup: io.startGroup && ((title) => io.startGroup?.(title)),
-          endGroup: io.endGroup && (() => io.endGroup?.()),
-        },
-        { now: deps.now },
-      )
+      const progress = actionProgress(io, deps)
       let result: ValidationResult
       const shards = inputs.merge ? await downloadShards(action, inputs, settings, step) : undefined
       try {

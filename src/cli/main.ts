@@ -209,14 +209,19 @@ const COMMON_OPTIONS = {
   'registry-token': { type: 'string' },
 } as const
 
+/** validate's own flags, which its merge takes too (the shards' settings must be given again). */
+const VALIDATE_OPTIONS = {
+  threshold: { type: 'string', multiple: true },
+  baseline: { type: 'string' },
+  'reference-predictions': { type: 'string' },
+} as const
+
 const COMMANDS: Record<string, Command> = {
   validate: {
     usage: VALIDATE_USAGE,
     action: 'validate-model',
     options: {
-      threshold: { type: 'string', multiple: true },
-      baseline: { type: 'string' },
-      'reference-predictions': { type: 'string' },
+      ...VALIDATE_OPTIONS,
       predictions: { type: 'string' },
       shard: { type: 'string' },
       'shard-state': { type: 'string' },
@@ -229,9 +234,7 @@ const COMMANDS: Record<string, Command> = {
     usage: MERGE_USAGE,
     action: 'validate-model',
     options: {
-      threshold: { type: 'string', multiple: true },
-      baseline: { type: 'string' },
-      'reference-predictions': { type: 'string' },
+      ...VALIDATE_OPTIONS,
       seed: { type: 'string' },
       rows: { type: 'string' },
       'time-budget': { type: 'string' },
