@@ -175,15 +175,19 @@ for (const rows of SIZES) {
     `baseline: ${baseline}\ncomparison:\n  metrics: [accuracy, roc_auc, log_loss]\n  resamples: 1000\n  seed: 7\n`,
   )
 
-  const runs = { python: [], floor: [], csv: [], parquet: [], compared: [] }
+  // Drift and integrity (issue 17) against a reference of the same size: a second read of as many rows,
+  // through the model too (prediction drift), and the per-column statistics.
+  const drifted = manifest(dir, 'drifted', csv, `drift:\n  reference: ${csv}\nintegrity: true\n`)
+  const runs = { python: [], floor: [], csv: [], parquet: [], compared: [], drifted: [] }
   for (let i = 0; i < REPEAT; i++) {
     if (python) runs.python.push(child([PY_ROUTE, csv, model, features.join(','), 'target'], { command: python }))
     runs.floor.push(child([CHILD, 'floor', csv, model, String(features.length)]))
     runs.csv.push(child(validate(clean)))
     runs.parquet.push(child(validate(cleanParquet)))
     runs.compared.push(child(validate(compared)))
+    runs.drifted.push(child(validate(drifted)))
   }
-  const [py, floor, mgCsv, mgParquet, mgCompared] = ['python', 'floor', 'csv', 'parquet', 'compared'].map(
+  const [py, floor, mgCsv, mgParquet, mgCompared, mgDrifted] = ['python', 'floor', 'csv', 'parquet', 'compared', 'drifted'].map(
     (k) => runs[k].length && median(runs[k]),
   )
 
@@ -205,9 +209,10 @@ for (const rows of SIZES) {
   line('modelgate validate, CSV', mgCsv)
   line('modelgate validate, Parquet', mgParquet)
   line('modelgate validate, CSV, with the baseline comparison (1,000 resamples)', mgCompared)
+  line('modelgate validate, CSV, with drift (a reference of as many rows) and integrity', mgDrifted)
   console.log(
     `targets: CSV ≥ 5× faster than Python: ${py ? (py.seconds / mgCsv.seconds).toFixed(2) + '×' : 'n/a'}; CSV ≤ 1.5× the floor: ${(mgCsv.seconds / floor.seconds).toFixed(2)}×; ` +
-      `Parquet ≤ CSV: ${(mgParquet.seconds / mgCsv.seconds).toFixed(2)}×; comparison ≤ 3× the clean run: ${(mgCompared.seconds / mgCsv.seconds).toFixed(2)}×; ` +
+      `Parquet ≤ CSV: ${(mgParquet.seconds / mgCsv.seconds).toFixed(2)}×; comparison ≤ 3× the clean run: ${(mgCompared.seconds / mgCsv.seconds).toFixed(2)}×; drift and integrity: ${(mgDrifted.seconds / mgCsv.seconds).toFixed(2)}× the clean run; ` +
       `peak RSS ≤ 300 MB: ${mb(mgCsv)} / ${mb(mgParquet)} / ${mb(mgCompared)} MB`,
   )
   if (py) console.log(`same numbers: accuracy ${py.metrics.accuracy.toFixed(6)} (scikit-learn); roc_auc ${py.metrics.roc_auc.toFixed(6)}`)

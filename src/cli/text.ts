@@ -71,6 +71,7 @@ export function renderText(result: ValidationResult): string {
     out.push('')
   }
   if (result.robustness) out.push(...robustnessText(result.robustness))
+  out.push(...dataText(result))
   const checks = listedChecks(result)
   if (checks.length > 0) {
     out.push('Checks')
@@ -159,5 +160,36 @@ function robustnessText(r: RobustnessResult): string[] {
     out.push('')
   }
   out.push(`Cost: ${costText(r)}`, '')
+  return out
+}
+
+/** Drift and integrity, a few lines per data set: the verdict, then the drifted columns worst first. */
+function dataText(result: ValidationResult): string[] {
+  const out: string[] = []
+  for (const d of result.data) {
+    const where = result.data.length > 1 ? ` (${dataSetText(d.name)})` : ''
+    if (d.drift) {
+      const v = d.drift
+      out.push(
+        `Data drift${where}: ${v.drifted} of ${plural(v.columns.length, 'column')} drifted (${num(v.share * 100)}%${v.datasetDrift ? `, at or above ${num(v.threshold * 100)}%: the data has drifted` : `; the data has drifted at ${num(v.threshold * 100)}%`})`,
+      )
+      for (const c of [
+        ...v.columns.filter((x) => x.drifted).slice(0, 10),
+        ...(v.prediction?.drifted ? [v.prediction] : []),
+        ...(v.label?.drifted ? [v.label] : []),
+      ])
+        out.push(
+          `  ${c.column}: ${c.test} ${num(c.statistic)}${c.pValue !== undefined ? `, p ${num(c.adjustedPValue ?? c.pValue)}` : ''}, PSI ${num(c.psi)}`,
+        )
+    }
+    if (d.integrity) {
+      const r = d.integrity
+      const leak = r.leakage ? `, ${plural(r.leakage.rows, 'row')} also in the reference` : ''
+      out.push(
+        `Data integrity${where}: ${plural(r.duplicateRows, 'duplicated row')}, ${plural(r.duplicateColumns.length, 'duplicated column')}${leak}`,
+      )
+    }
+  }
+  if (out.length > 0) out.push('')
   return out
 }

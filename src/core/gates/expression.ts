@@ -38,7 +38,8 @@ const COMPARATORS: readonly Comparator[] = ['>=', '<=', '==', '>', '<']
  */
 const NUMBER = String.raw`[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?`
 const LINE = new RegExp(
-  String.raw`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|>|<)\s*` +
+  // Dotted names are the data's: drift.share_drifted, drift.<column>.psi, integrity.leakage_share.
+  String.raw`^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*)*)\s*(>=|<=|==|>|<)\s*` +
     String.raw`(?:(${NUMBER})|baseline(?:\s*([+-])\s*(${NUMBER})(?:\s*(%))?)?)` +
     String.raw`(?:\s*(?:\(\s*)?(fail|warn)(?:\s*\))?)?\s*$`,
 )

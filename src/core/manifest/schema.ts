@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { GATE_SYNTAX, parseGate } from '../gates/expression.js'
 import { slicesSchema } from '../slices/schema.js'
+import { driftSchema, integritySchema } from '../drift/schema.js'
 import { fairnessSchema } from '../fairness/schema.js'
 import { robustnessSchema } from '../robustness/schema.js'
 
@@ -305,6 +306,16 @@ export const manifestSchema = z
       .optional()
       .describe(
         'Demographic parity and equalized odds (difference and ratio) across the groups of a sensitive column, with intervals and gates.',
+      ),
+    drift: driftSchema
+      .optional()
+      .describe(
+        'Data drift: each data set against a reference (the training data), column by column (KS, chi-square, Wasserstein, Jensen–Shannon, PSI as Evidently chooses), Benjamini–Hochberg, the share of drifted columns; prediction and label drift.',
+      ),
+    integrity: integritySchema
+      .optional()
+      .describe(
+        'Data integrity of each data set: missing values, constant and near-constant columns, duplicated rows and columns, mixed types; with drift.reference, out-of-range values, new categories and train/test leakage.',
       ),
     calibration: z
       .boolean()

@@ -63,6 +63,7 @@ export function renderComment(result: ValidationResult, opts: CommentOptions): s
     ...comparisonLines(result),
     ...(result.robustness ? robustnessCommentLines(result.robustness) : []),
     ...checkLines(result),
+    ...dataLines(result),
     ...metricLines(result),
     footer(result, opts.summaryUrl),
   ]
@@ -98,6 +99,31 @@ function checkLines(result: ValidationResult): string[] {
   if (flagged.length === 0) return [checks.length === 0 ? 'No checks were configured.' : tally, '']
   const rows = flagged.map((check) => checkRow(check, MESSAGE_MAX, comparisonOf(result, check)))
   return [tally, '', ...tableLines(CHECK_TABLE_HEADER, rows, ['c', 'l', 'r', 'l', 'r', 'r', 'l']), '']
+}
+
+/** Drift and integrity in a line each per data set; the summary has the columns. */
+function dataLines(result: ValidationResult): string[] {
+  const lines: string[] = []
+  for (const d of result.data) {
+    const where = result.data.length > 1 ? ` (${escapeMarkdownCell(d.name)})` : ''
+    if (d.drift) {
+      const v = d.drift
+      const worst = v.columns
+        .filter((c) => c.drifted)
+        .slice(0, 5)
+        .map((c) => escapeMarkdownCell(c.column))
+      lines.push(
+        `**Data drift${where}:** ${v.drifted} of ${plural(v.columns.length, 'column')} (${formatNumber(v.share * 100)}%)${v.datasetDrift ? ', the data has drifted' : ''}${worst.length > 0 ? `: ${worst.join(', ')}${v.drifted > worst.length ? ', …' : ''}` : ''}.`,
+      )
+    }
+    if (d.integrity) {
+      const r = d.integrity
+      lines.push(
+        `**Data integrity${where}:** ${plural(r.duplicateRows, 'duplicated row')}, ${plural(r.duplicateColumns.length, 'duplicated column')}${r.leakage ? `, ${plural(r.leakage.rows, 'row')} also in the reference` : ''}.`,
+      )
+    }
+  }
+  return lines.length > 0 ? [...lines, ''] : []
 }
 
 function metricLines(result: ValidationResult): string[] {

@@ -21,6 +21,7 @@ import {
 import { escapeMarkdownCell, formatBytes, formatNumber } from './escape.js'
 import { DROP_RANK, bulletList, details, fitBlocks, type Block } from './markdown-blocks.js'
 import { datasetBlocks } from './markdown-dataset.js'
+import { driftBlocks, integrityBlocks } from './markdown-drift.js'
 import { calibrationBlocks, fairnessBlocks, sliceBlocks } from './markdown-statistics.js'
 import { listedChecks, robustnessSummaryParts, type RobustnessPart } from './robustness.js'
 
@@ -56,6 +57,8 @@ function summaryBlocks(result: ValidationResult, opts: SummaryOptions): Block[] 
   blocks.push(...checksBlocks(result))
   if (result.robustness) blocks.push(...robustnessSummaryParts(result.robustness).map(robustnessBlock))
   for (const dataset of result.data) blocks.push(...datasetBlocks(result, dataset))
+  for (const dataset of result.data)
+    blocks.push(...driftBlocks(dataset, result.data.length > 1), ...integrityBlocks(dataset, result.data.length > 1))
   if (result.slices && result.slices.length > 0) blocks.push(...sliceBlocks(result.slices))
   for (const fairness of result.fairness ?? []) blocks.push(...fairnessBlocks(fairness))
   for (const calibration of result.calibration ?? []) blocks.push(...calibrationBlocks(calibration))

@@ -208,6 +208,27 @@ const robustnessSchema = z.object({
   }),
 })
 
+const columnDrift = z.object({
+  column: z.string(),
+  kind: z.enum(['numeric', 'categorical']),
+  test: z.enum(['ks', 'chisquare', 'z', 'wasserstein', 'jensenshannon', 'psi']),
+  statistic: z.number(),
+  pValue: z.number().optional(),
+  adjustedPValue: z.number().optional().describe('Benjamini–Hochberg across the columns tested by p-value'),
+  threshold: z.number(),
+  drifted: z.boolean(),
+  psi: z.number(),
+  histogram: z.object({
+    edges: z.array(z.number()).optional(),
+    categories: z.array(z.string()).optional(),
+    reference: z.array(z.number()),
+    current: z.array(z.number()),
+  }),
+  unseen: z.object({ categories: z.number(), rows: z.number(), examples: z.array(z.string()) }).optional(),
+  referenceRows: z.number(),
+  currentRows: z.number(),
+})
+
 const datasetSchema = z.object({
   name: z.string(),
   path: z.string(),
@@ -260,6 +281,45 @@ const datasetSchema = z.object({
       examples: z.array(example),
     })
     .optional(),
+  drift: z
+    .object({
+      reference: z.object({ path: z.string(), digest: z.string(), rows: z.number(), sampled: z.number().optional() }),
+      rows: z.number(),
+      sampled: z.number().optional().describe("The data set's rows the statistics used, when a seeded sample (drift.max-rows)"),
+      columns: z.array(columnDrift).describe('Worst first'),
+      drifted: z.number(),
+      share: z.number().describe('Share of the columns that drifted'),
+      threshold: z.number().describe('The share at which the data set has drifted (drift.share)'),
+      datasetDrift: z.boolean(),
+      prediction: columnDrift.optional().describe("The model's outputs on the data vs on the reference"),
+      predictionVsBaseline: columnDrift.optional().describe("The model's outputs on the data vs the baseline model's on the same rows"),
+      label: columnDrift.optional(),
+    })
+    .optional()
+    .describe('This data set against drift.reference'),
+  integrity: z
+    .object({
+      rows: z.number(),
+      columns: z.array(
+        z.object({
+          name: z.string(),
+          missing: z.number(),
+          missingShare: z.number(),
+          constant: z.boolean(),
+          nearConstant: z.boolean(),
+          topShare: z.number().optional(),
+          mixedTypes: z.boolean(),
+          outOfRange: z.number().optional(),
+          newCategories: z.object({ count: z.number(), rows: z.number(), examples: z.array(z.string()) }).optional(),
+          notes: z.array(z.string()).optional(),
+        }),
+      ),
+      duplicateRows: z.number(),
+      duplicateColumns: z.array(z.tuple([z.string(), z.string()])),
+      leakage: z.object({ rows: z.number(), share: z.number() }).optional(),
+    })
+    .optional()
+    .describe('Missing values, constant, duplicated and mixed-type columns, duplicated rows, leakage from drift.reference'),
 })
 
 export const resultSchema = z.object({

@@ -1,3 +1,4 @@
+import type { IntegrityResult } from '../drift/integrity.js'
 import type { ModelInfo } from '../runners/types.js'
 import type { Interval } from '../stats/types.js'
 import type { RobustnessResult } from '../robustness/types.js'
@@ -92,6 +93,48 @@ export interface DatasetResult {
     tolerance: number
     examples: { row: number; message: string }[]
   }
+  /** This data set against drift.reference (core/drift). */
+  drift?: DriftResult
+  /** Missing values, constant and duplicated columns, duplicated rows, leakage from the reference (core/drift/integrity.ts). */
+  integrity?: IntegrityResult
+}
+
+/** One column's drift: the test, its statistic and p-value (Benjamini–Hochberg adjusted), and the histograms compared. */
+export interface ColumnDrift {
+  column: string
+  kind: 'numeric' | 'categorical'
+  test: 'ks' | 'chisquare' | 'z' | 'wasserstein' | 'jensenshannon' | 'psi'
+  statistic: number
+  pValue?: number
+  adjustedPValue?: number
+  threshold: number
+  drifted: boolean
+  /** The population stability index, for every column whatever its test. */
+  psi: number
+  /** Numeric: bin edges and each side's share per bin; categorical: the most frequent categories (the rest as "other"). */
+  histogram: { edges?: number[]; categories?: string[]; reference: number[]; current: number[] }
+  /** Categories of the data the reference never had. */
+  unseen?: { categories: number; rows: number; examples: string[] }
+  referenceRows: number
+  currentRows: number
+}
+
+export interface DriftResult {
+  reference: { path: string; digest: string; rows: number; sampled?: number }
+  rows: number
+  /** The data set's rows the statistics used, when a sample. */
+  sampled?: number
+  /** Worst first. */
+  columns: ColumnDrift[]
+  drifted: number
+  share: number
+  /** The share of drifted columns at which the data set has drifted. */
+  threshold: number
+  datasetDrift: boolean
+  prediction?: ColumnDrift
+  /** The candidate's outputs on the data vs the baseline model's on the same rows. */
+  predictionVsBaseline?: ColumnDrift
+  label?: ColumnDrift
 }
 
 /** The model as the report names it: what its runner describes, plus the manifest's name. */

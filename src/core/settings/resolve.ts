@@ -84,6 +84,15 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
   if (baseline)
     confine(baseline.kind === 'model' ? baseline.model.path : baseline.path, rule, at(overrides.baseline !== undefined, 'baseline'))
   confine(referencePredictions?.path, rule, at(overrides.referencePredictions !== undefined, 'reference-predictions'))
+  const drift = manifest?.drift ? { ...manifest.drift, referencePath: nodePath.resolve(baseDir, manifest.drift.reference) } : undefined
+  confine(drift?.referencePath, rule, { file, field: 'drift.reference' })
+  const integritySpec = manifest?.integrity
+  const integrity =
+    integritySpec === undefined || integritySpec === false
+      ? undefined
+      : integritySpec === true
+        ? { nearConstant: 0.95, leakage: true }
+        : { nearConstant: integritySpec['near-constant'], leakage: integritySpec.leakage }
 
   return {
     workspace: cwd,
@@ -113,6 +122,8 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
     fairness: manifest?.fairness,
     calibration: manifest?.calibration ?? false,
     robustness: manifest?.robustness,
+    ...(drift ? { drift } : {}),
+    ...(integrity ? { integrity } : {}),
     ...(overrides.shard !== undefined && overrides.shard.trim() !== ''
       ? { shard: parseShard(overrides.shard, { field: origin('shard') }) }
       : {}),

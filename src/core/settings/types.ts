@@ -13,6 +13,7 @@ import type { Confinement, WorkspacePolicy } from '../workspace.js'
 import type { VersionRef } from '../registry/resolve.js'
 import type { RegistryLocation } from '../registry/location.js'
 import type { ShardSpec } from '../shard/spec.js'
+import type { DriftConfig } from '../drift/schema.js'
 
 /** The environment a run resolves `${VAR}` references against: passed in by each face, never read here. */
 export type Environment = Readonly<Record<string, string | undefined>>
@@ -123,6 +124,10 @@ export interface Settings {
   calibration: boolean
   /** test-robustness's configuration (the manifest's `robustness:` key); undefined: all defaults. */
   robustness?: RobustnessConfig
+  /** The manifest's drift: key, its reference resolved (core/drift). */
+  drift?: DriftConfig & { referencePath: string }
+  /** The manifest's integrity: key (core/drift/integrity.ts). */
+  integrity?: { nearConstant: number; leakage: boolean }
   /** This job's part of the rows in a sharded run (shard/spec.ts); undefined: all of them. */
   shard?: ShardSpec
 }

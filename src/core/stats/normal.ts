@@ -169,6 +169,11 @@ function stirlerr(n: number): number {
     for (let k = 2; k <= n; k++) logFactorial += Math.log(k)
     return logFactorial - (n + 0.5) * Math.log(n) + n - HALF_LOG_2PI
   }
+  return stirlingSeries(n)
+}
+
+/** Stirling's error for n > 15 by its asymptotic series (R's stirlerr, Loader 2000), for whole and half-whole n. */
+export function stirlingSeries(n: number): number {
   const S0 = 1 / 12
   const S1 = 1 / 360
   const S2 = 1 / 1260
@@ -181,8 +186,8 @@ function stirlerr(n: number): number {
   return (S0 - (S1 - (S2 - (S3 - S4 / nn) / nn) / nn) / nn) / n
 }
 
-/** x·log(x/np) + np − x, summed as a series when x is near np, where the direct form cancels. */
-function bd0(x: number, np: number): number {
+/** x·log(x/np) + np − x, summed as a series when x is near np, where the direct form cancels (Loader's bd0). */
+export function bd0(x: number, np: number): number {
   if (Math.abs(x - np) < 0.1 * (x + np)) {
     let v = (x - np) / (x + np)
     let s = (x - np) * v

@@ -69,6 +69,8 @@ function datasetEntry(
     confusionMatrix: m.confusionMatrix,
     perClass: m.perClass,
     performance: dataset.performance,
+    ...(dataset.drift ? { drift: dataset.drift } : {}),
+    ...(dataset.integrity ? { integrity: dataset.integrity } : {}),
   }
   const prefix = several ? `${run.data.name}: ` : ''
   if (run.emptyFeatures.length > 0)

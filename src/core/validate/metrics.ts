@@ -12,6 +12,7 @@ import { latencyStats } from '../metrics/performance.js'
 import type { Task } from '../result/types.js'
 import type { ResolvedData, Settings } from '../settings/index.js'
 import type { PredictionAccumulator } from './accumulate.js'
+import { judgeDrift } from './drift.js'
 import type { DatasetMetrics, DatasetRun, MetricsOut, Scored, Scoring, DescribedModel, ValidationPlan } from './stages.js'
 
 /** Every metric that needs the model's probabilities, in the report's order (the catalogue's). */
@@ -46,11 +47,14 @@ export function accumulateDataset(plan: ValidationPlan<DescribedModel>, scoring:
     baselineMetrics = baselineReport.byDataset.get(run.data.name) ?? (run === runs[0] ? baselineReport.primary : undefined)
     if (!baselineMetrics) notes.push(`The baseline report has no data set named "${run.data.name}": its change checks were skipped.`)
   }
+  const { drift, integrity, metrics: dataMetrics } = judgeDrift(run.collectors, scoring.reference, settings)
   return {
     run,
     candidate: m,
     baseline: baselineOut,
     metrics,
+    ...(drift ? { drift } : {}),
+    ...(integrity ? { integrity } : {}),
     performance: {
       batches: run.candidate.latenciesMs.length,
       batchSize: settings.batchSize,
@@ -58,7 +62,8 @@ export function accumulateDataset(plan: ValidationPlan<DescribedModel>, scoring:
       rowsPerSecond,
       totalSeconds: run.seconds,
     },
-    gate: { dataset: run.data.name, metrics, baseline: baselineMetrics, unavailable: m.unavailable },
+    // Drift and integrity are gated by name (drift.share_drifted) but not listed among the model's metrics.
+    gate: { dataset: run.data.name, metrics: { ...metrics, ...dataMetrics }, baseline: baselineMetrics, unavailable: m.unavailable },
     gateSeconds,
     notes,
   }

@@ -54,6 +54,13 @@ export function checkGateMetrics(settings: Settings, task?: Task): void {
   const known = new Set(tasks.flatMap((t) => metricNames(t)))
   for (const g of settings.gates) {
     if (known.has(g.metric)) continue
+    const data = dataGateProblem(settings, g.metric)
+    if (data === undefined) continue
+    if (data !== null)
+      throw new UserError(`${settings.thresholdsFrom}: "${g.expression}": ${data}`, {
+        file: settings.thresholdsFrom.startsWith(`${settings.manifestPath}:`) ? settings.manifestPath : undefined,
+        field: 'thresholds',
+      })
     // Before scoring the task may not be known yet: the message lists each task's metrics.
     const lists = task
       ? ` for a ${task} model; known: ${metricNames(task).join(', ')}`
@@ -70,4 +77,45 @@ export function checkGateMetrics(settings: Settings, task?: Task): void {
       field: 'thresholds',
     })
   }
+}
+
+const DRIFT_TOTALS = ['share_drifted', 'drifted_columns', 'dataset_drift']
+const DRIFT_STATISTICS = ['statistic', 'p_value', 'psi', 'drifted', 'ks', 'chisquare', 'z', 'wasserstein', 'jensenshannon']
+const INTEGRITY_TOTALS = [
+  'duplicate_rows',
+  'duplicate_row_share',
+  'duplicate_columns',
+  'constant_columns',
+  'near_constant_columns',
+  'mixed_type_columns',
+  'missing_share',
+  'leakage_rows',
+  'leakage_share',
+]
+const INTEGRITY_COLUMN = ['missing_share', 'out_of_range', 'new_categories']
+
+/**
+ * A gate on the data (drift.*, integrity.*): undefined when the name is one the run will give, a message
+ * when it cannot be (no drift: key, an unknown column or statistic), null when it is not a data gate at all.
+ */
+function dataGateProblem(settings: Settings, metric: string): string | undefined | null {
+  const [head, ...rest] = metric.split('.')
+  if (head !== 'drift' && head !== 'integrity') return null
+  const configured = head === 'drift' ? settings.drift : settings.integrity
+  if (!configured) return `${head === 'drift' ? 'a drift' : 'an integrity'} gate needs the manifest's ${head}: key`
+  const totals = head === 'drift' ? DRIFT_TOTALS : INTEGRITY_TOTALS
+  if (rest.length === 1)
+    return totals.includes(rest[0])
+      ? undefined
+      : `unknown ${head} metric "${metric}"; known: ${totals.map((t) => `${head}.${t}`).join(', ')}, ${head}.<column>.<${(head === 'drift' ? DRIFT_STATISTICS : INTEGRITY_COLUMN).join('|')}>`
+  const stat = rest[rest.length - 1]
+  const column = rest.slice(0, -1).join('.')
+  const columns =
+    head === 'drift'
+      ? [...(settings.drift?.features ?? settings.model.features), 'prediction', 'prediction_vs_baseline', 'label']
+      : undefined
+  if (columns && settings.model.features.length > 0 && !columns.includes(column))
+    return `"${column}" is not among the columns drift compares (${columns.join(', ')})`
+  const stats = head === 'drift' ? DRIFT_STATISTICS : INTEGRITY_COLUMN
+  return stats.includes(stat) ? undefined : `unknown statistic "${stat}" in "${metric}"; known: ${stats.join(', ')}`
 }

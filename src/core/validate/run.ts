@@ -61,6 +61,7 @@ function relativePaths(result: ValidationResult, workspace: string): ValidationR
       path: rel(d.path),
       contract: d.contract && { ...d.contract, schema: rel(d.contract.schema) },
       parity: d.parity && { ...d.parity, reference: rel(d.parity.reference) },
+      ...(d.drift ? { drift: { ...d.drift, reference: { ...d.drift.reference, path: rel(d.drift.reference.path) } } } : {}),
     })),
     baseline: result.baseline && { ...result.baseline, source: rel(result.baseline.source) },
     checks: result.checks.map((c) => ({ ...c, message: stripWorkspace(c.message, workspace) })),

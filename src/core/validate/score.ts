@@ -20,6 +20,7 @@ import type { FeatureBatch, ModelInfo, ModelRunner, PredictionBatch } from '../r
 import type { ResolvedData, ResolvedModel, Settings } from '../settings/index.js'
 import type { StagedFiles } from '../files.js'
 import { PredictionAccumulator } from './accumulate.js'
+import { collect, collectorsFor, driftReadColumns, profileReference, type DriftReference } from './drift.js'
 import { checkAnalysisColumns, checkAnalysisMetrics, keptColumns } from './analysis.js'
 import { ParityCounter } from './parity.js'
 import { checkGateMetrics } from './plan.js'
@@ -32,12 +33,18 @@ export async function scoreDatasets(
   opened: Opened,
 ): Promise<Scoring> {
   const { settings, candidate, baseline } = plan
+  if (settings.shard && (settings.drift || settings.integrity))
+    throw new UserError(
+      `${settings.manifestPath ? `${settings.manifestPath}: ` : ''}${settings.drift ? 'drift' : 'integrity'}: a sharded run cannot check it yet (each shard sees part of the rows); run it without --shard`,
+      { file: settings.manifestPath, field: settings.drift ? 'drift' : 'integrity' },
+    )
+  const reference = await profileReference(settings, candidate.runner, out.log)
   const runs: DatasetRun[] = []
   for (const data of settings.data) {
-    const reference = settings.referencePredictions
+    const predictions = settings.referencePredictions
       ? await createPredictionsRunner({ path: settings.referencePredictions.path, ...runnerHints(settings) })
       : undefined
-    if (reference) opened.runners.push(reference)
+    if (predictions) opened.runners.push(predictions)
     const sink = out.predictionsPath
       ? createPredictionsFile(predictionsPathFor(out.predictionsPath, data.name, settings.data.length), {
           label: settings.label,
@@ -50,12 +57,25 @@ export async function scoreDatasets(
       ...textColumns(candidate.info, settings.model.features),
       ...(baseline && settings.baseline?.kind === 'model' ? textColumns(baseline.info, settings.baseline.model.features) : []),
     ])
-    runs.push(await scoreDataset(settings, data, candidate.runner, baseline?.runner, reference, keptColumns(settings), out.log, sink, text))
+    runs.push(
+      await scoreDataset(
+        settings,
+        data,
+        candidate.runner,
+        baseline?.runner,
+        predictions,
+        keptColumns(settings),
+        out.log,
+        sink,
+        text,
+        reference,
+      ),
+    )
   }
 
   // A shard's answers may be too few to tell the task (or none at all): the merge decides it on them all.
   if (settings.shard) return { runs, task: settings.task ?? 'binary' }
-  return { runs, task: taskOf(settings, runs) }
+  return { runs, task: taskOf(settings, runs), ...(reference ? { reference } : {}) }
 }
 
 /** What the models gave decides the task when the manifest did not; then its metrics are checked. */
@@ -89,6 +109,7 @@ async function scoreDataset(
   log: (line: string) => void,
   sink?: PredictionsFile,
   text: string[] = [],
+  driftReference?: DriftReference,
 ): Promise<DatasetRun> {
   const source = openTable(data.path, data.format)
   const contract = data.contract ? await createContractChecker(data.contract) : undefined
@@ -103,7 +124,9 @@ async function scoreDataset(
     ...(settings.idColumn ? [settings.idColumn] : []),
     ...(contract ? contractColumns(contract.schema).filter((c) => fileColumns.includes(c)) : []),
     ...keep,
+    ...driftReadColumns(settings),
   ])
+  const collectors = collectorsFor(settings, driftReference)
   const kept: Record<string, Cell[]> = Object.fromEntries(keep.map((c) => [c, []]))
   // A shard's rows are not all the file's: each kept row's place in the file goes to the merge with it.
   const rowIndex = settings.shard !== undefined
@@ -133,8 +156,9 @@ async function scoreDataset(
         throw explainNaN(e, batch, settings.model.features, present, data.path)
       }
       await sink?.write(batch.offset, pred, labels, settings.idColumn ? columnCells(batch.columns[settings.idColumn]) : undefined)
+      let bp: PredictionBatch | undefined
       if (baseline && base && baselineModel) {
-        const bp = await timed(base.latenciesMs, data, () => baseline.predict(featureBatch(batch, baselineModel)))
+        bp = await timed(base.latenciesMs, data, () => baseline.predict(featureBatch(batch, baselineModel)))
         checkLength(bp, batch, baseline, baselineModel)
         base.acc.add(labels, bp, data.path, batch.offset)
       }
@@ -150,6 +174,7 @@ async function scoreDataset(
         checkSeconds.contract += (performance.now() - tc) / 1000
       }
       keepLabelledRows(kept, batch, labels)
+      collect(collectors, settings, batch, pred, bp)
     }
     progress.rows(rows)
   }
@@ -185,6 +210,7 @@ async function scoreDataset(
     kept,
     checkSeconds,
     emptyFeatures: present.empty(),
+    ...(collectors.side || collectors.integrity ? { collectors } : {}),
   }
 }
 

@@ -6,11 +6,22 @@ import type { Cell } from '../data/types.js'
 import type { ModelPredictions } from '../evaluation/build.js'
 import type { GateInput } from '../gates/evaluate.js'
 import type { BaselineReport } from '../result/load.js'
-import type { CalibrationResult, CheckResult, Comparison, DatasetResult, FairnessResult, SliceResult, Task } from '../result/types.js'
+import type {
+  CalibrationResult,
+  CheckResult,
+  Comparison,
+  DatasetResult,
+  DriftResult,
+  FairnessResult,
+  SliceResult,
+  Task,
+} from '../result/types.js'
 import type { ModelInfo, ModelRunner } from '../runners/types.js'
 import type { ResolvedData, Settings } from '../settings/index.js'
 import type { PredictionAccumulator } from './accumulate.js'
 import type { ParityCounter } from './parity.js'
+import type { DriftCollectors, DriftReference } from './drift.js'
+import type { IntegrityResult } from '../drift/integrity.js'
 import type { PredictionsFile } from './predictions-file.js'
 
 /** What a run has opened; run.ts closes the runners and drops uncommitted predictions files however the run ends. */
@@ -66,6 +77,8 @@ export interface DatasetRun {
   checkSeconds: { contract: number; parity: number }
   /** Features with no value (missing or NaN) in any row of the data set. */
   emptyFeatures: string[]
+  /** What drift and integrity collected of the data set's rows (validate/drift.ts). */
+  collectors?: DriftCollectors
 }
 
 /** score → accumulate: every data set scored, and the task the outputs decided. */
@@ -73,6 +86,8 @@ export interface Scoring {
   /** In the manifest's order of data sets. */
   runs: DatasetRun[]
   task: Task
+  /** drift.reference, profiled once for every data set. */
+  reference?: DriftReference
 }
 
 /** One model's metrics on one data set, and what they were computed from. */
@@ -102,6 +117,8 @@ export interface DatasetMetrics {
   /** Wall time of the candidate's metrics, which the gates on them report. */
   gateSeconds: number
   notes: string[]
+  drift?: DriftResult
+  integrity?: IntegrityResult
 }
 
 /** What the statistics (analysis.ts) add to one data set's result. */
