@@ -104,6 +104,37 @@ describe('drift and integrity on examples/breast-cancer-drift', () => {
   })
 })
 
+describe('--drift-reference (input drift-reference): a reference without a drift: key', () => {
+  it('compares the breast-cancer test split with the training split, with drift’s defaults', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mg-drift-flag-'))
+    const r = await cli([
+      'validate',
+      '--config',
+      'examples/breast-cancer/modelgate.yml',
+      '--drift-reference',
+      'examples/breast-cancer/data/train.csv',
+      '--threshold',
+      'drift.share_drifted <= 0.2',
+      '--report',
+      path.join(dir, 'r.json'),
+      '--quiet',
+    ])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    const d = (JSON.parse(readFileSync(path.join(dir, 'r.json'), 'utf8')) as ValidationResult).data[0].drift!
+    expect(d).toMatchObject({
+      drifted: 0,
+      share: 0,
+      threshold: 0.5,
+      reference: { path: 'examples/breast-cancer/data/train.csv', rows: 398 },
+    })
+    for (const c of d.columns) expect(c.statistic).toBe(SCIPY.test.ks[c.column].statistic)
+    const missing = await cli(['validate', '--config', 'examples/breast-cancer/modelgate.yml', '--drift-reference', 'nope.csv', '--quiet'])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/nope\.csv/)
+  })
+})
+
 describe('prediction drift against the baseline model on the same rows', () => {
   it('compares the candidate’s positive-class probabilities with the baseline’s, by the test the sizes call for', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mg-drift-baseline-'))

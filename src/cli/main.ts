@@ -73,6 +73,7 @@ ${MODEL_FLAGS}
   --predictions <file.csv|.parquet>
                                   write the model's per-row predictions (row_index, id, label, probability_<class>
                                   or value); the predictions runner reads the file back as a model or a baseline
+  --drift-reference <file>        compare each data set with this one for drift (the manifest's drift.reference)
   --shard <i/n>                   score only shard i of n (blocks of --batch-size rows dealt in turn) and write
                                   its state for modelgate merge instead of a verdict
   --shard-state <file.json>       where the shard's state goes (default: modelgate-shard-<i>-of-<n>.json)
@@ -223,6 +224,7 @@ const COMMANDS: Record<string, Command> = {
     options: {
       ...VALIDATE_OPTIONS,
       predictions: { type: 'string' },
+      'drift-reference': { type: 'string' },
       shard: { type: 'string' },
       'shard-state': { type: 'string' },
     },

@@ -109,6 +109,7 @@ export function readOverrides(src: OptionSource): Overrides {
     failOn: parseEnum(src.value('fail-on'), FAIL_ON, src.label('fail-on')),
     batchSize: parsePositiveInt(src.value('batch-size'), src.label('batch-size')),
     shard: src.value('shard'),
+    driftReference: src.value('drift-reference'),
     headers: parseHeaders(src.lines('http-headers'), src.label('http-headers')),
     origin: (name) => src.label(name),
   }

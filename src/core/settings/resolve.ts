@@ -4,6 +4,7 @@
  * Nothing after this reads the environment or the manifest again.
  */
 import { parseShard } from '../shard/spec.js'
+import { driftSchema } from '../drift/schema.js'
 import nodePath from 'node:path'
 import { UserError } from '../errors.js'
 import { DEFAULT_MANIFEST } from '../manifest/load.js'
@@ -84,8 +85,16 @@ export function resolveSettings(overrides: Overrides, cwd: string = process.cwd(
   if (baseline)
     confine(baseline.kind === 'model' ? baseline.model.path : baseline.path, rule, at(overrides.baseline !== undefined, 'baseline'))
   confine(referencePredictions?.path, rule, at(overrides.referencePredictions !== undefined, 'reference-predictions'))
-  const drift = manifest?.drift ? { ...manifest.drift, referencePath: nodePath.resolve(baseDir, manifest.drift.reference) } : undefined
-  confine(drift?.referencePath, rule, { file, field: 'drift.reference' })
+  const drift = overrides.driftReference
+    ? {
+        ...(manifest?.drift ?? driftSchema.parse({ reference: overrides.driftReference })),
+        reference: overrides.driftReference,
+        referencePath: nodePath.resolve(cwd, overrides.driftReference),
+      }
+    : manifest?.drift
+      ? { ...manifest.drift, referencePath: nodePath.resolve(baseDir, manifest.drift.reference) }
+      : undefined
+  confine(drift?.referencePath, rule, overrides.driftReference ? { field: origin('drift-reference') } : { file, field: 'drift.reference' })
   const integritySpec = manifest?.integrity
   const integrity =
     integritySpec === undefined || integritySpec === false

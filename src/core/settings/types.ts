@@ -41,6 +41,8 @@ export interface Overrides {
   referencePredictions?: string
   failOn?: FailOn
   batchSize?: number
+  /** drift.reference over the manifest's (with drift's defaults when the manifest has no drift: key). */
+  driftReference?: string
   /** `i/n`: score only shard i of n of each data set's rows, and write its state for the merge (core/shard). */
   shard?: string
   /** HTTP headers for an http model (e.g. Authorization), laid over the manifest's. */
