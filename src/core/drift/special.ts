@@ -1,4 +1,3 @@
-import { bd0, stirlingSeries } from '../stats/normal.js'
 /*
  * The chi-square survival function for any number of degrees of freedom (scipy.stats.chi2.sf(x, k) =
  * cephes chdtrc = igamc(k/2, x/2)), as the regularized upper incomplete gamma Q(a, x). Not a port of
@@ -8,6 +7,7 @@ import { bd0, stirlingSeries } from '../stats/normal.js'
  * dpois_raw does, so it keeps ~1e-14 relative accuracy for large a where exp(a·ln x − x − lnΓ(a)) would
  * lose digits to cancellation. Checked against scipy 1.10 to 1e-12 relative in __tests__/drift/stats.test.ts.
  */
+import { bd0, stirlingSeries } from '../stats/normal.js'
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI)
 const LOG_SQRT_PI = 0.5 * Math.log(Math.PI)

@@ -9,7 +9,6 @@
  * merge counts it once), and invariance cases run in different shards share no model calls.
  */
 import { UserError } from '../errors.js'
-import type { ValidationResult } from '../result/types.js'
 import type { ModelInfo } from '../runners/types.js'
 import type { Settings } from '../settings/index.js'
 import { stripWorkspace } from '../workspace.js'
@@ -193,5 +192,3 @@ export function mergedRobustness(given: Settings, shards: LoadedShard<Robustness
     : undefined
   return { facts, engine, clipped: sum((p) => p.clipped) - others * clean.clipped, baselineCost }
 }
-
-export type { ValidationResult }

@@ -17,7 +17,6 @@ import { mergeContractSummaries, type ContractSummary } from '../data/contract.j
 import type { Cell } from '../data/types.js'
 import { UserError } from '../errors.js'
 import type { BaselineReport } from '../result/load.js'
-import type { ValidationResult } from '../result/types.js'
 import type { ModelInfo } from '../runners/types.js'
 import type { Settings } from '../settings/index.js'
 import {
@@ -466,6 +465,3 @@ export function mergedScoring(
     )
   return { plan, runs, cleanup: () => evidenceDir && rmSync(evidenceDir, { recursive: true, force: true }) }
 }
-
-export type { Payload as ValidationShardPayload }
-export type MergedValidation = ValidationResult
