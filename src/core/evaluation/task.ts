@@ -17,11 +17,14 @@ export function decideTask(
   given: Task | undefined,
   declaredClasses: (number | string)[] | undefined,
   out: OutputKinds,
-  seen: readonly unknown[],
+  seen: readonly (readonly unknown[])[],
 ): Task {
   if (given) return given
   if (out.values && !out.labels && !out.probabilities) return 'regression'
   const classes = declaredClasses ?? out.classes
   if (classes) return classes.length <= 2 ? 'binary' : 'multiclass'
-  return new Set(seen.map(String)).size <= 2 ? 'binary' : 'multiclass'
+  // The labels and the model's labels, read in place (at 10M rows a joined copy costs hundreds of MB); a third value settles it.
+  const distinct = new Set<string>()
+  for (const values of seen) for (const v of values) if (distinct.add(String(v)).size > 2) return 'multiclass'
+  return 'binary'
 }

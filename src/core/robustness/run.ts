@@ -229,7 +229,7 @@ async function prepareRun(given: Settings, opts: RobustnessOptions, t0: number):
         probabilities: !!clean.outputs.probabilities,
         classes: clean.outputs.classes,
       },
-      [...sample.labels, ...(clean.outputs.labels ?? [])],
+      [sample.labels, clean.outputs.labels ?? []],
     )
     const classes =
       task === 'regression' ? undefined : (settings.classes ?? clean.outputs.classes ?? sortedLabels({ labels: sample.labels as Label[] }))

@@ -85,7 +85,7 @@ export function taskOf(settings: Settings, runs: DatasetRun[]): Task {
     settings.task,
     settings.classes,
     { values: acc0.hasValues, labels: acc0.hasLabels, probabilities: acc0.hasProbabilities, classes: acc0.classes },
-    [...acc0.yTrue, ...acc0.labels],
+    [acc0.yTrue, acc0.labels],
   )
   checkGateMetrics(settings, task)
   checkAnalysisMetrics(settings, task)
