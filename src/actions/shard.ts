@@ -4,12 +4,11 @@ import { UserError, errorText } from '../core/errors.js'
 import { checkOutputPath } from '../core/files.js'
 import { runWithProgress } from '../core/progress.js'
 import { escapeMarkdownCell } from '../core/report/escape.js'
-import { resolveSettings } from '../core/settings/index.js'
 import { shardFileName, shardStateText, type ShardState } from '../core/shard/state.js'
 import { checkOutputsAgainstInputs } from '../core/validate/outputs.js'
 import { predictionsPathFor } from '../core/validate/run.js'
 import type { ActionSpec } from './frame.js'
-import { actionProgress, type ValidationAction, type ValidationInputs } from './validation.js'
+import { actionProgress, actionSettings, type ValidationAction, type ValidationInputs } from './validation.js'
 
 /*
  * One job of a sharded run (input shard): the shard's state file, uploaded as the artifact the merge job
@@ -35,8 +34,7 @@ export function shardSpec<I extends ValidationInputs>(action: ValidationAction<I
         throw new UserError('input shard and input merge: a step is either one shard or the merge of them all; give one', {
           field: 'input merge',
         })
-      const resolved = resolveSettings({ ...inputs.overrides, workspace: step.policy, env: deps.env ?? {} }, deps.workspace)
-      const settings = action.settings ? action.settings(resolved, inputs) : resolved
+      const settings = actionSettings(action, inputs, step)
       const shard = settings.shard!
       const artifact = `${inputs.shardArtifact}-${shard.index}-of-${shard.count}`
       validateArtifactName(artifact)

@@ -87,6 +87,12 @@ export interface ValidationRunOptions {
   staged?: StagedFiles
 }
 
+/** The action's settings: its inputs over the manifest, confined to the workspace, with the action's own laid over. */
+export function actionSettings<I extends ValidationInputs>(action: ValidationAction<I>, inputs: I, step: Step): Settings {
+  const resolved = resolveSettings({ ...inputs.overrides, workspace: step.policy, env: step.deps.env ?? {} }, step.deps.workspace)
+  return action.settings ? action.settings(resolved, inputs) : resolved
+}
+
 /** The progress of long work in the log: a line every few seconds, in a group of its own (core/progress.ts). */
 export function actionProgress(io: ActionIO, deps: ActionDeps): Progress {
   return createProgress(
@@ -137,8 +143,7 @@ export function validationSpec<I extends ValidationInputs>(action: ValidationAct
     readInputs: action.readInputs,
     async run(inputs, step) {
       const { deps, io } = step
-      const resolved = resolveSettings({ ...inputs.overrides, workspace: step.policy, env: deps.env ?? {} }, deps.workspace)
-      const settings = action.settings ? action.settings(resolved, inputs) : resolved
+      const settings = actionSettings(action, inputs, step)
       const reportPath = path.resolve(deps.workspace, inputs.reportPath)
       const junitPath = inputs.junitPath ? path.resolve(deps.workspace, inputs.junitPath) : undefined
       const predictionsPath =

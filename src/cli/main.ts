@@ -341,6 +341,20 @@ function cliProgress(io: CliIO): Progress {
     : createProgress({ tty: false, write: (line) => io.stderr(line) }, { now: stream.now })
 }
 
+/** The run's progress and log lines on stderr; neither with --quiet or --json. */
+function cliLogging(values: Record<string, unknown>, io: CliIO): { progress: Progress; log?: (line: string) => void } {
+  if (values.quiet || values.json) return { progress: NO_PROGRESS }
+  const progress = cliProgress(io)
+  // A log line goes on a line of its own: the progress line is cleared first.
+  return {
+    progress,
+    log: (line) => {
+      progress.clear()
+      io.stderr(line)
+    },
+  }
+}
+
 async function runCommand(name: string, spec: Command, args: string[], io: CliIO, setDebug: (d: boolean) => void): Promise<number> {
   const { values, positionals } = parseCommand(name, args, { ...COMMON_OPTIONS, ...spec.options }, { positionals: spec.positionals })
   if (answeredHelp(values, spec.usage, io, setDebug)) return 0
@@ -372,18 +386,11 @@ async function runCommand(name: string, spec: Command, args: string[], io: CliIO
         ...predictionFiles.map((p) => ({ path: p, label: '--predictions' })),
       ],
       settings,
+      files,
     )
     checkOutputPaths(outputs, { report: '--report', junit: '--junit', summary: '--summary' })
     for (const p of predictionFiles) checkOutputPath(p, '--predictions')
-    const progress = values.quiet || values.json ? NO_PROGRESS : cliProgress(io)
-    // A log line goes on a line of its own: the progress line is cleared first.
-    const log =
-      values.quiet || values.json
-        ? undefined
-        : (line: string) => {
-            progress.clear()
-            io.stderr(line)
-          }
+    const { progress, log } = cliLogging(values, io)
     let result: ValidationResult
     try {
       result = await runWithProgress(progress, () =>
@@ -456,14 +463,7 @@ async function runShard(
     settings,
   )
   checkOutputPath(statePath, '--shard-state')
-  const progress = values.quiet || values.json ? NO_PROGRESS : cliProgress(io)
-  const log =
-    values.quiet || values.json
-      ? undefined
-      : (line: string) => {
-          progress.clear()
-          io.stderr(line)
-        }
+  const { progress, log } = cliLogging(values, io)
   try {
     const state = await runWithProgress(progress, () =>
       spec.shard!(settings, {

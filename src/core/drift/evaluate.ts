@@ -115,7 +115,10 @@ function compare(
   // Categories: numbers as their text, so a column of 0/1 and one of "0"/"1" are compared alike.
   const count = (v: { numbers: Float64Array; text: string[] }) => {
     const m = new Map<string, number>()
-    for (const x of v.numbers) m.set(String(x), (m.get(String(x)) ?? 0) + 1)
+    for (const x of v.numbers) {
+      const key = String(x)
+      m.set(key, (m.get(key) ?? 0) + 1)
+    }
     for (const x of v.text) m.set(x, (m.get(x) ?? 0) + 1)
     return m
   }
