@@ -218,5 +218,12 @@ describe('drift and integrity: what the manifest cannot ask for is refused befor
       cwd: dir,
     })
     expect(r).toBe(2)
+    // An output over the reference is refused, and the reference left as it was.
+    const before = readFileSync(path.join(dir, 'bc/data/train.csv'), 'utf8')
+    await refused(
+      ['--config', write('k.yml', ['drift:', '  reference: bc/data/train.csv']), '--report', 'bc/data/train.csv'],
+      /--report .*train\.csv: is the drift reference, which this run reads/,
+    )
+    expect(readFileSync(path.join(dir, 'bc/data/train.csv'), 'utf8')).toBe(before)
   })
 })

@@ -348,6 +348,14 @@ describe('modelgate merge refuses what is not one complete set', () => {
     await refused([state(1), state(2), report], /bad\/report\.json: not a modelgate shard state/)
   })
 
+  it('an output over a shard state file, leaving it as it was', async () => {
+    const before = readFileSync(path.join(dir, state(1)), 'utf8')
+    const r = await cli(['merge', ...flags, '--quiet', '--report', state(1), state(1), state(2), state(3)], dir)
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/--report .*s1\.json: is a shard state, which this run reads; give the output another path/)
+    expect(readFileSync(path.join(dir, state(1)), 'utf8')).toBe(before)
+  })
+
   it('no files, an empty folder, a missing path', async () => {
     await refused([], /merge: give the shards' state files/)
     mkdirSync(path.join(dir, 'empty'))

@@ -56,12 +56,15 @@ export function inputFiles(settings: Settings): { path: string; what: string }[]
   if (settings.baseline?.kind === 'model') add(settings.baseline.model.path, 'the baseline model')
   if (settings.baseline?.kind === 'report') add(settings.baseline.path, 'the baseline report')
   add(settings.referencePredictions?.path, 'the reference predictions')
+  add(settings.drift?.referencePath, 'the drift reference')
   return files
 }
 
 /** validate's and test-robustness's outputs against what the run reads (core/workspace.ts's checkOutputs). */
-export function checkOutputsAgainstInputs(outputs: { path?: string; label: string }[], settings: Settings): void {
-  checkOutputs(outputs, inputFiles(settings), settings.confinement, settings.workspace)
+/** `shards`: a merge's state files, inputs like the rest. */
+export function checkOutputsAgainstInputs(outputs: { path?: string; label: string }[], settings: Settings, shards: string[] = []): void {
+  const inputs = [...inputFiles(settings), ...shards.map((p) => ({ path: p, what: 'a shard state' }))]
+  checkOutputs(outputs, inputs, settings.confinement, settings.workspace)
 }
 
 /** On exit 2 (or a crash) the JUnit file says why, as one erroring test case; never over an input it names. */
