@@ -125,6 +125,28 @@ describe('the fused kernel', () => {
     }
   })
 
+  it('equals the kernels when a tie group runs across a block edge into a block of distinct scores', () => {
+    // In score order, rows 4094..4096 share one score (a group across the edge at 4096, ending on its first row); all others distinct.
+    const edge = syntheticBinaryRows(9000, 4)
+    const score = edge.candidate!.score!
+    const order = Array.from({ length: edge.n }, (_, i) => i).sort((a, b) => score[a] - score[b])
+    for (let j = 4094; j <= 4096; j++) {
+      const i = order[j]
+      score[i] = score[order[4094]]
+      edge.candidate!.proba![2 * i] = 1 - score[i]
+      edge.candidate!.proba![2 * i + 1] = score[i]
+    }
+    const auc: FusedStatistic[] = [{ metric: 'roc_auc', side: 'candidate' }]
+    const edgePlan = planFused(edge, auc)
+    const states = fusedStates({ ...edgePlan.job, key, bStart: 0, bEnd: 8 })
+    for (let b = 0; b < 8; b++) {
+      const w = new Int32Array(edge.n)
+      poissonWeights(5, b, 0, edge.n, w)
+      const expected = metricKernel('roc_auc', edge, 'candidate')(w)
+      expect([b, edgePlan.value(0, states, b * edgePlan.stride)]).toEqual([b, expected])
+    }
+  })
+
   it('gives the kernels’ values on explicit weight vectors (via the statistics), and NaN for a resample of weight 0', () => {
     const ws = new Int32Array(rows.n)
     for (let b = 0; b < 10; b++) {

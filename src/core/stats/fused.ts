@@ -140,12 +140,14 @@ export function fusedStates(job: FusedJob, onResample?: (b: number, w: Int32Arra
     return hashes
   })
   const whole = rowStart === 0 && rowEnd === n
-  // Per ranking and block of BLOCK rows: 1 when every score in it is distinct from the next (its own group).
+  // Per ranking and block of BLOCK rows: 1 when every row in it is its own tie group, so also when no group
+  // runs into it from the block before (that block's last row ends a group): the fast loop below drops
+  // the open group's wp, wn.
   const untied = rankings.map(({ groupEnd }) => {
     const flags = new Uint8Array(Math.ceil(groupEnd.length / BLOCK))
     for (let q = 0; q < flags.length; q++) {
       let all = 1
-      for (let j = q * BLOCK, end = Math.min(groupEnd.length, j + BLOCK); j < end; j++) all &= groupEnd[j]
+      for (let j = Math.max(0, q * BLOCK - 1), end = Math.min(groupEnd.length, q * BLOCK + BLOCK); j < end; j++) all &= groupEnd[j]
       flags[q] = all
     }
     return flags
