@@ -13,7 +13,7 @@
  */
 import { assertFinite } from '../metrics/validate.js'
 import { normalQuantile, normalSf } from './normal.js'
-import { argsortFloat64 } from './order.js'
+import { argsortFloat64, rankingOf } from './order.js'
 import type { Interval } from './types.js'
 
 export interface DeLongResult {
@@ -45,26 +45,52 @@ export function midranks(values: ArrayLike<number>): Float64Array {
   return ranks
 }
 
-/** AUC and the structural components V10 (one per positive) and V01 (one per negative) of one score. */
-function components(score: ArrayLike<number>, positive: Int32Array, negative: Int32Array) {
+/**
+ * AUC and the structural components V10 (one per positive) and V01 (one per negative) of one score. The
+ * three sets of midranks Sun & Xu sort for (of the positives, of the negatives, of all rows) come from one
+ * walk over the score's cached ascending order (`order.ts`, the one the bootstrap's ROC AUC uses): in a run
+ * of tied scores at positions [start, end) holding p positives after P earlier ones, every row's midrank
+ * among all rows is (start + end − 1)/2 + 1 and a positive's among the positives (P + P + p − 1)/2 + 1,
+ * the same arithmetic as `midranks` on each set.
+ */
+function components(score: ArrayLike<number>, yTrue: ArrayLike<number>, positive: Int32Array, negative: Int32Array) {
   const m = positive.length
   const n = negative.length
-  const pos = Float64Array.from(positive, (i) => score[i])
-  const neg = Float64Array.from(negative, (i) => score[i])
-  const all = new Float64Array(m + n)
-  all.set(pos)
-  all.set(neg, m)
-  const tx = midranks(pos)
-  const ty = midranks(neg)
-  const tz = midranks(all)
+  const { order, groupEnds } = rankingOf(score instanceof Float64Array ? score : Float64Array.from(score))
+  const rankAll = new Float64Array(order.length)
+  const rankWithin = new Float64Array(order.length)
+  let start = 0
+  let positivesBefore = 0
+  let negativesBefore = 0
+  for (let g = 0; g < groupEnds.length; g++) {
+    const end = groupEnds[g]
+    let p = 0
+    for (let j = start; j < end; j++) p += yTrue[order[j]] === 1 ? 1 : 0
+    const q = end - start - p
+    const all = (start + end - 1) / 2 + 1
+    const amongPositives = (positivesBefore + positivesBefore + p - 1) / 2 + 1
+    const amongNegatives = (negativesBefore + negativesBefore + q - 1) / 2 + 1
+    for (let j = start; j < end; j++) {
+      const row = order[j]
+      rankAll[row] = all
+      rankWithin[row] = yTrue[row] === 1 ? amongPositives : amongNegatives
+    }
+    positivesBefore += p
+    negativesBefore += q
+    start = end
+  }
   const v10 = new Float64Array(m)
   const v01 = new Float64Array(n)
   let rankSum = 0
   for (let i = 0; i < m; i++) {
-    rankSum += tz[i]
-    v10[i] = (tz[i] - tx[i]) / n
+    const row = positive[i]
+    rankSum += rankAll[row]
+    v10[i] = (rankAll[row] - rankWithin[row]) / n
   }
-  for (let j = 0; j < n; j++) v01[j] = 1 - (tz[m + j] - ty[j]) / m
+  for (let j = 0; j < n; j++) {
+    const row = negative[j]
+    v01[j] = 1 - (rankAll[row] - rankWithin[row]) / m
+  }
   // The Mann–Whitney U is a sum of half-integers, exact in a double: one rounding, as roc_auc_score.
   const auc = (rankSum - (m * (m + 1)) / 2) / (m * n)
   return { auc, v10, v01 }
@@ -104,8 +130,8 @@ export function delong(yTrue: ArrayLike<number>, scoreA: ArrayLike<number>, scor
   }
   const pos = Int32Array.from(positive)
   const neg = Int32Array.from(negative)
-  const a = components(scoreA, pos, neg)
-  const b = components(scoreB, pos, neg)
+  const a = components(scoreA, yTrue, pos, neg)
+  const b = components(scoreB, yTrue, pos, neg)
   const m = pos.length
   const n = neg.length
   const variance =
