@@ -147,6 +147,26 @@ describe('the fused kernel', () => {
     }
   })
 
+  it('equals the kernels when one tie group spans many blocks and its weights multiply past 2³¹', () => {
+    // 125,000 rows of one score among 130,000: that group's wp·wn (about 50,000 · 75,000) is past 2³¹.
+    const wide = syntheticBinaryRows(130000, 6)
+    const score = wide.candidate!.score!
+    for (let i = 0; i < 125000; i++) {
+      score[i] = 0.5
+      wide.candidate!.proba![2 * i] = 0.5
+      wide.candidate!.proba![2 * i + 1] = 0.5
+    }
+    const auc: FusedStatistic[] = [{ metric: 'roc_auc', side: 'candidate' }]
+    const widePlan = planFused(wide, auc)
+    const states = fusedStates({ ...widePlan.job, key, bStart: 0, bEnd: 4 })
+    for (let b = 0; b < 4; b++) {
+      const w = new Int32Array(wide.n)
+      poissonWeights(5, b, 0, wide.n, w)
+      const expected = metricKernel('roc_auc', wide, 'candidate')(w)
+      expect([b, widePlan.value(0, states, b * widePlan.stride)]).toEqual([b, expected])
+    }
+  })
+
   it('gives the kernels’ values on explicit weight vectors (via the statistics), and NaN for a resample of weight 0', () => {
     const ws = new Int32Array(rows.n)
     for (let b = 0; b < 10; b++) {

@@ -13,7 +13,9 @@
  * A metric's value is its formula of the state (`planFused` value), with the same arithmetic in the same
  * row order as the weighted kernels (`kernels/`), so it equals the kernel on the same weight vector bit
  * for bit: the counts are sums of whole numbers, the means the kernels' Neumaier loop, ROC AUC their
- * tie-group loop. Counts and totals of disjoint row ranges add up exactly; sums to within rounding.
+ * tie-group sums (whole numbers too: added in int32 within a block of rows, so exact in any order below
+ * 2⁵³; a resample that reaches 2⁵³ is summed again in the kernels' order). Counts and totals of disjoint
+ * row ranges add up exactly; sums to within rounding.
  *
  * `fusedStates` is self-contained (no imports, no closures over this module) so that a worker thread can
  * run it from its source text (see `workers.ts`).
@@ -83,24 +85,32 @@ export function fusedStates(job: FusedJob, onResample?: (b: number, w: Int32Arra
     x = imul(x, 0x846ca68b)
     rowHash[i] = x ^ (x >>> 16)
   }
-  /** Row i's Poisson(1) weight in the resample of key kb (random.ts poissonWeight). */
-  const weight = (i: number, kb: number): number => weightOfHash(rowHash[i], kb)
-  /** The weight from the row's first-round hash h. */
-  const weightOfHash = (h: number, kb: number): number => {
-    let x = (h + kb) | 0
-    x ^= x >>> 16
-    x = imul(x, 0x7feb352d)
-    x ^= x >>> 15
-    x = imul(x, 0x846ca68b)
-    x ^= x >>> 16
-    // Poisson(1) by inverse CDF: the top 12 bits give the count but in the few cells a threshold cuts.
-    let wi = table[x >>> 20]
-    if (wi === 255) {
-      const u = x >>> 0
-      wi = 0
-      while (wi < 12 && u >= thresholds[wi]) wi++
+  // Rows go in blocks of BLOCK (see below). The hot loops (the row pass, the score-order passes) hash their
+  // rows' weights inline; the others take a block's weights from `draw`. Both are random.ts poissonWeight,
+  // the same values (the tests hold these kernels to the weighted ones bit for bit). Not one function called
+  // per row: a closure made here is not always inlined, and the call then costs more than the hash
+  // (measured: a block loop with the hash inline ran about twice as fast as the same loop calling it).
+  const BLOCK = 4096
+  const drawn = new Uint8Array(BLOCK)
+  /** The Poisson(1) weights, in the resample of key kb, of the rows whose first-round hashes are hashes[from .. to). */
+  function draw(hashes: Int32Array, kb: number, from: number, to: number): Uint8Array {
+    for (let j = from; j < to; j++) {
+      let x = (hashes[j] + kb) | 0
+      x ^= x >>> 16
+      x = imul(x, 0x7feb352d)
+      x ^= x >>> 15
+      x = imul(x, 0x846ca68b)
+      x ^= x >>> 16
+      // Poisson(1) by inverse CDF: the top 12 bits give the count but in the few cells a threshold cuts.
+      let wi = table[x >>> 20]
+      if (wi === 255) {
+        const u = x >>> 0
+        wi = 0
+        while (wi < 12 && u >= thresholds[wi]) wi++
+      }
+      drawn[j - from] = wi
     }
-    return wi
+    return drawn
   }
   const T = terms.length
   const R = rankings.length
@@ -113,7 +123,11 @@ export function fusedStates(job: FusedJob, onResample?: (b: number, w: Int32Arra
     for (let b = bStart; b < bEnd; b++) {
       const kb = resampleKey(b)
       let total = 0
-      for (let i = rowStart; i < rowEnd; i++) total += w[i] = weight(i, kb)
+      for (let i0 = rowStart; i0 < rowEnd; i0 += BLOCK) {
+        const i1 = Math.min(rowEnd, i0 + BLOCK)
+        const d = draw(rowHash, kb, i0, i1)
+        for (let i = i0; i < i1; i++) total += w[i] = d[i - i0]
+      }
       out[(b - bStart) * stride] = total
       onResample(b, w)
     }
@@ -127,9 +141,10 @@ export function fusedStates(job: FusedJob, onResample?: (b: number, w: Int32Arra
   // batch passes over it. Each resample still sees its rows in ascending order (and its score order in
   // ascending order), with its running sums kept between blocks: the same arithmetic as one pass.
   const BATCH = 16
-  const BLOCK = 4096
   const cells = new Float64Array(BATCH * 8)
   const sums = new Float64Array(BATCH * 8)
+  // A block's cell counts (below 12·BLOCK): int32 adds in the row loop, added to the doubles once per block.
+  const blockCells = new Int32Array(8)
   const auc = new Float64Array(BATCH * 5)
   const keys = new Int32Array(BATCH)
   // The rows' first-round hashes in each score order, read in step with it (a weight outside this job's
@@ -140,18 +155,57 @@ export function fusedStates(job: FusedJob, onResample?: (b: number, w: Int32Arra
     return hashes
   })
   const whole = rowStart === 0 && rowEnd === n
-  // Per ranking and block of BLOCK rows: 1 when every row in it is its own tie group, so also when no group
-  // runs into it from the block before (that block's last row ends a group): the fast loop below drops
-  // the open group's wp, wn.
-  const untied = rankings.map(({ groupEnd }) => {
-    const flags = new Uint8Array(Math.ceil(groupEnd.length / BLOCK))
-    for (let q = 0; q < flags.length; q++) {
-      let all = 1
-      for (let j = Math.max(0, q * BLOCK - 1), end = Math.min(groupEnd.length, q * BLOCK + BLOCK); j < end; j++) all &= groupEnd[j]
-      flags[q] = all
+  // Per ranking and block of BLOCK positions: where the groups lying wholly inside the block begin, one past
+  // its first group end (the block's start when none ends in it: no group closes there).
+  const firstOpen = rankings.map(({ groupEnd }) => {
+    const starts = new Int32Array(Math.ceil(groupEnd.length / BLOCK))
+    for (let q = 0; q < starts.length; q++) {
+      const j0 = q * BLOCK
+      const j1 = Math.min(groupEnd.length, j0 + BLOCK)
+      let j = j0
+      while (j < j1 && groupEnd[j] !== 1) j++
+      starts[q] = j < j1 ? j + 1 : j0
     }
-    return flags
+    return starts
   })
+  /** Score-order rows [j0, j1) of ranking r added to the sums at state[at .. at + 5), in doubles. */
+  function doubleSums(r: number, kb: number, j0: number, j1: number, state: Float64Array, at: number): void {
+    const { order, truth, groupEnd } = rankings[r]
+    const hashes = rankedHashes[r]
+    let negativesBelow = state[at]
+    let positives = state[at + 1]
+    let twiceU = state[at + 2]
+    let wp = state[at + 3]
+    let wn = state[at + 4]
+    const d = draw(hashes, kb, j0, j1)
+    for (let j = j0; j < j1; j++) {
+      const row = order[j]
+      const wi = row >= rowStart && row < rowEnd ? d[j - j0] : 0
+      const positive = wi * truth[j]
+      wp += positive
+      wn += wi - positive
+      if (groupEnd[j] === 1) {
+        twiceU += wp * (2 * negativesBelow + wn)
+        negativesBelow += wn
+        positives += wp
+        wp = 0
+        wn = 0
+      }
+    }
+    state[at] = negativesBelow
+    state[at + 1] = positives
+    state[at + 2] = twiceU
+    state[at + 3] = wp
+    state[at + 4] = wn
+  }
+  // What the row loops below read, in locals no closure captures, and no loop inside them (the thresholds
+  // a cut cell compares with are written out). V8 still redoes the arrays' type and bounds checks on every
+  // row (--print-opt-code), but these loops ran about a tenth faster than over the captured variables with a
+  // loop inside (medians of 16 alternating runs).
+  const hashOfRow = rowHash
+  const countOf = table
+  const mul = Math.imul
+  const [q0, q1, q2, q3, q4, q5, q6, q7, q8, q9, q10, q11] = thresholds
   for (let b0 = bStart; b0 < bEnd; b0 += BATCH) {
     const b1 = Math.min(bEnd, b0 + BATCH)
     for (let b = b0; b < b1; b++) keys[b - b0] = resampleKey(b)
@@ -162,7 +216,6 @@ export function fusedStates(job: FusedJob, onResample?: (b: number, w: Int32Arra
       const i1 = Math.min(rowEnd, i0 + BLOCK)
       for (let k = 0; k < b1 - b0; k++) {
         const kb = keys[k]
-        let total = totals[k]
         const c = k * 8
         let s0 = sums[c]
         let c0 = sums[c + 1]
@@ -172,10 +225,23 @@ export function fusedStates(job: FusedJob, onResample?: (b: number, w: Int32Arra
         let c2 = sums[c + 5]
         let s3 = sums[c + 6]
         let c3 = sums[c + 7]
+        blockCells.fill(0)
+        let blockTotal = 0
         for (let i = i0; i < i1; i++) {
-          const wi = weight(i, kb)
-          total += wi
-          if (hasCode) cells[c + code[i]] += wi
+          let x = (hashOfRow[i] + kb) | 0
+          x ^= x >>> 16
+          x = mul(x, 0x7feb352d)
+          x ^= x >>> 15
+          x = mul(x, 0x846ca68b)
+          x ^= x >>> 16
+          let wi = countOf[x >>> 20]
+          if (wi === 255) {
+            const u = x >>> 0
+            wi = (u >= q0 ? 1 : 0) + (u >= q1 ? 1 : 0) + (u >= q2 ? 1 : 0) + (u >= q3 ? 1 : 0) + (u >= q4 ? 1 : 0) + (u >= q5 ? 1 : 0)
+            wi += (u >= q6 ? 1 : 0) + (u >= q7 ? 1 : 0) + (u >= q8 ? 1 : 0) + (u >= q9 ? 1 : 0) + (u >= q10 ? 1 : 0) + (u >= q11 ? 1 : 0)
+          }
+          blockTotal += wi
+          if (hasCode) blockCells[code[i]] += wi
           // The first four columns of terms (the kernels' Neumaier loop, kernels/kernel.ts weightedAverage).
           if (T > 0) {
             const x = wi * t0[i]
@@ -202,7 +268,8 @@ export function fusedStates(job: FusedJob, onResample?: (b: number, w: Int32Arra
             s3 = s
           }
         }
-        totals[k] = total
+        totals[k] += blockTotal
+        for (let cell = 0; cell < 8; cell++) cells[c + cell] += blockCells[cell]
         sums[c] = s0
         sums[c + 1] = c0
         sums[c + 2] = s1
@@ -230,11 +297,15 @@ export function fusedStates(job: FusedJob, onResample?: (b: number, w: Int32Arra
         const kb = keys[b - b0]
         let sum = 0
         let compensation = 0
-        for (let i = rowStart; i < rowEnd; i++) {
-          const x = weight(i, kb) * column[i]
-          const s = sum + x
-          compensation += (sum >= 0 ? sum : -sum) >= (x >= 0 ? x : -x) ? sum - s + x : x - s + sum
-          sum = s
+        for (let i0 = rowStart; i0 < rowEnd; i0 += BLOCK) {
+          const i1 = Math.min(rowEnd, i0 + BLOCK)
+          const d = draw(rowHash, kb, i0, i1)
+          for (let i = i0; i < i1; i++) {
+            const x = d[i - i0] * column[i]
+            const s = sum + x
+            compensation += (sum >= 0 ? sum : -sum) >= (x >= 0 ? x : -x) ? sum - s + x : x - s + sum
+            sum = s
+          }
         }
         out[(b - bStart) * stride + 9 + 2 * t] = sum
         out[(b - bStart) * stride + 10 + 2 * t] = compensation
@@ -255,48 +326,67 @@ export function fusedStates(job: FusedJob, onResample?: (b: number, w: Int32Arra
           let twiceU = auc[5 * k + 2]
           let wp = auc[5 * k + 3]
           let wn = auc[5 * k + 4]
-          if (small && whole && untied[r][j0 / BLOCK] === 1) {
-            // A block of distinct scores, every row its own tie group, all rows this job's: the loop below
-            // with its group ends folded in (wp, wn are this row's alone; adding 0 leaves twiceU as it is).
-            for (let j = j0; j < j1; j++) {
-              const wi = weightOfHash(hashes[j], kb)
-              const positive = wi & -truth[j]
-              twiceU += positive * ((2 * negativesBelow) | 0)
-              negativesBelow = (negativesBelow + wi - positive) | 0
-              positives = (positives + positive) | 0
+          if (small) {
+            // The block's first tie group closes one begun in an earlier block, whose sums may be large: that
+            // row range in doubles, as the kernel. Each group closed after it lies inside the block and adds
+            // wp·(2·negativesBelow + wn) = 2·wp·(negatives before the range) + wp·(2·(its negatives below
+            // the group) + wn); the last terms sum to at most 2·P·N with P + N ≤ 12·BLOCK, below 2³¹, so the
+            // row loop is int32 adds and the doubles take one add per block (a double add per group costs
+            // more than the rest of the loop). Whole numbers: the same value as group by group while below
+            // 2⁵³ (checked after the pass).
+            const start = firstOpen[r][j0 / BLOCK]
+            if (start > j0) {
+              doubleSums(r, kb, j0, start, auc, 5 * k)
+              negativesBelow = auc[5 * k]
+              positives = auc[5 * k + 1]
+              twiceU = auc[5 * k + 2]
+              wp = auc[5 * k + 3]
+              wn = auc[5 * k + 4]
             }
-          } else if (small) {
-            // Weight sums below 2³¹ (n < 2²⁷ rows, weights ≤ 12): int32 arithmetic, exact as the doubles are.
-            for (let j = j0; j < j1; j++) {
-              const row = order[j]
-              const wi = row >= rowStart && row < rowEnd ? weightOfHash(hashes[j], kb) : 0
+            let below = 0
+            let within = 0
+            let closedPositives = 0
+            // The open group's sums as int32 (they come from the doubles of the state).
+            let gp = wp | 0
+            let gn = wn | 0
+            for (let j = start; j < j1; j++) {
+              let x = (hashes[j] + kb) | 0
+              x ^= x >>> 16
+              x = mul(x, 0x7feb352d)
+              x ^= x >>> 15
+              x = mul(x, 0x846ca68b)
+              x ^= x >>> 16
+              let wi = countOf[x >>> 20]
+              if (wi === 255) {
+                const u = x >>> 0
+                wi = (u >= q0 ? 1 : 0) + (u >= q1 ? 1 : 0) + (u >= q2 ? 1 : 0) + (u >= q3 ? 1 : 0) + (u >= q4 ? 1 : 0) + (u >= q5 ? 1 : 0)
+                wi +=
+                  (u >= q6 ? 1 : 0) + (u >= q7 ? 1 : 0) + (u >= q8 ? 1 : 0) + (u >= q9 ? 1 : 0) + (u >= q10 ? 1 : 0) + (u >= q11 ? 1 : 0)
+              }
+              if (!whole) {
+                const row = order[j]
+                if (row < rowStart || row >= rowEnd) wi = 0
+              }
               // Branch-free: truth is random in score order.
               const positive = wi & -truth[j]
-              wp = (wp + positive) | 0
-              wn = (wn + wi - positive) | 0
+              gp = (gp + positive) | 0
+              gn = (gn + wi - positive) | 0
               if (groupEnd[j] === 1) {
-                twiceU += wp * ((2 * negativesBelow + wn) | 0)
-                negativesBelow = (negativesBelow + wn) | 0
-                positives = (positives + wp) | 0
-                wp = 0
-                wn = 0
+                within = (within + mul(gp, (2 * below + gn) | 0)) | 0
+                below = (below + gn) | 0
+                closedPositives = (closedPositives + gp) | 0
+                gp = 0
+                gn = 0
               }
             }
+            wp = gp
+            wn = gn
+            twiceU += 2 * negativesBelow * closedPositives + within
+            negativesBelow = (negativesBelow + below) | 0
+            positives = (positives + closedPositives) | 0
           } else {
-            for (let j = j0; j < j1; j++) {
-              const row = order[j]
-              const wi = row >= rowStart && row < rowEnd ? weightOfHash(hashes[j], kb) : 0
-              const positive = wi * truth[j]
-              wp += positive
-              wn += wi - positive
-              if (groupEnd[j] === 1) {
-                twiceU += wp * (2 * negativesBelow + wn)
-                negativesBelow += wn
-                positives += wp
-                wp = 0
-                wn = 0
-              }
-            }
+            doubleSums(r, kb, j0, j1, auc, 5 * k)
+            continue
           }
           auc[5 * k] = negativesBelow
           auc[5 * k + 1] = positives
@@ -304,6 +394,12 @@ export function fusedStates(job: FusedJob, onResample?: (b: number, w: Int32Arra
           auc[5 * k + 3] = wp
           auc[5 * k + 4] = wn
         }
+      }
+      for (let k = 0; k < b1 - b0; k++) {
+        if (auc[5 * k + 2] < 9007199254740992) continue
+        // From 2⁵³ on the sums round, and only the kernel's order of adds gives its value: that order again.
+        auc.fill(0, 5 * k, 5 * k + 5)
+        for (let j0 = 0; j0 < order.length; j0 += BLOCK) doubleSums(r, keys[k], j0, Math.min(order.length, j0 + BLOCK), auc, 5 * k)
       }
       for (let b = b0; b < b1; b++) {
         const k = b - b0
