@@ -5,7 +5,7 @@ import { computeMetrics, inferTask, metricNames, METRIC_DIRECTIONS, PERFORMANCE_
 import * as multiclass from '../../src/core/metrics/multiclass.js'
 import { latencyStats, percentile, performanceMetrics, performanceStats, rowsPerSecond } from '../../src/core/metrics/performance.js'
 import * as regression from '../../src/core/metrics/regression.js'
-import { sortedFloat64 } from '../../src/core/metrics/sort.js'
+import { sortFloat64, sortedFloat64 } from '../../src/core/metrics/sort.js'
 
 const EPS = Number.EPSILON
 /** −log(eps) = 52·ln 2: the loss of a certain, wrong prediction after clipping. */
@@ -29,6 +29,18 @@ describe('ranking metrics by hand', () => {
   it('groups tied scores into one threshold for average_precision', () => {
     // Threshold 0.7 takes both tied rows: P ½, R ½; then 0.2: P ⅔, R 1 → ¼ + ⅓.
     expect(binary.average_precision([1, 0, 1], [0.7, 0.7, 0.2])).toBeCloseTo(7 / 12, 15)
+  })
+
+  it('gives the same roc_auc and average_precision from one shared threshold curve as from their own', () => {
+    const n = 5000
+    const y = Array.from({ length: n }, (_, i) => ((i * 7919) % 5 < 2 ? 1 : 0))
+    // Few distinct scores (as float32 model outputs have): the curve holds one entry per distinct score.
+    const s = Array.from({ length: n }, (_, i) => Math.fround(((i * 104729) % 97) / 97))
+    const curve = binary.thresholdCurve(y, s)
+    expect(curve.tps.length).toBe(97)
+    expect(curve.tps.buffer.byteLength).toBe(97 * 8)
+    expect(binary.roc_auc(y, s, curve)).toBe(binary.roc_auc(y, s))
+    expect(binary.average_precision(y, s, curve)).toBe(binary.average_precision(y, s))
   })
 
   it('returns NaN for roc_auc with one class and 0 for average_precision with no positive, as scikit-learn', () => {
@@ -69,6 +81,20 @@ describe('sortedFloat64', () => {
     expect(Array.from(sorted)).toEqual(Array.from(expected))
     expect([-0]).not.toEqual([0])
     expect(Object.is(sorted[sorted.findIndex((v) => v === 0)], -0)).toBe(true)
+  })
+
+  it('sorts a view in place of a larger buffer without touching the values around it (sortFloat64)', () => {
+    // Long enough for the radix path; the view starts 3 values into its buffer.
+    const whole = Float64Array.from({ length: 3000 }, (_, i) => Math.sin(i * 12.9898) * 43758.5453)
+    const before = Array.from(whole)
+    const view = whole.subarray(3, 2003)
+    const expected = Float64Array.from(view).sort()
+    const sorted = sortFloat64(view)
+    expect(Array.from(sorted)).toEqual(Array.from(expected))
+    expect(sorted.length).toBe(2000)
+    // Outside the view: untouched (the spare buffer, not the neighbours, takes the odd passes).
+    expect(Array.from(whole.subarray(0, 3))).toEqual(before.slice(0, 3))
+    expect(Array.from(whole.subarray(2003))).toEqual(before.slice(2003))
   })
 })
 

@@ -1,4 +1,5 @@
 import type { Cell } from '../data/types.js'
+import type { FloatArray } from '../metrics/index.js'
 import type { Task } from '../result/types.js'
 import type { ModelRows, ScoredRows } from './types.js'
 
@@ -8,7 +9,7 @@ export interface ModelPredictions {
   /** The model's own labels, already matched to `classes`. */
   labels?: Label[]
   /** Row-major n × classes.length. */
-  proba?: Float64Array
+  proba?: FloatArray
   values?: Float64Array
 }
 
@@ -72,7 +73,9 @@ export function buildScoredRows(input: ScoredRowsInput): ScoredRows {
         predIndex[i] = best
       }
     }
-    return { predIndex, proba: p.proba, score }
+    // The statistics' kernels are compiled for float64 rows: float32 probabilities widen here, exactly.
+    const proba = p.proba === undefined || p.proba instanceof Float64Array ? p.proba : Float64Array.from(p.proba)
+    return { predIndex, proba, score }
   }
   return {
     n,

@@ -32,12 +32,15 @@ export type { Label } from './labels.js'
 export type { MetricSource } from './catalog.js'
 export { METRIC_DIRECTIONS, PERFORMANCE_METRIC_NAMES, metricNames } from './catalog.js'
 
+/** Probabilities at the precision they were kept: float32 where every value is one (see validate/accumulate.ts). */
+export type FloatArray = Float32Array | Float64Array
+
 export interface MetricsInput {
   yTrue: Label[]
   /** The model's predicted labels. */
   yPred?: Label[]
   /** Row-major n × classes.length probabilities; for binary also accepted as n positive-class probabilities. */
-  proba?: Float64Array
+  proba?: FloatArray
   /** The class of each probability column. */
   classes?: Label[]
   /** Regression predictions. */
@@ -141,8 +144,9 @@ function binaryMetrics(input: MetricsInput): MetricsResult {
   const counts = binary.binary_counts(truth, predicted)
   for (const name of metricsNeeding('binary', 'labels')) out.put(name, binary.BINARY_COUNT_METRICS[name](counts), labelSource)
   if (pPositive) {
-    out.put('roc_auc', binary.roc_auc(truth, pPositive), 'probabilities', 'y_true has only one class')
-    out.put('average_precision', binary.average_precision(truth, pPositive), 'probabilities')
+    const curve = binary.thresholdCurve(truth, pPositive)
+    out.put('roc_auc', binary.roc_auc(truth, pPositive, curve), 'probabilities', 'y_true has only one class')
+    out.put('average_precision', binary.average_precision(truth, pPositive, curve), 'probabilities')
     out.put('log_loss', binary.log_loss(truth, pPositive), 'probabilities')
     out.put('brier', binary.brier(truth, pPositive), 'probabilities')
     const calibration = binary.ece(truth, pPositive, input.eceBins ?? 10)
@@ -168,7 +172,7 @@ function defaultPositiveClass(classes: Label[] | undefined, seen: Label[]): Labe
 }
 
 /** The positive-class column of `proba`, or `proba` itself when it holds one probability per row. */
-function positiveProbabilities(proba: Float64Array, classes: Label[] | undefined, rows: number, positive: Label) {
+function positiveProbabilities(proba: FloatArray, classes: Label[] | undefined, rows: number, positive: Label) {
   if (classes === undefined) {
     if (proba.length !== rows) {
       throw new Error(`proba has ${proba.length} values for ${rows} rows: pass classes to name its columns`)
@@ -181,7 +185,8 @@ function positiveProbabilities(proba: Float64Array, classes: Label[] | undefined
   if (column < 0) {
     throw new Error(`positive class ${describeLabel(positive)} is not one of classes [${classes.map(describeLabel).join(', ')}]`)
   }
-  const p = new Float64Array(rows)
+  // At the probabilities' own precision: the same numbers, in half the memory when they are float32.
+  const p = proba instanceof Float32Array ? new Float32Array(rows) : new Float64Array(rows)
   for (let i = 0; i < rows; i++) p[i] = proba[i * classes.length + column]
   return p
 }

@@ -10,12 +10,19 @@ const DIGITS = 1 << DIGIT_BITS
 
 /** A sorted copy of `values`. */
 export function sortedFloat64(values: ArrayLike<number>): Float64Array {
-  const sorted = Float64Array.from(values)
+  return sortFloat64(Float64Array.from(values))
+}
+
+/**
+ * `values` sorted, in their own buffer where the sort ends there (an even number of passes), else in a
+ * buffer of the same size: for a caller that owns the array and needs no copy (a million rows: 8 MB less).
+ */
+export function sortFloat64(sorted: Float64Array): Float64Array {
   if (!LITTLE_ENDIAN || sorted.length < 512) return sorted.sort()
   const n = sorted.length
   // Word order inside each float: [low, high] on little-endian hosts.
-  let words = new Uint32Array(sorted.buffer)
-  let spare = new Uint32Array(2 * n)
+  let words: Uint32Array = new Uint32Array(sorted.buffer, sorted.byteOffset, 2 * n)
+  let spare: Uint32Array = new Uint32Array(2 * n)
   toSortableKeys(words, n)
   const counts = new Uint32Array(DIGITS)
   for (let pass = 0; pass < 4; pass++) {
@@ -34,7 +41,7 @@ export function sortedFloat64(values: ArrayLike<number>): Float64Array {
     ;[words, spare] = [spare, words]
   }
   fromSortableKeys(words, n)
-  return new Float64Array(words.buffer)
+  return new Float64Array(words.buffer, words.byteOffset, n)
 }
 
 // The passes are separate small functions because V8 optimises a hot function sooner than a long loop

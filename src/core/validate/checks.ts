@@ -146,7 +146,7 @@ function outputConsistency(
 ): { result: NonNullable<DatasetResult['outputConsistency']>; check?: CheckResult } | undefined {
   const acc = run.candidate.acc
   if (!acc.hasLabels || !acc.hasProbabilities) return undefined
-  const rows = acc.yTrue.length
+  const rows = acc.rows
   const { count, rows: examples } = acc.disagreements
   const result = {
     labelOutput: acc.sources.labels ?? 'labels',

@@ -182,7 +182,7 @@ async function scoreDataset(
   const seconds = (performance.now() - started) / 1000
   if (rows === 0) throw new UserError(`${data.path}: no data rows (the file has a header or schema but no rows)`, { file: data.path })
   // A shard may hold no labelled row (a file of fewer blocks than shards): the merge judges the whole.
-  if (cand.acc.yTrue.length === 0 && !settings.shard)
+  if (cand.acc.rows === 0 && !settings.shard)
     throw new UserError(
       `${data.path}: none of its ${plural(rows, 'row')} has a value in the label column "${settings.label}"; the metrics need labelled rows`,
       { file: data.path, field: settings.label },

@@ -162,7 +162,7 @@ function accumulatorState(acc: PredictionAccumulator, seen: boolean): z.input<ty
   return {
     ...s,
     seen,
-    probabilities: encodeFloat64(s.probabilities),
+    probabilities: encodeFloat64(s.probabilities instanceof Float64Array ? s.probabilities : Float64Array.from(s.probabilities)),
     values: encodeFloat64(s.values),
     rowIndex: encodeFloat64(s.rowIndex),
   }
@@ -455,7 +455,7 @@ export function mergedScoring(
       emptyFeatures: parts[0].run.emptyFeatures.filter((f) => empty.every((e) => e.has(f))),
     }
   })
-  if (runs.every((r) => r.candidate.acc.yTrue.length === 0) && runs.length > 0)
+  if (runs.every((r) => r.candidate.acc.rows === 0) && runs.length > 0)
     throw new UserError(
       `${given.data[0].path}: none of its ${runs[0].rows} rows has a value in the label column "${given.label}"; the metrics need labelled rows`,
       {
