@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import type { Cell } from '../data/types.js'
-import type { FloatArray } from '../metrics/index.js'
+import type { FloatArray, Label } from '../metrics/index.js'
 import type { PredictionBatch } from '../runners/types.js'
 import { ProbabilityGuard, type ProbabilityAdjustment } from './probabilities.js'
 
@@ -62,8 +62,6 @@ function allFloat32(values: ArrayLike<number>): boolean {
   for (let i = 0; i < values.length; i++) if (Math.fround(values[i]) !== values[i]) return false
   return true
 }
-
-type Label = number | string
 
 /** A batch smaller than this joins the list's tail row by row rather than stand as a part of its own. */
 const MIN_PART = 1024
