@@ -1,6 +1,6 @@
 /** The prediction accumulator's storage: probabilities kept as float32 only where that changes no value. */
 import { describe, expect, it } from '@jest/globals'
-import { GrowableFloats, LabelList, PredictionAccumulator } from '../../src/core/validate/accumulate.js'
+import { GrowableFloat64, GrowableFloats, LabelList, PredictionAccumulator } from '../../src/core/validate/accumulate.js'
 import type { PredictionBatch } from '../../src/core/runners/types.js'
 
 describe('GrowableFloats', () => {
@@ -32,6 +32,17 @@ describe('GrowableFloats', () => {
     g.append([0.5, NaN])
     expect(g.view()).toBeInstanceOf(Float64Array)
     expect(Number.isNaN(g.view()[1])).toBe(true)
+  })
+})
+
+describe('GrowableFloat64', () => {
+  it('stays float64 even for values float32 holds (row indices, regression values)', () => {
+    const g = new GrowableFloat64(4)
+    g.append([0.5, 1, 2])
+    g.append(Float64Array.of(3, 2 ** 24 + 1))
+    const view = g.view()
+    expect(view).toBeInstanceOf(Float64Array)
+    expect(Array.from(view)).toEqual([0.5, 1, 2, 3, 2 ** 24 + 1])
   })
 })
 

@@ -73,7 +73,8 @@ export function buildScoredRows(input: ScoredRowsInput): ScoredRows {
         predIndex[i] = best
       }
     }
-    // The statistics' kernels are compiled for float64 rows: float32 probabilities widen here, exactly.
+    // The statistics' kernels and their worker threads are measured and tested on float64 rows only:
+    // float32 probabilities widen here, exactly, so the comparison runs exactly as before.
     const proba = p.proba === undefined || p.proba instanceof Float64Array ? p.proba : Float64Array.from(p.proba)
     return { predIndex, proba, score }
   }

@@ -16,6 +16,7 @@ export function sortedFloat64(values: ArrayLike<number>): Float64Array {
 /**
  * `values` sorted, in their own buffer where the sort ends there (an even number of passes), else in a
  * buffer of the same size: for a caller that owns the array and needs no copy (a million rows: 8 MB less).
+ * The input is used up: afterwards it holds either the result or scratch, so read only what is returned.
  */
 export function sortFloat64(sorted: Float64Array): Float64Array {
   if (!LITTLE_ENDIAN || sorted.length < 512) return sorted.sort()

@@ -4,38 +4,20 @@ import type { FloatArray, Label } from '../metrics/index.js'
 import type { PredictionBatch } from '../runners/types.js'
 import { ProbabilityGuard, type ProbabilityAdjustment } from './probabilities.js'
 
-/** A Float64Array that grows by doubling, so a million rows cost a few copies, not a million pushes of boxed numbers. */
-export class GrowableFloat64 {
-  private data: Float64Array
-  length = 0
-  constructor(initial = 4096) {
-    this.data = new Float64Array(initial)
-  }
-  append(values: ArrayLike<number>): void {
-    if (this.length + values.length > this.data.length) {
-      let size = this.data.length * 2
-      while (size < this.length + values.length) size *= 2
-      const next = new Float64Array(size)
-      next.set(this.data.subarray(0, this.length))
-      this.data = next
-    }
-    for (let i = 0; i < values.length; i++) this.data[this.length + i] = values[i]
-    this.length += values.length
-  }
-  view(): Float64Array {
-    return this.data.subarray(0, this.length)
-  }
-}
-
 /**
- * Probabilities kept as float32 while every value appended is one exactly (an ONNX model's outputs,
- * widened to doubles by the runner), as float64 from the first value that is not (predictions files,
- * servers' JSON). A float32 widens to a double exactly, so the metrics read the same numbers from half the
- * memory: a million binary rows hold 8 MB instead of 16, and the buffer's doublings copy half as much.
+ * Numbers appended batch by batch into a typed array that grows by doubling, so a million rows cost a
+ * few copies, not a million pushes of boxed numbers. `narrow` (probabilities): float32 while every value
+ * appended is one exactly (an ONNX model's outputs, widened to doubles by the runner), float64 from the
+ * first value that is not (predictions files, servers' JSON). A float32 widens to a double exactly, so
+ * the metrics read the same numbers from half the memory: a million binary rows hold 8 MB instead of 16,
+ * and the doublings copy half as much.
  */
 export class GrowableFloats {
-  private data: FloatArray = new Float32Array(4096)
+  protected data: FloatArray
   length = 0
+  constructor(narrow = true, initial = 4096) {
+    this.data = narrow ? new Float32Array(initial) : new Float64Array(initial)
+  }
   append(values: ArrayLike<number>): void {
     if (this.data instanceof Float32Array && !allFloat32(values)) {
       const wide = new Float64Array(this.data.length)
@@ -54,6 +36,16 @@ export class GrowableFloats {
   }
   view(): FloatArray {
     return this.data.subarray(0, this.length)
+  }
+}
+
+/** GrowableFloats that is float64 throughout (regression values, row indices). */
+export class GrowableFloat64 extends GrowableFloats {
+  constructor(initial = 4096) {
+    super(false, initial)
+  }
+  override view(): Float64Array {
+    return this.data.subarray(0, this.length) as Float64Array
   }
 }
 
