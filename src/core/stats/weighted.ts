@@ -77,10 +77,22 @@ export function metricKernel(name: string, rows: ScoredRows, side: Side): Metric
   const key = `${side}\u0000${name}`
   let kernel = byName.get(key)
   if (!kernel) {
-    kernel = makeKernel(name, rows, side)
+    kernel = onceUnweighted(makeKernel(name, rows, side))
     byName.set(key, kernel)
   }
   return kernel
+}
+
+/**
+ * The kernel with its unweighted value (null weights) kept after the first call: a comparison asks for it
+ * several times per metric and side (which metrics compare, each interval's estimate, the report), and
+ * a ranking metric's pass over a million rows costs ~40 ms.
+ */
+function onceUnweighted(kernel: MetricKernel): MetricKernel {
+  let unweighted: number | undefined
+  const kept: MetricKernel = (weights) => (weights === null ? (unweighted ??= kernel(null)) : kernel(weights))
+  if (kernel.leaveOneOut) kept.leaveOneOut = kernel.leaveOneOut
+  return kept
 }
 
 function makeKernel(name: string, rows: ScoredRows, side: Side): MetricKernel {

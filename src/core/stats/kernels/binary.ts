@@ -8,7 +8,7 @@ import type { ModelRows, ScoredRows, Weights } from '../../evaluation/types.js'
 import { BINARY_COUNT_METRICS, histogramBin, type BinaryCounts } from '../../metrics/binary.js'
 import { clipProbability } from '../../metrics/formulas.js'
 import { calibrationError, calibrationLeaveOneOut } from './calibration.js'
-import { binaryData, predictedClasses } from './inputs.js'
+import { binaryData, predictedClasses, type BinaryData } from './inputs.js'
 import { countKernel, meanOfTerms, rowTerms, weightArray, withLeaveOneOut, type MetricKernel } from './kernel.js'
 import { aucLeaveOneOut, rankedTruth, weightedAuc, weightedAveragePrecision } from './ranking.js'
 
@@ -55,6 +55,29 @@ const WITHOUT_ONE: ((c: BinaryCounts) => BinaryCounts)[] = [
   (c) => ({ ...c, tp: c.tp - 1 }),
 ]
 
+const termColumns = new WeakMap<BinaryData, Map<string, Float64Array>>()
+
+/**
+ * Each row's term of a mean-of-terms metric (log_loss, brier) on `d`, made once per data and metric: the
+ * kernel and the fused bootstrap (fused.ts) read the same column.
+ */
+export function binaryTerms(d: BinaryData, name: 'log_loss' | 'brier'): Float64Array {
+  const score = d.score
+  if (!score) throw new Error(`${name} needs the model's probabilities`)
+  let columns = termColumns.get(d)
+  if (!columns) termColumns.set(d, (columns = new Map()))
+  let column = columns.get(name)
+  if (!column) {
+    const truth = d.truth
+    column =
+      name === 'log_loss'
+        ? rowTerms(d.n, (i) => -Math.log(clipProbability(truth[i] === 1 ? score[i] : 1 - score[i])))
+        : rowTerms(d.n, (i) => (truth[i] - score[i]) ** 2)
+    columns.set(name, column)
+  }
+  return column
+}
+
 export function binaryKernel(name: string, rows: ScoredRows, model: ModelRows): MetricKernel {
   const d = binaryData(rows, model)
   const formula = name === 'mcc' ? mccOfCounts : (BINARY_COUNT_METRICS[name] as ((c: BinaryCounts) => number) | undefined)
@@ -78,9 +101,8 @@ export function binaryKernel(name: string, rows: ScoredRows, model: ModelRows): 
       return (w) => weightedAveragePrecision(ranked, weightArray(w, d.n))
     }
     case 'log_loss':
-      return meanOfTerms(rowTerms(d.n, (i) => -Math.log(clipProbability(d.truth[i] === 1 ? score[i] : 1 - score[i]))))
     case 'brier':
-      return meanOfTerms(rowTerms(d.n, (i) => (d.truth[i] - score[i]) ** 2))
+      return meanOfTerms(binaryTerms(d, name))
     case 'ece':
     case 'mce': {
       const bins = rows.eceBins ?? 10

@@ -55,14 +55,18 @@ export function countKernel<Counts>(
     () => {
       const full = counts(null)
       const byCell = new Map<number, number>()
-      return Float64Array.from({ length: n }, (_, i) => {
-        let value = byCell.get(cell(i))
+      // Plain loops here and below: a typed array's `from` with a mapping function took ~0.15 s a million rows.
+      const out = new Float64Array(n)
+      for (let i = 0; i < n; i++) {
+        const c = cell(i)
+        let value = byCell.get(c)
         if (value === undefined) {
           value = formula(without(full, i))
-          byCell.set(cell(i), value)
+          byCell.set(c, value)
         }
-        return value
-      })
+        out[i] = value
+      }
+      return out
     },
   )
 }
@@ -82,7 +86,10 @@ export function meanOfTerms(terms: Float64Array, outer: (mean: number) => number
       const n = terms.length
       const sum = new Sum()
       for (let i = 0; i < n; i++) sum.add(terms[i])
-      return Float64Array.from(terms, (t) => (n > 1 ? outer((sum.value - t) / (n - 1)) : NaN))
+      const total = sum.value
+      const out = new Float64Array(n)
+      for (let i = 0; i < n; i++) out[i] = n > 1 ? outer((total - terms[i]) / (n - 1)) : NaN
+      return out
     },
   )
 }

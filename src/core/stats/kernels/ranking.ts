@@ -16,7 +16,18 @@ export interface RankedTruth {
   groupEnd: Uint8Array
 }
 
+const ranked = new WeakMap<Float64Array, { truth: ArrayLike<number>; ranked: RankedTruth }>()
+
+/** `truth` in the order of `score` (cached per score column and truth array: the kernels and the fused bootstrap share it). */
 export function rankedTruth(truth: ArrayLike<number>, score: Float64Array): RankedTruth {
+  const hit = ranked.get(score)
+  if (hit?.truth === truth) return hit.ranked
+  const r = makeRankedTruth(truth, score)
+  ranked.set(score, { truth, ranked: r })
+  return r
+}
+
+function makeRankedTruth(truth: ArrayLike<number>, score: Float64Array): RankedTruth {
   const { order, groupEnds } = rankingOf(score)
   const sortedTruth = new Uint8Array(order.length)
   for (let j = 0; j < order.length; j++) sortedTruth[j] = truth[order[j]] === 1 ? 1 : 0
