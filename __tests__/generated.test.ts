@@ -12,7 +12,16 @@ const onnx = (await import(pathToFileURL(path.join(ROOT, 'scripts/fixtures/gen-o
   DESCRIPTOR_PATH: string
   renderOnnxDescriptor(): Promise<string>
 }
-const files = { ...generatedFiles(), [onnx.DESCRIPTOR_PATH]: await onnx.renderOnnxDescriptor() }
+// The fused kernel's WebAssembly, assembled from fused.wat by wabt: likewise a plain script.
+const wasm = (await import(pathToFileURL(path.join(ROOT, 'scripts/fixtures/gen-fused-wasm.mjs')).href)) as {
+  FUSED_WASM_PATH: string
+  renderFusedWasm(): Promise<string>
+}
+const files = {
+  ...generatedFiles(),
+  [onnx.DESCRIPTOR_PATH]: await onnx.renderOnnxDescriptor(),
+  [wasm.FUSED_WASM_PATH]: await wasm.renderFusedWasm(),
+}
 
 describe('generated files are up to date (npm run generate rewrites them)', () => {
   for (const [file, expected] of Object.entries(files)) {

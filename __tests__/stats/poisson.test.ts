@@ -183,7 +183,7 @@ describe('the fused kernel', () => {
     }
   })
 
-  it('has states of two halves of the rows adding up to those of all rows (counts exactly, sums to 1e-12)', () => {
+  it('has states of two halves of the rows adding up to those of all rows (counts and ranked weights exactly, sums to 1e-12)', () => {
     const B = 16
     const whole = fusedStates({ ...plan.job, key, bStart: 0, bEnd: B })
     const half = Math.floor(rows.n / 2) + 17
@@ -197,6 +197,11 @@ describe('the fused kernel', () => {
       for (let t = 0; t < plan.job.terms.length; t++) {
         const sum = (s: Float64Array) => s[at + 9 + 2 * t] + s[at + 10 + 2 * t]
         expect(Math.abs(sum(first) + sum(second) - sum(whole))).toBeLessThan(1e-12 * Math.abs(sum(whole)))
+      }
+      // Each ranking's weights of positives and of negatives (its 2U counts pairs across the halves too).
+      for (let r = 0; r < plan.job.rankings.length; r++) {
+        const base = at + 9 + 2 * plan.job.terms.length + 3 * r
+        for (const c of [base + 1, base + 2]) expect(first[c] + second[c]).toBe(whole[c])
       }
     }
   })

@@ -12,7 +12,7 @@
  */
 import os from 'node:os'
 import { Worker } from 'node:worker_threads'
-import { fusedStates, fusedStride, type FusedJob } from './fused.js'
+import { fusedKernel, fusedStates, fusedStride, type FusedJob } from './fused.js'
 import { POISSON1_THRESHOLDS } from './random.js'
 
 /** Below this many row-resamples (n·B) the work stays on this thread: a worker costs ~30 ms to start. */
@@ -40,6 +40,7 @@ export function workersUsable(): boolean {
         terms: [Float64Array.of(0.5, 0.25, 2)],
         rankings: [{ order: Int32Array.of(2, 0, 1), truth: Uint8Array.of(1, 0, 1), groupEnd: Uint8Array.of(1, 0, 1) }],
         thresholds: POISSON1_THRESHOLDS,
+        kernel: fusedKernel(),
       }
       const a = run(job)
       const b = fusedStates(job)
