@@ -32,7 +32,7 @@ function pick<T>(values: ArrayLike<T>, rows: number[]): T[] {
   return rows.map((i) => values[i])
 }
 
-function pickRows(matrix: Float64Array, k: number, rows: number[]): Float64Array {
+function pickRows(matrix: Float32Array | Float64Array, k: number, rows: number[]): Float64Array {
   const out = new Float64Array(rows.length * k)
   rows.forEach((i, r) => out.set(matrix.subarray(i * k, (i + 1) * k), r * k))
   return out

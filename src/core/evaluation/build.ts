@@ -73,10 +73,7 @@ export function buildScoredRows(input: ScoredRowsInput): ScoredRows {
         predIndex[i] = best
       }
     }
-    // The statistics' kernels and their worker threads are measured and tested on float64 rows only:
-    // float32 probabilities widen here, exactly, so the comparison runs exactly as before.
-    const proba = p.proba === undefined || p.proba instanceof Float64Array ? p.proba : Float64Array.from(p.proba)
-    return { predIndex, proba, score }
+    return { predIndex, proba: p.proba, score }
   }
   return {
     n,

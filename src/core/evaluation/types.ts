@@ -1,3 +1,4 @@
+import type { FloatArray } from '../metrics/index.js'
 import type { Cell } from '../data/types.js'
 import type { Task } from '../result/types.js'
 
@@ -31,8 +32,8 @@ export interface ScoredRows {
 export interface ModelRows {
   /** Classification: predicted class index per row (the model's labels, or thresholded/argmax probabilities). */
   predIndex?: Int32Array
-  /** Classification: row-major n × classes.length. */
-  proba?: Float64Array
+  /** Classification: row-major n × classes.length (float32 as an ONNX model gives them: widened exactly on read). */
+  proba?: FloatArray
   /** Binary: p(positive) per row (a view into proba), when probabilities exist. */
   score?: Float64Array
   /** Regression: predicted value per row. */

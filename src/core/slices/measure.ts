@@ -13,7 +13,7 @@ import { hasWeightedMetric, weightedMetric } from '../stats/weighted.js'
 
 /** The rows at `index` (ascending row numbers), as a ScoredRows of their own; `columns` are not copied. */
 export function subsetRows(rows: ScoredRows, index: Int32Array): ScoredRows {
-  const pick = <T extends Int32Array | Float64Array>(a: T | undefined, width = 1): T | undefined => {
+  const pick = <T extends Int32Array | Float32Array | Float64Array>(a: T | undefined, width = 1): T | undefined => {
     if (a === undefined) return undefined
     const out = new (a.constructor as new (n: number) => T)(index.length * width)
     for (let k = 0; k < index.length; k++) for (let j = 0; j < width; j++) out[k * width + j] = a[index[k] * width + j]

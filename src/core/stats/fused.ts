@@ -32,6 +32,7 @@ import { binaryTerms } from './kernels/binary.js'
 import { binaryData, predictedClasses } from './kernels/inputs.js'
 import { rankedTruth } from './kernels/ranking.js'
 import { POISSON1_THRESHOLDS, weightKey } from './random.js'
+import { sharedArray } from './shared.js'
 
 /** What `fusedStates` reads: the prepared columns of the rows and which resamples to draw. */
 export interface FusedJob {
@@ -400,7 +401,7 @@ export function planFused(rows: ScoredRows, statistics: FusedStatistic[]): Fused
   const counted = statistics.some((s) => s.metric === 'mcc' || s.metric in BINARY_COUNT_METRICS)
   let code = new Uint8Array(0)
   if (counted) {
-    code = new Uint8Array(n)
+    code = sharedArray(Uint8Array, n) // shared with the workers (shared.ts)
     for (let k = 0; k < 2; k++) {
       const d = data[k]
       if (!d) continue

@@ -5,6 +5,7 @@
  * (McNemar's correctness, DeLong's scores), so that every statistic sees the same predictions.
  */
 import type { ModelRows, ScoredRows, Side } from '../../evaluation/types.js'
+import type { FloatArray } from '../../metrics/index.js'
 import { atThreshold } from '../../metrics/binary.js'
 import { argmaxColumns } from '../../metrics/multiclass.js'
 import { assertProbabilities, assertProbabilityMatrix } from '../../metrics/validate.js'
@@ -76,10 +77,10 @@ function makeBinaryData(rows: ScoredRows, model: ModelRows): BinaryData {
   return { n, truth, predicted, score }
 }
 
-const positiveColumns = new WeakMap<Float64Array, Float64Array[]>()
+const positiveColumns = new WeakMap<FloatArray, Float64Array[]>()
 
 /** p(positive) from a binary proba matrix, made once per (matrix, positive column) so its ranking is cached once too. */
-function positiveColumn(proba: Float64Array, n: number, positive: number): Float64Array {
+function positiveColumn(proba: FloatArray, n: number, positive: number): Float64Array {
   let columns = positiveColumns.get(proba)
   if (!columns) {
     assertProbabilityMatrix('proba', proba, n, 2)
@@ -103,7 +104,7 @@ function indicator(classes: Int32Array, positive: number): Uint8Array {
 
 export interface MulticlassData extends ClassData<Int32Array> {
   k: number
-  proba?: Float64Array
+  proba?: FloatArray
 }
 
 export function multiclassData(rows: ScoredRows, model: ModelRows): MulticlassData {

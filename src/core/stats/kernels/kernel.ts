@@ -6,6 +6,7 @@
  */
 import type { Weights } from '../../evaluation/types.js'
 import { Sum } from '../../metrics/sum.js'
+import { sharedArray } from '../shared.js'
 
 // Module-level bindings: inside a vm context (jest) each global `Math` lookup in a hot loop costs ~100×.
 const { abs } = Math
@@ -73,7 +74,8 @@ export function countKernel<Counts>(
 
 /** Each row's term, computed once when the kernel is made. */
 export function rowTerms(n: number, term: (i: number) => number): Float64Array {
-  const terms = new Float64Array(n)
+  // Shared: the fused bootstrap's workers read the columns without a copy each.
+  const terms = sharedArray(Float64Array, n)
   for (let i = 0; i < n; i++) terms[i] = term(i)
   return terms
 }

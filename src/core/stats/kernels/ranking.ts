@@ -6,6 +6,7 @@
  */
 import { Sum } from '../../metrics/sum.js'
 import { rankingOf } from '../order.js'
+import { sharedArray } from '../shared.js'
 
 /** Rows in ascending score order with their class indicator, and where each run of tied scores ends. */
 export interface RankedTruth {
@@ -29,9 +30,10 @@ export function rankedTruth(truth: ArrayLike<number>, score: Float64Array): Rank
 
 function makeRankedTruth(truth: ArrayLike<number>, score: Float64Array): RankedTruth {
   const { order, groupEnds } = rankingOf(score)
-  const sortedTruth = new Uint8Array(order.length)
+  // Shared, as the order (order.ts): the fused bootstrap's workers read them without a copy each.
+  const sortedTruth = sharedArray(Uint8Array, order.length)
   for (let j = 0; j < order.length; j++) sortedTruth[j] = truth[order[j]] === 1 ? 1 : 0
-  const groupEnd = new Uint8Array(order.length)
+  const groupEnd = sharedArray(Uint8Array, order.length)
   for (let g = 0; g < groupEnds.length; g++) groupEnd[groupEnds[g] - 1] = 1
   return { order, truth: sortedTruth, groupEnd }
 }
