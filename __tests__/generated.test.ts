@@ -12,15 +12,14 @@ const onnx = (await import(pathToFileURL(path.join(ROOT, 'scripts/fixtures/gen-o
   DESCRIPTOR_PATH: string
   renderOnnxDescriptor(): Promise<string>
 }
-// The fused kernel's WebAssembly, assembled from fused.wat by wabt: likewise a plain script.
-const wasm = (await import(pathToFileURL(path.join(ROOT, 'scripts/fixtures/gen-fused-wasm.mjs')).href)) as {
-  FUSED_WASM_PATH: string
-  renderFusedWasm(): Promise<string>
+// The WebAssembly kernels, assembled from their .wat by wabt: likewise a plain script.
+const wasm = (await import(pathToFileURL(path.join(ROOT, 'scripts/fixtures/gen-wasm.mjs')).href)) as {
+  renderWasmModules(): Promise<Record<string, string>>
 }
 const files = {
   ...generatedFiles(),
   [onnx.DESCRIPTOR_PATH]: await onnx.renderOnnxDescriptor(),
-  [wasm.FUSED_WASM_PATH]: await wasm.renderFusedWasm(),
+  ...(await wasm.renderWasmModules()),
 }
 
 describe('generated files are up to date (npm run generate rewrites them)', () => {

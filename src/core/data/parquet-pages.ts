@@ -3,6 +3,7 @@ import { parquetHeader, readPage } from 'hyparquet/src/column.js'
 import { DEFAULT_PARSERS, convert, convertWithDictionary } from 'hyparquet/src/convert.js'
 import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js'
 import { getMaxDefinitionLevel } from 'hyparquet/src/schema.js'
+import { snappyUncompress } from './parquet-snappy.js'
 import type { Cell, Column } from './types.js'
 
 /*
@@ -31,6 +32,37 @@ interface Page {
 
 const NUMBER_ARRAYS = [Float64Array, Float32Array, Int32Array, Uint32Array, Int16Array, Uint16Array, Int8Array, Uint8Array]
 
+/**
+ * Decompressed page bytes that were used up, for later pages to be decompressed over: one pool for a
+ * whole read, shared by every column's cursor of every row group, so a file's pages reuse a few dozen
+ * buffers instead of each taking fresh memory (which the system must fault in and zero, and the GC
+ * then free: at 1M rows × 30 columns that cost more than decompressing them).
+ */
+export class PageBuffers {
+  private readonly free: Uint8Array[] = []
+  /** Buffers kept at most: a few per column is all the cursors ever hold. */
+  constructor(private readonly max = 256) {}
+
+  /** A free buffer of at least `bytes` (taken from the pool), or undefined. */
+  take(bytes: number): Uint8Array | undefined {
+    const free = this.free
+    for (let i = free.length - 1; i >= 0; i--) {
+      const buffer = free[i]
+      if (buffer.byteLength >= bytes) {
+        free[i] = free[free.length - 1]
+        free.pop()
+        return buffer
+      }
+    }
+    return undefined
+  }
+
+  /** Bytes nothing points into any more. */
+  give(buffer: Uint8Array): void {
+    if (this.free.length < this.max) this.free.push(buffer)
+  }
+}
+
 /** Reads one flat column chunk of a row group: `take` appends its cells in row order, decoding pages as needed. */
 export class FlatColumnCursor {
   private readonly reader: DataReader
@@ -53,15 +85,32 @@ export class FlatColumnCursor {
   private value = 0
   /** Cells handed out so far. */
   taken = 0
+  /**
+   * The decompressed bytes behind `page` when it is a page of numbers: free once the page is used up,
+   * since its numbers are copied out and nothing else points into them (a page of byte arrays may hand
+   * out views of its bytes as cells, and a dictionary lives on: neither is reused).
+   */
+  private pageBytes: Uint8Array | undefined
+  /** What the last decompression returned. */
+  private decompressed: Uint8Array | undefined
 
   constructor(
     chunk: Uint8Array,
     meta: ColumnMetaData,
     schemaPath: SchemaTree[],
     private readonly groupRows: number,
-    compressors?: Compressors,
+    private readonly buffers = new PageBuffers(),
   ) {
     this.reader = { view: new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength), offset: 0 }
+    const compressors: Compressors = {
+      SNAPPY: (input, outputLength) => {
+        const reuse = buffers.take(outputLength)
+        const out = snappyUncompress(input, outputLength, reuse)
+        // The kernel wrote elsewhere (the reference decoded the page): the buffer is still free.
+        if (reuse !== undefined && out.buffer !== reuse.buffer) buffers.give(reuse)
+        return (this.decompressed = out)
+      },
+    }
     // The fields readRowGroup gives hyparquet's page functions (its read options add nothing they use).
     this.decoder = {
       pathInSchema: meta.path_in_schema,
@@ -95,7 +144,17 @@ export class FlatColumnCursor {
       done += n
     }
     this.taken += done
+    // Used up: its bytes are free now, not only once the next page is read (the chunk's last page never is).
+    if (this.page !== undefined && this.entry >= this.page.rows) this.releasePage()
     return done
+  }
+
+  /** Hands the used-up page's bytes back to the pool. */
+  private releasePage(): void {
+    if (this.pageBytes === undefined) return
+    // The whole buffer: a reused one may be longer than the page it held.
+    this.buffers.give(new Uint8Array(this.pageBytes.buffer))
+    this.pageBytes = undefined
   }
 
   /** Writes `n` cells of `page` from the next entry on to `out[at…]`. */
@@ -192,6 +251,7 @@ export class FlatColumnCursor {
   /** Decodes the next page with entries; false at the end of the chunk (as hyparquet's readColumn ends a flat column). */
   private nextPage(): boolean {
     const reader = this.reader
+    this.releasePage()
     while (this.rowCount < this.groupRows) {
       if (reader.offset >= reader.view.byteLength - 1) break
       const header = parquetHeader(reader)
@@ -200,6 +260,7 @@ export class FlatColumnCursor {
         if (data) this.dictionary = convert(data, this.decoder)
         continue
       }
+      this.decompressed = undefined
       const page = this.readDataPage(header)
       if (typeof page === 'number') {
         if (!this.started) this.leadingSkip += page
@@ -214,6 +275,7 @@ export class FlatColumnCursor {
       // before it, the first ones fall outside the group.
       if (this.leadingSkip > 0) continue
       this.page = page
+      this.pageBytes = page.numeric ? this.decompressed : undefined
       this.entry = 0
       this.value = 0
       if (this.leadingSkip < 0) {

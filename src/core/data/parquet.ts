@@ -14,7 +14,7 @@ import { isFlatColumn } from 'hyparquet/src/schema.js'
 import { UserError, errorText } from '../errors.js'
 import { BatchBuilder, selectColumns } from './batching.js'
 import { excerpt, fileError } from './files.js'
-import { FlatColumnCursor, parquetCell } from './parquet-pages.js'
+import { FlatColumnCursor, PageBuffers, parquetCell } from './parquet-pages.js'
 import { snappyUncompress } from './parquet-snappy.js'
 import type { Batch, Cell, Column, ReadOptions, TableSource } from './types.js'
 
@@ -73,6 +73,7 @@ export class ParquetSource implements TableSource {
       const metadata = await this.metadata(file)
       const names = selectColumns(this.path, topLevelColumns(metadata), opts.columns)
       const builder = new BatchBuilder<Column>(names, opts.batchSize)
+      const pages = new PageBuffers()
       const flat = flatColumns(parquetSchema(metadata), names)
       const numeric = names.map((name) => isNumberColumn(flat.get(name)))
       const order = new Map<string, number>()
@@ -92,7 +93,7 @@ export class ParquetSource implements TableSource {
           // Awaited in its turn (or before the file is closed): a failure is reported then, not as unhandled.
           fetching.catch(() => undefined)
         }
-        const columns = await this.groupColumns(file, metadata, fetched, names, flat)
+        const columns = await this.groupColumns(file, metadata, fetched, names, flat, pages)
         // How far into the file this group reaches (the whole file after the last): progress's percent.
         reached = Math.max(reached, g + 1 === groups.length ? file.byteLength : groupEnd(groups[g]))
         opts.onBytesRead?.(reached)
@@ -158,6 +159,7 @@ export class ParquetSource implements TableSource {
     { groupStart, groupRows, chunks, bytes }: FetchedGroup,
     names: readonly string[],
     flat: ReadonlyMap<string, SchemaTree[]>,
+    pages: PageBuffers,
   ): Promise<GroupColumn[]> {
     if (names.length === 0 || groupRows === 0) return names.map(() => new CellColumn([]))
     const others = names.filter((name) => !chunks.has(name))
@@ -167,7 +169,7 @@ export class ParquetSource implements TableSource {
       const meta = chunks.get(name)
       // A flat column with no chunk in this group: none of its rows are there.
       if (meta === undefined) return new CellColumn([])
-      return new FlatColumnCursor(bytes.get(meta)!, meta, flat.get(name)!, groupRows, COMPRESSORS)
+      return new FlatColumnCursor(bytes.get(meta)!, meta, flat.get(name)!, groupRows, pages)
     })
   }
 

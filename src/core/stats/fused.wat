@@ -15,7 +15,7 @@
 ;; fused.ts copies a block's columns into the fixed areas below, then calls a pass once per four
 ;; resamples of its batch; the running sums of the row pass stay here between blocks (SUMS, CELLS,
 ;; TOTALS), so a batch crosses into JavaScript once per block and four resamples, not per row.
-;; `npm run generate` assembles this file into fused-wasm.ts (scripts/fixtures/gen-fused-wasm.mjs).
+;; `npm run generate` assembles this file into fused-wasm.ts (scripts/fixtures/gen-wasm.mjs).
 (module
   ;; Byte offsets (fusedStates in fused.ts names the same ones in `area`; a block is at most 4096 rows).
   ;;   4096   THRESHOLDS  12 × u32: the inverse CDF's cut points, ascending (random.ts POISSON1_THRESHOLDS)
