@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, describe, expect, it } from '@jest/globals'
 import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer } from 'hyparquet'
+import { parquetHeader } from 'hyparquet/src/column.js'
 import { parquetWriteBuffer } from 'hyparquet-writer'
 import { BatchBuilder, selectColumns } from '../../src/core/data/batching.js'
 import { excerpt } from '../../src/core/data/files.js'
@@ -638,6 +639,55 @@ describe('ParquetSource gives the batches the reader before it gave', () => {
         }
       }
     }
+  })
+
+  it('for damaged pages in row groups read into reused buffers: the same batches or the same error', async () => {
+    // Snappy chunks are read into the buffers of the group before last (parquet.ts, recycleChunks), which
+    // may be longer than the chunk: a damaged page size must still fail as it fails in a buffer of its own.
+    const n = 400
+    const rand = random(23)
+    const columnData = [
+      { name: 'x', data: Float64Array.from({ length: n }, () => rand()), type: 'DOUBLE' as const },
+      { name: 'k', data: Int32Array.from({ length: n }, (_, i) => (i * 37) % 11), type: 'INT32' as const },
+    ]
+    const bytes = Buffer.from(parquetWriteBuffer({ columnData, codec: 'SNAPPY', rowGroupSize: [100, 100, 100, 60, 40], pageSize: 128 }))
+    const metadata = await parquetMetadataAsync(new Uint8Array(bytes).buffer)
+    const zigzag = (v: number) => {
+      const out: number[] = []
+      for (let z = v * 2; ; z >>>= 7) {
+        if (z < 128) return [...out, z]
+        out.push((z & 127) | 128)
+      }
+    }
+    let overruns = 0
+    for (const group of metadata.row_groups.slice(2)) {
+      for (const chunk of group.columns) {
+        const meta = chunk.meta_data!
+        const start = Number(meta.dictionary_page_offset || meta.data_page_offset)
+        const size = Number(meta.total_compressed_size)
+        for (let at = 0; at < 12; at++) {
+          for (const value of [0x00, 0x7f, 0x40]) {
+            const damaged = Buffer.from(bytes)
+            damaged[start + at] = value
+            await expectSameAsBefore(tmp.file('damaged-reused.parquet', damaged), [{ batchSize: 64 }])
+          }
+        }
+        // The first page's compressed size made to reach a few bytes past the chunk (its varint as long as before).
+        const reader = { view: new DataView(bytes.buffer, bytes.byteOffset + start, size), offset: 0 }
+        const header = parquetHeader(reader)
+        const was = zigzag(header.compressed_page_size)
+        for (const past of [1, 8, 40]) {
+          const claim = zigzag(size - reader.offset + past)
+          const at = bytes.subarray(start, start + reader.offset).indexOf(Buffer.from(was))
+          if (at < 0 || claim.length !== was.length) continue
+          const damaged = Buffer.from(bytes)
+          damaged.set(claim, start + at)
+          await expectSameAsBefore(tmp.file('overrun-reused.parquet', damaged), [{ batchSize: 64 }])
+          overruns++
+        }
+      }
+    }
+    expect(overruns).toBeGreaterThan(3)
   })
 
   it('for row groups missing a column chunk, or with chunks in another file', async () => {

@@ -255,6 +255,7 @@ export class FlatColumnCursor {
     while (this.rowCount < this.groupRows) {
       if (reader.offset >= reader.view.byteLength - 1) break
       const header = parquetHeader(reader)
+      this.boundPage(header)
       if (header.type === 'DICTIONARY_PAGE') {
         const { data } = readPage(reader, header, this.decoder, this.dictionary, undefined, 0)
         if (data) this.dictionary = convert(data, this.decoder)
@@ -287,6 +288,20 @@ export class FlatColumnCursor {
       return true
     }
     return false
+  }
+
+  /**
+   * A page claiming more bytes than its chunk has left is read (by hyparquet as here) as a typed array
+   * over the chunk's buffer, which fails only past the buffer's end. A chunk read into a reused buffer
+   * (parquet.ts) may not end its buffer: then the chunk moves to a buffer of its own first, so the page
+   * fails as it does there instead of reading the stale bytes after the chunk. Damaged files only.
+   */
+  private boundPage(header: PageHeader): void {
+    const view = this.reader.view
+    if (this.reader.offset + header.compressed_page_size <= view.byteLength) return
+    if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) return
+    const own = new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice()
+    this.reader.view = new DataView(own.buffer)
   }
 
   /** Passes over `n` entries of `page` from the next one on. */

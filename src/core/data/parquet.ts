@@ -361,12 +361,11 @@ function requestedBytes(group: RowGroup, names: readonly string[]): number {
 }
 
 /**
- * The bytes of each column chunk, each read into a buffer of its own: a page that claims more bytes
- * than its chunk has fails as it did when hyparquet read the chunk, rather than reading the next one.
- */
-/**
- * The column chunks' bytes. A snappy chunk's bytes are read into a buffer of `reuse` when one is free
- * (see `recycleChunks`); any other chunk's into fresh memory, since its pages' values may be views of it.
+ * The bytes of each column chunk, each read apart from the others: a page that claims more bytes than
+ * its chunk has fails as it did when hyparquet read the chunk, rather than reading the next one. A
+ * snappy chunk is read into a spare buffer of `reuse` when one is free (see `recycleChunks`; the
+ * cursor's `boundPage` keeps that failure the same there); any other chunk into fresh memory, since its
+ * pages' values may be views of it.
  */
 async function readChunks(
   file: FileBytes,
