@@ -33,12 +33,13 @@ interface Page {
 const NUMBER_ARRAYS = [Float64Array, Float32Array, Int32Array, Uint32Array, Int16Array, Uint16Array, Int8Array, Uint8Array]
 
 /**
- * Decompressed page bytes that were used up, for later pages to be decompressed over: one pool for a
- * whole read, shared by every column's cursor of every row group, so a file's pages reuse a few dozen
- * buffers instead of each taking fresh memory (which the system must fault in and zero, and the GC
- * then free: at 1M rows × 30 columns that cost more than decompressing them).
+ * Byte buffers nothing points into any more, for later bytes to be written over. A read keeps two
+ * pools: decompressed pages, shared by every column's cursor of every row group, and the row groups'
+ * compressed column chunks (parquet.ts). So a file's pages and chunks reuse a few dozen buffers instead
+ * of each taking fresh memory, which the system must fault in and zero, and the GC then free: at 1M rows
+ * × 30 columns that cost more than decompressing them.
  */
-export class PageBuffers {
+export class SpareBuffers {
   private readonly free: Uint8Array[] = []
   /** Buffers kept at most: a few per column is all the cursors ever hold. */
   constructor(private readonly max = 256) {}
@@ -99,7 +100,7 @@ export class FlatColumnCursor {
     meta: ColumnMetaData,
     schemaPath: SchemaTree[],
     private readonly groupRows: number,
-    private readonly buffers = new PageBuffers(),
+    private readonly buffers = new SpareBuffers(),
   ) {
     this.reader = { view: new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength), offset: 0 }
     const compressors: Compressors = {

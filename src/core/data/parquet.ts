@@ -14,7 +14,7 @@ import { isFlatColumn } from 'hyparquet/src/schema.js'
 import { UserError, errorText } from '../errors.js'
 import { BatchBuilder, selectColumns } from './batching.js'
 import { excerpt, fileError } from './files.js'
-import { FlatColumnCursor, PageBuffers, parquetCell } from './parquet-pages.js'
+import { FlatColumnCursor, SpareBuffers, parquetCell } from './parquet-pages.js'
 import { snappyUncompress } from './parquet-snappy.js'
 import type { Batch, Cell, Column, ReadOptions, TableSource } from './types.js'
 
@@ -73,14 +73,14 @@ export class ParquetSource implements TableSource {
       const metadata = await this.metadata(file)
       const names = selectColumns(this.path, topLevelColumns(metadata), opts.columns)
       const builder = new BatchBuilder<Column>(names, opts.batchSize)
-      const pages = new PageBuffers()
+      const pages = new SpareBuffers()
       const flat = flatColumns(parquetSchema(metadata), names)
       const numeric = names.map((name) => isNumberColumn(flat.get(name)))
       const order = new Map<string, number>()
       for (const [i, name] of topLevelColumns(metadata).entries()) if (!order.has(name)) order.set(name, i)
       const groups = metadata.row_groups
       const totalRows = groups.reduce((sum, group) => sum + Number(group.num_rows), 0)
-      const chunkBuffers = new PageBuffers()
+      const chunkBuffers = new SpareBuffers()
       const fetch = (g: number, groupStart: number): Promise<FetchedGroup> =>
         this.fetchGroup(file, groups[g], names, flat, groupStart, chunkBuffers)
       let groupStart = 0
@@ -131,7 +131,7 @@ export class ParquetSource implements TableSource {
     names: readonly string[],
     flat: ReadonlyMap<string, SchemaTree[]>,
     groupStart: number,
-    reuse: PageBuffers,
+    reuse: SpareBuffers,
   ): Promise<FetchedGroup> {
     const groupRows = Number(group.num_rows)
     const chunks = new Map<string, ColumnMetaData | undefined>()
@@ -163,7 +163,7 @@ export class ParquetSource implements TableSource {
     { groupStart, groupRows, chunks, bytes }: FetchedGroup,
     names: readonly string[],
     flat: ReadonlyMap<string, SchemaTree[]>,
-    pages: PageBuffers,
+    pages: SpareBuffers,
   ): Promise<GroupColumn[]> {
     if (names.length === 0 || groupRows === 0) return names.map(() => new CellColumn([]))
     const others = names.filter((name) => !chunks.has(name))
@@ -370,7 +370,7 @@ function requestedBytes(group: RowGroup, names: readonly string[]): number {
 async function readChunks(
   file: FileBytes,
   chunks: readonly ColumnMetaData[],
-  reuse: PageBuffers,
+  reuse: SpareBuffers,
 ): Promise<Map<ColumnMetaData, Uint8Array>> {
   const read = await Promise.all(
     chunks.map(async (meta) => {
@@ -388,7 +388,7 @@ async function readChunks(
  * own, so nothing points into them, and the group after next reads into them. A million rows of 30
  * columns are 8 groups of 27 MB: read into fresh memory each, they stood on the heap until a GC.
  */
-function recycleChunks(group: FetchedGroup, reuse: PageBuffers): void {
+function recycleChunks(group: FetchedGroup, reuse: SpareBuffers): void {
   for (const [meta, bytes] of group.bytes) if (meta.codec === 'SNAPPY') reuse.give(new Uint8Array(bytes.buffer))
 }
 
